@@ -1,1 +1,101 @@
-//! placeholder
+//! wasmgate's embeddable runtime: load LLM provider adapters (WebAssembly components of the
+//! `wasmgate:provider` world) and call them under a sandbox.
+//!
+//! Each call gets a fresh instance from a pre-linked `InstancePre`, with nothing ambient: no
+//! files, environment, arguments or sockets. Its only way out is `wasi:http`, which the host
+//! filters: an allow-list per adapter, an SSRF guard that vets resolved addresses, sealed
+//! credentials (the adapter sees a placeholder; the host swaps the real key in toward allowed
+//! hosts only), timeouts and size caps, over one shared connection pool. Memory, CPU time
+//! (epoch ticks), wall time and concurrency are bounded; a trap or a limit hit becomes a
+//! [`CallError`] and the host keeps serving.
+//!
+//! ```no_run
+//! use wasmgate_runtime::{AdapterPolicy, CallOptions, Runtime, RuntimeConfig, Secret};
+//! use wasmgate_runtime::types::{ChatRequest, Message, MessageContent, Role};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = Runtime::new(RuntimeConfig::default())?;
+//! let policy = AdapterPolicy::allowing(["https://api.openai.com"])?;
+//! let openai = runtime.load_file("openai.wasm", policy).await?;
+//! let call = CallOptions {
+//!     deployment_model: "gpt-4o-mini".into(),
+//!     credential: Some(Secret::new(std::env::var("OPENAI_API_KEY")?)),
+//!     ..Default::default()
+//! };
+//! let request = ChatRequest {
+//!     messages: vec![Message {
+//!         role: Role::User,
+//!         content: Some(MessageContent::Text("Hello!".into())),
+//!         ..wasmgate_runtime::empty_message()
+//!     }],
+//!     ..wasmgate_runtime::chat_request("gpt-4o-mini")
+//! };
+//! let answer = openai.chat(&call, &request).await?;
+//! println!("{:?}", answer.choices[0].message.content);
+//! # Ok(()) }
+//! ```
+
+mod adapter;
+mod bindings;
+mod cache;
+mod credential;
+pub mod egress;
+mod error;
+mod policy;
+mod runtime;
+mod state;
+mod stream;
+
+pub use adapter::{Adapter, CallOptions};
+pub use cache::sha256_hex;
+pub use credential::{Secret, PLACEHOLDER_PREFIX};
+pub use error::{CallError, RuntimeError};
+pub use policy::{AdapterPolicy, Limits};
+pub use runtime::{default_cache_dir, Runtime, RuntimeConfig};
+pub use stream::ChatStream;
+
+/// The WIT types of the `wasmgate:provider` contract, as host Rust types.
+pub mod types {
+    pub use crate::bindings::types::*;
+}
+
+use types::{ChatRequest, Message, Role};
+
+/// A chat request for `model` with every optional field unset and no messages.
+pub fn chat_request(model: &str) -> ChatRequest {
+    ChatRequest {
+        model: model.to_string(),
+        messages: Vec::new(),
+        tools: Vec::new(),
+        tool_choice: None,
+        parallel_tool_calls: None,
+        response_format: None,
+        temperature: None,
+        top_p: None,
+        max_tokens: None,
+        max_completion_tokens: None,
+        stop: Vec::new(),
+        seed: None,
+        presence_penalty: None,
+        frequency_penalty: None,
+        n: None,
+        user: None,
+        logprobs: None,
+        top_logprobs: None,
+        reasoning_effort: None,
+        include_usage: false,
+        extra: None,
+    }
+}
+
+/// A user message with every optional field unset and no content.
+pub fn empty_message() -> Message {
+    Message {
+        role: Role::User,
+        content: None,
+        name: None,
+        tool_calls: Vec::new(),
+        tool_call_id: None,
+        reasoning_content: None,
+    }
+}

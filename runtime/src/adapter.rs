@@ -1,0 +1,249 @@
+//! A loaded adapter: its compiled `InstancePre`, its policy and its instance slots. Every call
+//! runs in a fresh store and instance, so nothing leaks between calls.
+
+use crate::bindings::types::{
+    AdapterInfo, CallContext, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse,
+};
+use crate::bindings::{Provider, ProviderPre};
+use crate::credential::{Secret, SealedCredential};
+use crate::egress::{AllowedHost, CallEgress};
+use crate::error::{from_guest_failure, CallError, RuntimeError};
+use crate::policy::AdapterPolicy;
+use crate::runtime::RuntimeInner;
+use crate::state::CallState;
+use crate::stream::ChatStream;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::Store;
+
+/// What the embedder tells the adapter about one call.
+#[derive(Clone, Debug, Default)]
+pub struct CallOptions {
+    /// The operator's name for the deployment's model.
+    pub deployment_model: String,
+    /// The provider base URL; its origin becomes reachable for this call, private addresses
+    /// included, and may receive the credential.
+    pub api_base: Option<String>,
+    /// The API key. Sealed unless the policy grants raw credentials.
+    pub credential: Option<Secret>,
+    /// Operator settings passed to the adapter.
+    pub settings: Vec<(String, String)>,
+    /// Wall-clock bound on the call, capped by the policy's `call_timeout`.
+    pub timeout: Option<Duration>,
+}
+
+/// A loaded adapter. Cheap to clone; calls may run concurrently up to its concurrency limit.
+#[derive(Clone)]
+pub struct Adapter {
+    inner: Arc<AdapterInner>,
+}
+
+pub(crate) struct AdapterInner {
+    runtime: Arc<RuntimeInner>,
+    name: Arc<str>,
+    sha256: String,
+    info: AdapterInfo,
+    pre: ProviderPre<CallState>,
+    pub(crate) policy: Arc<AdapterPolicy>,
+    slots: Arc<Semaphore>,
+    cpu_budget_ticks: u64,
+}
+
+/// A running instance of an adapter, with the slot it occupies.
+pub(crate) struct Instance {
+    pub(crate) store: Store<CallState>,
+    pub(crate) provider: Provider,
+    pub(crate) context: CallContext,
+    pub(crate) _slot: OwnedSemaphorePermit,
+}
+
+impl AdapterInner {
+    pub(crate) async fn load(
+        runtime: Arc<RuntimeInner>,
+        name: &str,
+        sha256: String,
+        pre: ProviderPre<CallState>,
+        policy: AdapterPolicy,
+    ) -> Result<AdapterInner, RuntimeError> {
+        let tick = runtime.epoch_tick.as_nanos().max(1);
+        let cpu_budget_ticks = (policy.limits.cpu_time.as_nanos().div_ceil(tick)).max(1) as u64;
+        let slots = Arc::new(Semaphore::new(policy.limits.max_concurrency.max(1)));
+        let mut adapter = AdapterInner {
+            runtime,
+            name: Arc::from(name),
+            sha256,
+            info: AdapterInfo {
+                name: name.to_string(),
+                version: String::new(),
+                capabilities: crate::bindings::types::Capabilities::empty(),
+                default_api_base: None,
+                required_hosts: Vec::new(),
+                description: String::new(),
+            },
+            pre,
+            policy: Arc::new(policy),
+            slots,
+            cpu_budget_ticks,
+        };
+        let load_err = |message: String| RuntimeError::Load {
+            name: name.to_string(),
+            message,
+        };
+        let mut instance = adapter
+            .instantiate(&CallOptions::default())
+            .await
+            .map_err(|e| load_err(format!("instantiation failed: {e}")))?;
+        let info = instance
+            .provider
+            .wasmgate_provider_adapter()
+            .call_info(&mut instance.store)
+            .await
+            .map_err(|e| load_err(format!("info() failed: {}", from_guest_failure(e, adapter.policy.limits.cpu_time))))?;
+        if info.name.is_empty() || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            return Err(load_err(format!("info() gave an invalid adapter name {:?}", info.name)));
+        }
+        adapter.name = Arc::from(info.name.as_str());
+        adapter.info = info;
+        Ok(adapter)
+    }
+
+    async fn acquire_slot(&self) -> Result<OwnedSemaphorePermit, CallError> {
+        let limits = &self.policy.limits;
+        match tokio::time::timeout(limits.queue_timeout, self.slots.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            _ => Err(CallError::Overloaded(limits.max_concurrency)),
+        }
+    }
+
+    /// A fresh instance for one call, with the call's egress rules and context.
+    pub(crate) async fn instantiate(&self, call: &CallOptions) -> Result<Instance, CallError> {
+        let slot = self.acquire_slot().await?;
+        let api_base = match call.api_base.as_deref().filter(|b| !b.is_empty()) {
+            Some(base) => Some(AllowedHost::origin_of(base).map_err(|e| CallError::InvalidCall(e.to_string()))?),
+            None => None,
+        };
+        let (credential, sealed) = SealedCredential::seal(call.credential.as_ref(), self.policy.raw_credentials);
+        let egress = CallEgress {
+            adapter: self.name.clone(),
+            policy: self.policy.clone(),
+            api_base,
+            credential: sealed,
+            client: self.runtime.egress.clone(),
+        };
+        let limits = &self.policy.limits;
+        let state = CallState::new(self.name.clone(), limits, self.cpu_budget_ticks, egress);
+        let mut store = Store::new(&self.runtime.engine, state);
+        CallState::install(&mut store, limits.hostcall_fuel);
+        let provider = self
+            .pre
+            .instantiate_async(&mut store)
+            .await
+            .map_err(|e| from_guest_failure(e, limits.cpu_time))?;
+        let context = CallContext {
+            deployment_model: call.deployment_model.clone(),
+            api_base: call.api_base.clone(),
+            credential,
+            settings: call.settings.clone(),
+            timeout_ms: Some(self.call_timeout(call).as_millis() as u64),
+        };
+        Ok(Instance {
+            store,
+            provider,
+            context,
+            _slot: slot,
+        })
+    }
+
+    pub(crate) fn call_timeout(&self, call: &CallOptions) -> Duration {
+        let cap = self.policy.limits.call_timeout;
+        call.timeout.map_or(cap, |t| t.min(cap))
+    }
+}
+
+impl Adapter {
+    pub(crate) fn from_inner(inner: AdapterInner) -> Adapter {
+        Adapter { inner: Arc::new(inner) }
+    }
+
+    /// The adapter's description of itself, read at load time.
+    pub fn info(&self) -> &AdapterInfo {
+        &self.inner.info
+    }
+
+    /// The hex sha256 of the component bytes.
+    pub fn sha256(&self) -> &str {
+        &self.inner.sha256
+    }
+
+    /// The policy the adapter runs under.
+    pub fn policy(&self) -> &AdapterPolicy {
+        &self.inner.policy
+    }
+
+    /// Runs `f` on a fresh instance under the call's wall-clock bound.
+    async fn run<T, F, Fut>(&self, call: &CallOptions, f: F) -> Result<T, CallError>
+    where
+        F: FnOnce(Instance) -> Fut,
+        Fut: std::future::Future<Output = Result<T, CallError>>,
+    {
+        let timeout = self.inner.call_timeout(call);
+        let work = async {
+            let instance = self.inner.instantiate(call).await?;
+            f(instance).await
+        };
+        tokio::time::timeout(timeout, work)
+            .await
+            .map_err(|_| CallError::Timeout(timeout))?
+    }
+
+    fn cpu_time(&self) -> Duration {
+        self.inner.policy.limits.cpu_time
+    }
+
+    /// A chat completion, answered whole.
+    pub async fn chat(&self, call: &CallOptions, request: &ChatRequest) -> Result<ChatResponse, CallError> {
+        let cpu = self.cpu_time();
+        self.run(call, |mut i| async move {
+            i.provider
+                .wasmgate_provider_adapter()
+                .call_chat(&mut i.store, &i.context, request)
+                .await
+                .map_err(|e| from_guest_failure(e, cpu))?
+                .map_err(CallError::Provider)
+        })
+        .await
+    }
+
+    /// A chat completion as a stream of chunks. The instance lives as long as the stream;
+    /// dropping the stream cancels the call and frees the instance.
+    pub async fn chat_stream(&self, call: &CallOptions, request: &ChatRequest) -> Result<ChatStream, CallError> {
+        let cpu = self.cpu_time();
+        let next_timeout = self.inner.policy.limits.stream_next_timeout;
+        self.run(call, |mut i| async move {
+            let handle = i
+                .provider
+                .wasmgate_provider_adapter()
+                .call_chat_stream(&mut i.store, &i.context, request)
+                .await
+                .map_err(|e| from_guest_failure(e, cpu))?
+                .map_err(CallError::Provider)?;
+            Ok(ChatStream::new(i, handle, next_timeout, cpu))
+        })
+        .await
+    }
+
+    /// Embeddings for a list of inputs.
+    pub async fn embed(&self, call: &CallOptions, request: &EmbeddingRequest) -> Result<EmbeddingResponse, CallError> {
+        let cpu = self.cpu_time();
+        self.run(call, |mut i| async move {
+            i.provider
+                .wasmgate_provider_adapter()
+                .call_embed(&mut i.store, &i.context, request)
+                .await
+                .map_err(|e| from_guest_failure(e, cpu))?
+                .map_err(CallError::Provider)
+        })
+        .await
+    }
+}

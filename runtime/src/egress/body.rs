@@ -1,0 +1,159 @@
+//! Body wrappers on the egress path: a response body with an idle timeout and a size cap, and a
+//! request body that fails if it carries the sealed-credential placeholder.
+
+use http_body::{Body, Frame, SizeHint};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+use tokio::time::{Instant, Sleep};
+use wasmtime_wasi_http::Error;
+
+/// An upstream response body that errors when it stalls longer than `idle` between frames or
+/// grows beyond `limit` bytes.
+pub(crate) struct GuardedResponseBody {
+    inner: hyper::body::Incoming,
+    idle: Duration,
+    timer: Pin<Box<Sleep>>,
+    remaining: u64,
+    limit: u64,
+}
+
+impl GuardedResponseBody {
+    pub(crate) fn new(inner: hyper::body::Incoming, idle: Duration, limit: u64) -> Self {
+        GuardedResponseBody {
+            inner,
+            idle,
+            timer: Box::pin(tokio::time::sleep(idle)),
+            remaining: limit,
+            limit,
+        }
+    }
+}
+
+impl Body for GuardedResponseBody {
+    type Data = bytes::Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    let len = data.len() as u64;
+                    if len > this.remaining {
+                        this.remaining = 0;
+                        return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(this.limit)))));
+                    }
+                    this.remaining -= len;
+                }
+                let deadline = Instant::now() + this.idle;
+                this.timer.as_mut().reset(deadline);
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) if e.is_timeout() => {
+                Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
+            }
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Error::Hyper(e)))),
+            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Pending => {
+                ready!(this.timer.as_mut().poll(cx));
+                Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A request body that fails with `HttpRequestDenied` as soon as the placeholder appears in it,
+/// also when the placeholder is split across frames.
+pub(crate) struct PlaceholderScan<B> {
+    inner: B,
+    needle: Vec<u8>,
+    tail: Vec<u8>,
+}
+
+impl<B> PlaceholderScan<B> {
+    pub(crate) fn new(inner: B, placeholder: &str) -> Self {
+        PlaceholderScan {
+            inner,
+            needle: placeholder.as_bytes().to_vec(),
+            tail: Vec::new(),
+        }
+    }
+
+    fn sees_needle(&mut self, data: &[u8]) -> bool {
+        let mut window = std::mem::take(&mut self.tail);
+        window.extend_from_slice(data);
+        let found = window.windows(self.needle.len()).any(|w| w == self.needle);
+        let keep = self.needle.len().saturating_sub(1).min(window.len());
+        self.tail = window.split_off(window.len() - keep);
+        found
+    }
+}
+
+impl<B> Body for PlaceholderScan<B>
+where
+    B: Body<Data = bytes::Bytes, Error = Error> + Unpin,
+{
+    type Data = bytes::Bytes;
+    type Error = Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        if let Some(Ok(frame)) = &frame {
+            if let Some(data) = frame.data_ref() {
+                if this.sees_needle(data) {
+                    tracing::warn!("an adapter tried to send its sealed credential in a request body to a host not allowed to receive it");
+                    return Poll::Ready(Some(Err(Error::HttpRequestDenied)));
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::{BodyExt, StreamBody};
+
+    async fn scan(chunks: Vec<&'static [u8]>) -> Result<Vec<u8>, Error> {
+        let stream = futures::stream::iter(
+            chunks
+                .into_iter()
+                .map(|c| Ok::<_, Error>(Frame::data(bytes::Bytes::from_static(c)))),
+        );
+        let body = PlaceholderScan::new(StreamBody::new(stream), "SECRET");
+        Ok(body.collect().await?.to_bytes().to_vec())
+    }
+
+    #[tokio::test]
+    async fn finds_placeholder_split_across_frames() {
+        assert!(matches!(scan(vec![b"{\"k\":\"SEC", b"RET\"}"]).await, Err(Error::HttpRequestDenied)));
+        assert!(matches!(scan(vec![b"xxSECRET"]).await, Err(Error::HttpRequestDenied)));
+        assert_eq!(scan(vec![b"SECRE", b"xSECRE"]).await.unwrap(), b"SECRExSECRE");
+    }
+}

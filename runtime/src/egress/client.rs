@@ -1,0 +1,212 @@
+//! The shared, pooled HTTP client every adapter's requests go through: keep-alive HTTP/1.1 and
+//! HTTP/2 (by ALPN) over rustls, with a connector that resolves names itself, applies the SSRF
+//! guard to every resolved address, and connects to the address it vetted.
+
+use super::address::is_public;
+use super::WasiBody;
+use http::Uri;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls_pki_types::pem::PemObject;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::TcpStream;
+
+/// Why the connector did not produce a connection.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    /// Every address the name resolved to is private or local, and this destination may not
+    /// reach such addresses.
+    #[error("{host} resolves only to non-public addresses ({addresses}); refused by the SSRF guard")]
+    Prohibited { host: String, addresses: String },
+    #[error("could not resolve {host}: {source}")]
+    Resolve {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error("{host} resolved to no address")]
+    NoAddress { host: String },
+    #[error("could not connect to {host}: {source}")]
+    Connect {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error("connecting to {host} timed out")]
+    Timeout { host: String },
+    #[error("the URL has no host")]
+    NoHost,
+}
+
+/// A TCP connector with the SSRF guard built in.
+#[derive(Clone, Debug)]
+pub(crate) struct GuardedConnector {
+    allow_private: bool,
+    connect_timeout: Duration,
+}
+
+impl GuardedConnector {
+    async fn connect(self, uri: Uri) -> Result<TokioIo<TcpStream>, ConnectError> {
+        let host = uri.host().ok_or(ConnectError::NoHost)?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host)
+            .to_string();
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let resolved: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+            Ok(ip) => vec![SocketAddr::new(ip, port)],
+            Err(_) => tokio::time::timeout(
+                self.connect_timeout,
+                tokio::net::lookup_host((host.as_str(), port)),
+            )
+            .await
+            .map_err(|_| ConnectError::Timeout { host: host.clone() })?
+            .map_err(|source| ConnectError::Resolve {
+                host: host.clone(),
+                source,
+            })?
+            .collect(),
+        };
+        if resolved.is_empty() {
+            return Err(ConnectError::NoAddress { host });
+        }
+        let vetted: Vec<SocketAddr> = resolved
+            .iter()
+            .copied()
+            .filter(|a| self.allow_private || is_public(a.ip()))
+            .collect();
+        if vetted.is_empty() {
+            let addresses = resolved
+                .iter()
+                .map(|a| a.ip().to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ConnectError::Prohibited { host, addresses });
+        }
+        let mut last_error = None;
+        for addr in vetted {
+            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok(TokioIo::new(stream));
+                }
+                Ok(Err(e)) => last_error = Some(e),
+                Err(_) => return Err(ConnectError::Timeout { host }),
+            }
+        }
+        Err(ConnectError::Connect {
+            host,
+            source: last_error.unwrap_or_else(|| std::io::ErrorKind::NotConnected.into()),
+        })
+    }
+}
+
+impl tower_service::Service<Uri> for GuardedConnector {
+    type Response = TokioIo<TcpStream>;
+    type Error = ConnectError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, ConnectError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        Box::pin(self.clone().connect(uri))
+    }
+}
+
+/// A pooled client whose connector admits or refuses private addresses.
+pub(crate) type PooledClient = Client<HttpsConnector<GuardedConnector>, WasiBody>;
+
+/// Settings of the shared client.
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    /// Bound on DNS resolution plus TCP connect, per address.
+    pub connect_timeout: Duration,
+    /// How long an idle pooled connection is kept.
+    pub pool_idle_timeout: Duration,
+    /// Idle connections kept per host.
+    pub pool_max_idle_per_host: usize,
+    /// Extra PEM root certificates to trust beyond the web PKI roots (e.g. a corporate CA).
+    pub extra_root_certificates: Vec<Vec<u8>>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            connect_timeout: Duration::from_secs(10),
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 256,
+            extra_root_certificates: Vec::new(),
+        }
+    }
+}
+
+/// The two pools: one whose connections may only reach public addresses, and one for
+/// destinations the operator named (an `api_base`), which may be local.
+pub(crate) struct EgressClient {
+    public: PooledClient,
+    private: PooledClient,
+}
+
+impl EgressClient {
+    /// Builds both pools.
+    pub(crate) fn new(config: &ClientConfig) -> Result<EgressClient, crate::RuntimeError> {
+        let tls = tls_config(config)?;
+        let build = |allow_private| {
+            let connector = GuardedConnector {
+                allow_private,
+                connect_timeout: config.connect_timeout,
+            };
+            let https = hyper_rustls::HttpsConnectorBuilder::new()
+                .with_tls_config(tls.clone())
+                .https_or_http()
+                .enable_http1()
+                .enable_http2()
+                .wrap_connector(connector);
+            Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(config.pool_idle_timeout)
+                .pool_max_idle_per_host(config.pool_max_idle_per_host)
+                .build(https)
+        };
+        Ok(EgressClient {
+            public: build(false),
+            private: build(true),
+        })
+    }
+
+    /// The pool for a destination that may (or may not) resolve to private addresses.
+    pub(crate) fn pool(&self, allow_private: bool) -> &PooledClient {
+        if allow_private {
+            &self.private
+        } else {
+            &self.public
+        }
+    }
+}
+
+fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, crate::RuntimeError> {
+    let mut roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.into(),
+    };
+    for pem in &config.extra_root_certificates {
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| crate::RuntimeError::Config(format!("root certificate: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| crate::RuntimeError::Config(format!("root certificate: {e}")))?;
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| crate::RuntimeError::Config(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}

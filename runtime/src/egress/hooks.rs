@@ -1,0 +1,184 @@
+//! The `wasi:http` hook that decides, per call, whether an adapter's request may leave, and
+//! sends the ones that may through the shared pool.
+
+use super::allow::{AllowedHost, Destination};
+use super::body::{GuardedResponseBody, PlaceholderScan};
+use super::client::{ConnectError, EgressClient};
+use super::WasiBody;
+use crate::credential::SealedCredential;
+use crate::policy::AdapterPolicy;
+use http::HeaderValue;
+use http_body_util::BodyExt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime_wasi_http::{Error, RequestOptions, WasiHttpHooks};
+
+type SendFuture = Box<
+    dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>>
+        + Send,
+>;
+
+/// The egress rules of one call: the adapter's policy plus what the embedder gave this call.
+pub(crate) struct CallEgress {
+    pub(crate) adapter: Arc<str>,
+    pub(crate) policy: Arc<AdapterPolicy>,
+    /// The operator's `api_base` for this call: reachable, private addresses included, and
+    /// allowed to receive the credential.
+    pub(crate) api_base: Option<AllowedHost>,
+    pub(crate) credential: SealedCredential,
+    pub(crate) client: Arc<EgressClient>,
+}
+
+/// What the checks decided about one request.
+struct Verdict {
+    allow_private: bool,
+}
+
+impl CallEgress {
+    fn deny(&self, destination: &dyn std::fmt::Display, why: &str) -> Error {
+        tracing::warn!(adapter = %self.adapter, %destination, "outgoing request denied: {why}");
+        Error::HttpRequestDenied
+    }
+
+    /// Applies the allow-list and the credential rules, rewriting `request` in place.
+    fn check(&self, request: &mut http::Request<WasiBody>) -> Result<Verdict, Error> {
+        let Some(dest) = Destination::of(request.uri()) else {
+            return Err(Error::HttpRequestUriInvalid);
+        };
+        let via_api_base = self
+            .api_base
+            .as_ref()
+            .is_some_and(|e| e.admits(dest.https, &dest.host, dest.port));
+        let via_policy = dest.admitted_by(&self.policy.allowed_hosts);
+        if !via_api_base && !via_policy {
+            return Err(self.deny(&dest, "not on the adapter's allow-list"));
+        }
+        if let SealedCredential::Sealed {
+            placeholder,
+            secret,
+        } = &self.credential
+        {
+            let may_receive = via_api_base
+                || dest.admitted_by(
+                    self.policy
+                        .credential_hosts
+                        .as_deref()
+                        .unwrap_or(&self.policy.allowed_hosts),
+                );
+            if request.uri().to_string().contains(placeholder.as_str()) {
+                return Err(self.deny(&dest, "the sealed credential may only travel in headers"));
+            }
+            for value in request.headers_mut().values_mut() {
+                let Ok(text) = value.to_str() else { continue };
+                if !text.contains(placeholder.as_str()) {
+                    continue;
+                }
+                if !may_receive {
+                    return Err(self.deny(&dest, "the sealed credential may not be sent to this host"));
+                }
+                let mut swapped = HeaderValue::from_str(&text.replace(placeholder.as_str(), secret.expose()))
+                    .map_err(|_| Error::HttpRequestDenied)?;
+                swapped.set_sensitive(true);
+                *value = swapped;
+            }
+            if !may_receive {
+                let placeholder = placeholder.clone();
+                let body = std::mem::replace(request.body_mut(), empty_body());
+                *request.body_mut() = PlaceholderScan::new(body, &placeholder).boxed_unsync();
+            }
+        }
+        Ok(Verdict {
+            allow_private: via_api_base || self.policy.allow_private_networks,
+        })
+    }
+}
+
+fn empty_body() -> WasiBody {
+    http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// The smaller of the guest's requested timeout and the policy's cap.
+fn bounded(requested: Option<Duration>, cap: Duration) -> Duration {
+    requested.map_or(cap, |r| r.min(cap))
+}
+
+/// The `wasi:http` error code for a failed send.
+fn error_code(err: &hyper_util::client::legacy::Error) -> Error {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(c) = e.downcast_ref::<ConnectError>() {
+            return match c {
+                ConnectError::Prohibited { .. } => Error::DestinationIpProhibited,
+                ConnectError::Resolve { source, .. } => Error::DnsError {
+                    rcode: Some(source.to_string()),
+                    info_code: None,
+                },
+                ConnectError::NoAddress { .. } => Error::DestinationNotFound,
+                ConnectError::Timeout { .. } => Error::ConnectionTimeout,
+                ConnectError::Connect { .. } => Error::ConnectionRefused,
+                ConnectError::NoHost => Error::HttpRequestUriInvalid,
+            };
+        }
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(_) => Error::TlsCertificateError,
+                _ => Error::TlsProtocolError,
+            };
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            if h.is_timeout() {
+                return Error::ConnectionReadTimeout;
+            }
+            if h.is_incomplete_message() || h.is_canceled() || h.is_closed() {
+                return Error::ConnectionTerminated;
+            }
+        }
+        source = e.source();
+    }
+    Error::HttpProtocolError
+}
+
+impl WasiHttpHooks for CallEgress {
+    fn set_host_header(&mut self) -> bool {
+        // The pooled client sets `host` for HTTP/1.1 and `:authority` for HTTP/2 itself.
+        false
+    }
+
+    fn send_request(
+        &mut self,
+        mut request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _response_errors: Box<dyn Future<Output = Result<(), Error>> + Send>,
+    ) -> SendFuture {
+        let verdict = match self.check(&mut request) {
+            Ok(v) => v,
+            Err(e) => return Box::new(async move { Err(e) }),
+        };
+        let limits = &self.policy.limits;
+        let first_byte = bounded(options.and_then(|o| o.first_byte_timeout), limits.first_byte_timeout);
+        let between_bytes = bounded(
+            options.and_then(|o| o.between_bytes_timeout),
+            limits.between_bytes_timeout,
+        );
+        let max_bytes = limits.max_response_bytes;
+        let client = self.client.pool(verdict.allow_private).clone();
+        let adapter = self.adapter.clone();
+        Box::new(async move {
+            let response = match tokio::time::timeout(first_byte, client.request(request)).await {
+                Err(_) => return Err(Error::ConnectionReadTimeout),
+                Ok(Err(e)) => {
+                    tracing::debug!(adapter = %adapter, error = %e, "outgoing request failed");
+                    return Err(error_code(&e));
+                }
+                Ok(Ok(response)) => response,
+            };
+            let response = response
+                .map(|body| GuardedResponseBody::new(body, between_bytes, max_bytes).boxed_unsync());
+            let done: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
+            Ok((response, done))
+        })
+    }
+}

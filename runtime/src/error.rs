@@ -1,0 +1,109 @@
+//! Errors of the runtime: loading adapters, and calls that did not produce an answer.
+
+use crate::bindings::types::{ErrorKind, ProviderError};
+use std::time::Duration;
+
+/// A failure to set up the runtime or load an adapter.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// Invalid configuration.
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// Reading a component file failed.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The bytes are not a valid component, or it does not fit the provider world.
+    #[error("adapter {name} cannot be loaded: {message}")]
+    Load {
+        /// The adapter's name (file name for files).
+        name: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Why a call to an adapter produced no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The adapter reported a provider error (its own, or the upstream's).
+    #[error("{}", .0.message)]
+    Provider(ProviderError),
+    /// The guest ran longer than its CPU budget and was stopped.
+    #[error("the adapter exceeded its CPU time limit of {0:?} and was stopped")]
+    CpuLimit(Duration),
+    /// The guest tried to grow its memory past its cap and was stopped.
+    #[error("the adapter exceeded its memory limit of {limit} bytes and was stopped")]
+    MemoryLimit {
+        /// The cap, in bytes.
+        limit: usize,
+    },
+    /// The call did not finish in time and was cancelled.
+    #[error("the adapter did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The guest trapped (a panic, an invalid operation, a resource limit).
+    #[error("the adapter failed: {0}")]
+    Trap(String),
+    /// All instance slots of the adapter stayed busy for the whole queue timeout.
+    #[error("the adapter is at its concurrency limit of {0}; try again later")]
+    Overloaded(usize),
+    /// The call's options are invalid (e.g. an `api_base` that is not a URL).
+    #[error("invalid call: {0}")]
+    InvalidCall(String),
+}
+
+impl CallError {
+    /// The error kind a client should see; sandbox failures are the adapter's fault (internal)
+    /// except timeouts and overload.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CallError::Provider(e) => e.kind,
+            CallError::Timeout(_) => ErrorKind::Timeout,
+            CallError::Overloaded(_) => ErrorKind::Unavailable,
+            CallError::InvalidCall(_) => ErrorKind::BadRequest,
+            CallError::CpuLimit(_) | CallError::MemoryLimit { .. } | CallError::Trap(_) => {
+                ErrorKind::Internal
+            }
+        }
+    }
+
+    /// How long the provider asked callers to wait, when it said.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            CallError::Provider(e) => e.retry_after_ms.map(Duration::from_millis),
+            _ => None,
+        }
+    }
+}
+
+/// Raised by the epoch callback when the guest's CPU budget is spent.
+#[derive(Debug, thiserror::Error)]
+#[error("CPU time limit exceeded")]
+pub(crate) struct CpuBudgetExceeded;
+
+/// Raised by the resource limiter when the guest grows memory past its cap.
+#[derive(Debug, thiserror::Error)]
+#[error("memory limit of {limit} bytes exceeded (asked for {desired})")]
+pub(crate) struct MemoryLimitExceeded {
+    pub(crate) limit: usize,
+    pub(crate) desired: usize,
+}
+
+/// Classifies a failure raised while running guest code.
+pub(crate) fn from_guest_failure(err: wasmtime::Error, cpu: Duration) -> CallError {
+    if err.downcast_ref::<CpuBudgetExceeded>().is_some() {
+        return CallError::CpuLimit(cpu);
+    }
+    if let Some(m) = err.downcast_ref::<MemoryLimitExceeded>() {
+        return CallError::MemoryLimit { limit: m.limit };
+    }
+    let message = match err.downcast_ref::<wasmtime::Trap>() {
+        Some(trap) => trap.to_string(),
+        None => err.to_string(),
+    };
+    CallError::Trap(message.lines().next().unwrap_or("unknown failure").to_string())
+}

@@ -1,0 +1,183 @@
+//! The runtime: one engine (pooling allocator, epoch interruption with a background ticker), one
+//! linker, one shared HTTP client, and adapters loaded into it.
+
+use crate::adapter::{Adapter, AdapterInner};
+use crate::bindings::ProviderPre;
+use crate::cache::{sha256_hex, ArtifactCache};
+use crate::egress::{ClientConfig, EgressClient};
+use crate::error::RuntimeError;
+use crate::policy::AdapterPolicy;
+use crate::state::CallState;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Settings of a [`Runtime`].
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    /// Where compiled adapters are cached; `None` compiles at every load.
+    pub cache_dir: Option<PathBuf>,
+    /// The epoch tick: the granularity of CPU budgets.
+    pub epoch_tick: Duration,
+    /// Use the pooling instance allocator (fast instantiation; reserves virtual memory).
+    pub pooling: bool,
+    /// Instances that may be alive at once, across all adapters (pooling only).
+    pub max_instances: u32,
+    /// Largest memory limit any adapter may be given, in bytes.
+    pub max_memory_bytes: usize,
+    /// The shared outgoing HTTP client.
+    pub client: ClientConfig,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            cache_dir: default_cache_dir(),
+            epoch_tick: Duration::from_millis(10),
+            pooling: true,
+            max_instances: 1000,
+            max_memory_bytes: 1 << 30,
+            client: ClientConfig::default(),
+        }
+    }
+}
+
+/// `$XDG_CACHE_HOME/wasmgate` or `~/.cache/wasmgate`.
+pub fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|d| d.join("wasmgate"))
+}
+
+/// Shared by the runtime and every adapter loaded into it.
+pub(crate) struct RuntimeInner {
+    pub(crate) engine: Engine,
+    linker: Linker<CallState>,
+    pub(crate) egress: Arc<EgressClient>,
+    cache: ArtifactCache,
+    pub(crate) epoch_tick: Duration,
+    max_memory_bytes: usize,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for RuntimeInner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Loads adapters and owns what they share. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<RuntimeInner>,
+}
+
+impl Runtime {
+    /// A runtime with `config`. Must be called within a Tokio runtime (the HTTP pool spawns
+    /// connection tasks on it).
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true);
+        wasm.epoch_interruption(true);
+        if config.pooling {
+            let n = config.max_instances;
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_component_instances(n)
+                .total_core_instances(n.saturating_mul(4))
+                .total_memories(n)
+                .total_tables(n.saturating_mul(2))
+                .total_stacks(n)
+                .max_memory_size(config.max_memory_bytes);
+            wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&wasm).map_err(|e| RuntimeError::Config(format!("wasm engine: {e}")))?;
+        let linker = build_linker(&engine)?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        spawn_ticker(engine.weak(), config.epoch_tick, stop_ticker.clone());
+        Ok(Runtime {
+            inner: Arc::new(RuntimeInner {
+                engine,
+                linker,
+                egress: Arc::new(EgressClient::new(&config.client)?),
+                cache: ArtifactCache::new(config.cache_dir),
+                epoch_tick: config.epoch_tick,
+                max_memory_bytes: config.max_memory_bytes,
+                stop_ticker,
+            }),
+        })
+    }
+
+    /// Loads an adapter from a `.wasm` component file.
+    pub async fn load_file(&self, path: impl AsRef<Path>, policy: AdapterPolicy) -> Result<Adapter, RuntimeError> {
+        let path = path.as_ref();
+        let bytes = tokio::fs::read(path).await.map_err(|source| RuntimeError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        self.load_bytes(&name, bytes, policy).await
+    }
+
+    /// Loads an adapter from component bytes; `name` labels logs until the adapter's own
+    /// `info()` name is known.
+    pub async fn load_bytes(&self, name: &str, bytes: Vec<u8>, policy: AdapterPolicy) -> Result<Adapter, RuntimeError> {
+        let load_err = |message: String| RuntimeError::Load {
+            name: name.to_string(),
+            message,
+        };
+        if policy.limits.memory_bytes > self.inner.max_memory_bytes {
+            return Err(load_err(format!(
+                "its memory limit ({} bytes) is above the runtime's maximum ({} bytes)",
+                policy.limits.memory_bytes, self.inner.max_memory_bytes
+            )));
+        }
+        let inner = self.inner.clone();
+        let (sha256, component) = tokio::task::spawn_blocking(move || {
+            let sha256 = sha256_hex(&bytes);
+            let component = inner.cache.load_or_compile(&inner.engine, &bytes, &sha256);
+            (sha256, component)
+        })
+        .await
+        .map_err(|e| load_err(format!("compilation task failed: {e}")))?;
+        let component = component.map_err(|e| load_err(format!("not a valid component: {e}")))?;
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| load_err(format!("{e}")))?;
+        let pre = ProviderPre::new(pre).map_err(|e| load_err(format!("it does not export the provider world: {e}")))?;
+        AdapterInner::load(self.inner.clone(), name, sha256, pre, policy)
+            .await
+            .map(Adapter::from_inner)
+    }
+}
+
+fn build_linker(engine: &Engine) -> Result<Linker<CallState>, RuntimeError> {
+    let mut linker = Linker::new(engine);
+    let err = |e: wasmtime::Error| RuntimeError::Config(format!("linker: {e}"));
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(err)?;
+    crate::bindings::wasmgate::provider::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(err)?;
+    crate::bindings::wasmgate::provider::logging::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(err)?;
+    Ok(linker)
+}
+
+fn spawn_ticker(engine: wasmtime::EngineWeak, tick: Duration, stop: Arc<AtomicBool>) {
+    std::thread::Builder::new()
+        .name("wasmgate-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(tick);
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            match engine.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => return,
+            }
+        })
+        .expect("spawning the epoch thread failed");
+}

@@ -1,0 +1,8 @@
+//! Helpers for wasmgate's tests and benchmarks: the guest adapters built from `guests/`, and a
+//! real OpenAI-compatible HTTP upstream on 127.0.0.1.
+
+pub mod guests;
+pub mod upstream;
+
+pub use guests::{guest_wasm, workspace_root};
+pub use upstream::{Recorded, Upstream};
