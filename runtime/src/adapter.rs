@@ -5,7 +5,7 @@ use crate::bindings::types::{
     AdapterInfo, CallContext, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse,
 };
 use crate::bindings::{Provider, ProviderPre};
-use crate::credential::{Secret, SealedCredential};
+use crate::credential::{SealedCredential, Secret};
 use crate::egress::{AllowedHost, CallEgress};
 use crate::error::{from_guest_failure, CallError, RuntimeError};
 use crate::policy::AdapterPolicy;
@@ -50,12 +50,12 @@ pub(crate) struct AdapterInner {
     cpu_budget_ticks: u64,
 }
 
-/// A running instance of an adapter, with the slot it occupies.
+/// A running instance of an adapter. Its store holds the instance slot, so the slot is freed
+/// exactly when the store is dropped.
 pub(crate) struct Instance {
     pub(crate) store: Store<CallState>,
     pub(crate) provider: Provider,
     pub(crate) context: CallContext,
-    pub(crate) _slot: OwnedSemaphorePermit,
 }
 
 impl AdapterInner {
@@ -99,9 +99,22 @@ impl AdapterInner {
             .wasmgate_provider_adapter()
             .call_info(&mut instance.store)
             .await
-            .map_err(|e| load_err(format!("info() failed: {}", from_guest_failure(e, adapter.policy.limits.cpu_time))))?;
-        if info.name.is_empty() || !info.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-            return Err(load_err(format!("info() gave an invalid adapter name {:?}", info.name)));
+            .map_err(|e| {
+                load_err(format!(
+                    "info() failed: {}",
+                    from_guest_failure(e, adapter.policy.limits.cpu_time)
+                ))
+            })?;
+        if info.name.is_empty()
+            || !info
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(load_err(format!(
+                "info() gave an invalid adapter name {:?}",
+                info.name
+            )));
         }
         adapter.name = Arc::from(info.name.as_str());
         adapter.info = info;
@@ -120,10 +133,13 @@ impl AdapterInner {
     pub(crate) async fn instantiate(&self, call: &CallOptions) -> Result<Instance, CallError> {
         let slot = self.acquire_slot().await?;
         let api_base = match call.api_base.as_deref().filter(|b| !b.is_empty()) {
-            Some(base) => Some(AllowedHost::origin_of(base).map_err(|e| CallError::InvalidCall(e.to_string()))?),
+            Some(base) => Some(
+                AllowedHost::origin_of(base).map_err(|e| CallError::InvalidCall(e.to_string()))?,
+            ),
             None => None,
         };
-        let (credential, sealed) = SealedCredential::seal(call.credential.as_ref(), self.policy.raw_credentials);
+        let (credential, sealed) =
+            SealedCredential::seal(call.credential.as_ref(), self.policy.raw_credentials);
         let egress = CallEgress {
             adapter: self.name.clone(),
             policy: self.policy.clone(),
@@ -132,7 +148,13 @@ impl AdapterInner {
             client: self.runtime.egress.clone(),
         };
         let limits = &self.policy.limits;
-        let state = CallState::new(self.name.clone(), limits, self.cpu_budget_ticks, egress);
+        let state = CallState::new(
+            self.name.clone(),
+            limits,
+            self.cpu_budget_ticks,
+            egress,
+            slot,
+        );
         let mut store = Store::new(&self.runtime.engine, state);
         CallState::install(&mut store, limits.hostcall_fuel);
         let provider = self
@@ -151,7 +173,6 @@ impl AdapterInner {
             store,
             provider,
             context,
-            _slot: slot,
         })
     }
 
@@ -163,7 +184,9 @@ impl AdapterInner {
 
 impl Adapter {
     pub(crate) fn from_inner(inner: AdapterInner) -> Adapter {
-        Adapter { inner: Arc::new(inner) }
+        Adapter {
+            inner: Arc::new(inner),
+        }
     }
 
     /// The adapter's description of itself, read at load time.
@@ -202,7 +225,11 @@ impl Adapter {
     }
 
     /// A chat completion, answered whole.
-    pub async fn chat(&self, call: &CallOptions, request: &ChatRequest) -> Result<ChatResponse, CallError> {
+    pub async fn chat(
+        &self,
+        call: &CallOptions,
+        request: &ChatRequest,
+    ) -> Result<ChatResponse, CallError> {
         let cpu = self.cpu_time();
         self.run(call, |mut i| async move {
             i.provider
@@ -217,7 +244,11 @@ impl Adapter {
 
     /// A chat completion as a stream of chunks. The instance lives as long as the stream;
     /// dropping the stream cancels the call and frees the instance.
-    pub async fn chat_stream(&self, call: &CallOptions, request: &ChatRequest) -> Result<ChatStream, CallError> {
+    pub async fn chat_stream(
+        &self,
+        call: &CallOptions,
+        request: &ChatRequest,
+    ) -> Result<ChatStream, CallError> {
         let cpu = self.cpu_time();
         let next_timeout = self.inner.policy.limits.stream_next_timeout;
         self.run(call, |mut i| async move {
@@ -234,7 +265,11 @@ impl Adapter {
     }
 
     /// Embeddings for a list of inputs.
-    pub async fn embed(&self, call: &CallOptions, request: &EmbeddingRequest) -> Result<EmbeddingResponse, CallError> {
+    pub async fn embed(
+        &self,
+        call: &CallOptions,
+        request: &EmbeddingRequest,
+    ) -> Result<EmbeddingResponse, CallError> {
         let cpu = self.cpu_time();
         self.run(call, |mut i| async move {
             i.provider

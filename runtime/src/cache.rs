@@ -35,14 +35,21 @@ impl ArtifactCache {
     }
 
     /// The compiled component for `bytes`, from the cache when present and valid.
-    pub(crate) fn load_or_compile(&self, engine: &Engine, bytes: &[u8], sha256: &str) -> wasmtime::Result<Component> {
+    pub(crate) fn load_or_compile(
+        &self,
+        engine: &Engine,
+        bytes: &[u8],
+        sha256: &str,
+    ) -> wasmtime::Result<Component> {
         let path = self.path(engine, sha256);
         if let Some(path) = path.as_deref().filter(|p| p.exists()) {
             // SAFETY: the file was written by `store` below from a component this engine
             // compiled; the cache directory is the operator's (see the module docs).
             match unsafe { Component::deserialize_file(engine, path) } {
                 Ok(component) => return Ok(component),
-                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cached artifact: {e}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "ignoring unusable cached artifact: {e}")
+                }
             }
         }
         let component = Component::new(engine, bytes)?;

@@ -105,5 +105,11 @@ pub(crate) fn from_guest_failure(err: wasmtime::Error, cpu: Duration) -> CallErr
         Some(trap) => trap.to_string(),
         None => err.to_string(),
     };
-    CallError::Trap(message.lines().next().unwrap_or("unknown failure").to_string())
+    CallError::Trap(
+        message
+            .lines()
+            .next()
+            .unwrap_or("unknown failure")
+            .to_string(),
+    )
 }

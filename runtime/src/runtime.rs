@@ -94,7 +94,8 @@ impl Runtime {
                 .max_memory_size(config.max_memory_bytes);
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
-        let engine = Engine::new(&wasm).map_err(|e| RuntimeError::Config(format!("wasm engine: {e}")))?;
+        let engine =
+            Engine::new(&wasm).map_err(|e| RuntimeError::Config(format!("wasm engine: {e}")))?;
         let linker = build_linker(&engine)?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_ticker(engine.weak(), config.epoch_tick, stop_ticker.clone());
@@ -112,19 +113,33 @@ impl Runtime {
     }
 
     /// Loads an adapter from a `.wasm` component file.
-    pub async fn load_file(&self, path: impl AsRef<Path>, policy: AdapterPolicy) -> Result<Adapter, RuntimeError> {
+    pub async fn load_file(
+        &self,
+        path: impl AsRef<Path>,
+        policy: AdapterPolicy,
+    ) -> Result<Adapter, RuntimeError> {
         let path = path.as_ref();
-        let bytes = tokio::fs::read(path).await.map_err(|source| RuntimeError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
-        let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let bytes = tokio::fs::read(path)
+            .await
+            .map_err(|source| RuntimeError::Read {
+                path: path.display().to_string(),
+                source,
+            })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         self.load_bytes(&name, bytes, policy).await
     }
 
     /// Loads an adapter from component bytes; `name` labels logs until the adapter's own
     /// `info()` name is known.
-    pub async fn load_bytes(&self, name: &str, bytes: Vec<u8>, policy: AdapterPolicy) -> Result<Adapter, RuntimeError> {
+    pub async fn load_bytes(
+        &self,
+        name: &str,
+        bytes: Vec<u8>,
+        policy: AdapterPolicy,
+    ) -> Result<Adapter, RuntimeError> {
         let load_err = |message: String| RuntimeError::Load {
             name: name.to_string(),
             message,
@@ -149,7 +164,8 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| load_err(format!("{e}")))?;
-        let pre = ProviderPre::new(pre).map_err(|e| load_err(format!("it does not export the provider world: {e}")))?;
+        let pre = ProviderPre::new(pre)
+            .map_err(|e| load_err(format!("it does not export the provider world: {e}")))?;
         AdapterInner::load(self.inner.clone(), name, sha256, pre, policy)
             .await
             .map(Adapter::from_inner)
@@ -161,8 +177,13 @@ fn build_linker(engine: &Engine) -> Result<Linker<CallState>, RuntimeError> {
     let err = |e: wasmtime::Error| RuntimeError::Config(format!("linker: {e}"));
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(err)?;
-    crate::bindings::wasmgate::provider::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(err)?;
-    crate::bindings::wasmgate::provider::logging::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).map_err(err)?;
+    crate::bindings::wasmgate::provider::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+        .map_err(err)?;
+    crate::bindings::wasmgate::provider::logging::add_to_linker::<_, HasSelf<_>>(
+        &mut linker,
+        |s| s,
+    )
+    .map_err(err)?;
     Ok(linker)
 }
 

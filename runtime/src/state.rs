@@ -9,6 +9,7 @@ use crate::policy::Limits;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use tokio::sync::OwnedSemaphorePermit;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreContextMut, UpdateDeadline};
 use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
@@ -28,10 +29,17 @@ pub(crate) struct CallState {
     adapter: Arc<str>,
     cpu_ticks: u64,
     cpu_budget_ticks: u64,
+    _slot: OwnedSemaphorePermit,
 }
 
 impl CallState {
-    pub(crate) fn new(adapter: Arc<str>, limits: &Limits, cpu_budget_ticks: u64, egress: CallEgress) -> Self {
+    pub(crate) fn new(
+        adapter: Arc<str>,
+        limits: &Limits,
+        cpu_budget_ticks: u64,
+        egress: CallEgress,
+        slot: OwnedSemaphorePermit,
+    ) -> Self {
         let wasi = WasiCtxBuilder::new()
             .stdout(GuestOutput::new(adapter.clone(), "stdout"))
             .stderr(GuestOutput::new(adapter.clone(), "stderr"))
@@ -55,6 +63,7 @@ impl CallState {
             adapter,
             cpu_ticks: 0,
             cpu_budget_ticks,
+            _slot: slot,
         }
     }
 
@@ -132,7 +141,12 @@ struct GuestLimiter {
 }
 
 impl ResourceLimiter for GuestLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.memory_bytes {
             return Err(wasmtime::Error::new(MemoryLimitExceeded {
                 limit: self.memory_bytes,
@@ -142,7 +156,12 @@ impl ResourceLimiter for GuestLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= self.table_elements)
     }
 }
@@ -173,7 +192,11 @@ impl StdoutStream for GuestOutput {
 }
 
 impl tokio::io::AsyncWrite for GuestOutput {
-    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         let text = String::from_utf8_lossy(buf);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             tracing::info!(target: "wasmgate::adapter", adapter = &*self.adapter, stream = self.stream, "{}", truncate(line));

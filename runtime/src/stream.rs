@@ -41,7 +41,12 @@ impl Pull {
 }
 
 impl ChatStream {
-    pub(crate) fn new(instance: Instance, handle: ResourceAny, next_timeout: Duration, cpu: Duration) -> Self {
+    pub(crate) fn new(
+        instance: Instance,
+        handle: ResourceAny,
+        next_timeout: Duration,
+        cpu: Duration,
+    ) -> Self {
         let pull = Pull {
             instance,
             handle,
@@ -55,7 +60,9 @@ impl ChatStream {
                 Err(e) => Some((Err(e), None)),
             }
         });
-        ChatStream { inner: Box::pin(inner) }
+        ChatStream {
+            inner: Box::pin(inner),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ mod common;
 use common::{load, runtime, user};
 use futures::StreamExt;
 use std::time::Duration;
-use wasmgate_runtime::types::{ErrorKind, FinishReason, EmbeddingRequest};
+use wasmgate_runtime::types::{EmbeddingRequest, ErrorKind, FinishReason};
 use wasmgate_runtime::{AdapterPolicy, CallError, CallOptions, Secret};
 use wasmgate_test_support::Upstream;
 
@@ -33,10 +33,20 @@ async fn chat_answers_whole() {
     req.extra = Some(r#"{"service_tier":"flex"}"#.into());
     let answer = openai.chat(&call(&upstream), &req).await.expect("chat");
 
-    assert_eq!(answer.choices[0].message.content.as_deref(), Some("Hello from upstream"));
+    assert_eq!(
+        answer.choices[0].message.content.as_deref(),
+        Some("Hello from upstream")
+    );
     assert_eq!(answer.choices[0].finish_reason, Some(FinishReason::Stop));
     let usage = answer.usage.expect("usage");
-    assert_eq!((usage.prompt_tokens, usage.completion_tokens, usage.total_tokens), (9, 3, 12));
+    assert_eq!(
+        (
+            usage.prompt_tokens,
+            usage.completion_tokens,
+            usage.total_tokens
+        ),
+        (9, 3, 12)
+    );
     assert_eq!(usage.cached_tokens, Some(2));
     assert_eq!(answer.system_fingerprint.as_deref(), Some("fp_test"));
     assert!(answer.extra.unwrap().contains("service_tier"));
@@ -44,8 +54,14 @@ async fn chat_answers_whole() {
     let sent = &upstream.requests()[0];
     assert_eq!(sent.method, "POST");
     assert_eq!(sent.path, "/v1/chat/completions");
-    assert_eq!(sent.header("authorization").as_deref(), Some("Bearer sk-test-123"));
-    assert_eq!(sent.header("content-length"), Some(sent.body.len().to_string()));
+    assert_eq!(
+        sent.header("authorization").as_deref(),
+        Some("Bearer sk-test-123")
+    );
+    assert_eq!(
+        sent.header("content-length"),
+        Some(sent.body.len().to_string())
+    );
     let body = sent.json();
     assert_eq!(body["model"], "gpt-4o-mini");
     assert_eq!(body["messages"][0]["content"], "Hi");
@@ -60,13 +76,19 @@ async fn chat_returns_tool_calls() {
     let upstream = Upstream::start().await;
     let rt = runtime();
     let openai = load(&rt, "openai", AdapterPolicy::default()).await;
-    let answer = openai.chat(&call(&upstream), &user("tool-call", "Weather?")).await.unwrap();
+    let answer = openai
+        .chat(&call(&upstream), &user("tool-call", "Weather?"))
+        .await
+        .unwrap();
     let msg = &answer.choices[0].message;
     assert_eq!(msg.content, None);
     assert_eq!(msg.tool_calls[0].id, "call_1");
     assert_eq!(msg.tool_calls[0].function.name, "get_weather");
     assert_eq!(msg.tool_calls[0].function.arguments, r#"{"city":"Paris"}"#);
-    assert_eq!(answer.choices[0].finish_reason, Some(FinishReason::ToolCalls));
+    assert_eq!(
+        answer.choices[0].finish_reason,
+        Some(FinishReason::ToolCalls)
+    );
 }
 
 #[tokio::test]
@@ -84,12 +106,19 @@ async fn stream_carries_tool_call_deltas_and_usage() {
         .await;
     let chunks: Vec<_> = chunks.into_iter().map(|c| c.expect("chunk")).collect();
 
-    let deltas: Vec<_> = chunks.iter().flat_map(|c| c.choices.iter()).flat_map(|c| c.tool_calls.iter()).collect();
+    let deltas: Vec<_> = chunks
+        .iter()
+        .flat_map(|c| c.choices.iter())
+        .flat_map(|c| c.tool_calls.iter())
+        .collect();
     assert_eq!(deltas[0].id.as_deref(), Some("call_1"));
     assert_eq!(deltas[0].name.as_deref(), Some("get_weather"));
     let args: String = deltas.iter().filter_map(|d| d.arguments.clone()).collect();
     assert_eq!(args, r#"{"city":"Paris"}"#);
-    assert!(chunks.iter().any(|c| c.choices.first().and_then(|d| d.finish_reason.clone()) == Some(FinishReason::ToolCalls)));
+    assert!(chunks
+        .iter()
+        .any(|c| c.choices.first().and_then(|d| d.finish_reason.clone())
+            == Some(FinishReason::ToolCalls)));
     let last = chunks.last().unwrap();
     assert!(last.choices.is_empty());
     assert_eq!(last.usage.as_ref().map(|u| u.total_tokens), Some(12));
@@ -104,12 +133,22 @@ async fn stream_text_without_usage() {
     let upstream = Upstream::start().await;
     let rt = runtime();
     let openai = load(&rt, "openai", AdapterPolicy::default()).await;
-    let stream = openai.chat_stream(&call(&upstream), &user("gpt", "Hi")).await.unwrap();
+    let stream = openai
+        .chat_stream(&call(&upstream), &user("gpt", "Hi"))
+        .await
+        .unwrap();
     let chunks: Vec<_> = stream.map(|c| c.unwrap()).collect().await;
-    let text: String = chunks.iter().flat_map(|c| c.choices.iter()).filter_map(|d| d.content.clone()).collect();
+    let text: String = chunks
+        .iter()
+        .flat_map(|c| c.choices.iter())
+        .filter_map(|d| d.content.clone())
+        .collect();
     assert_eq!(text, "Hello from upstream");
     assert!(chunks.iter().all(|c| c.usage.is_none()));
-    assert!(upstream.requests()[0].json().get("stream_options").is_none());
+    assert!(upstream.requests()[0]
+        .json()
+        .get("stream_options")
+        .is_none());
 }
 
 #[tokio::test]
@@ -117,14 +156,23 @@ async fn stream_forwards_chunks_before_the_upstream_finishes() {
     let upstream = Upstream::start().await;
     let rt = runtime();
     let openai = load(&rt, "openai", AdapterPolicy::default()).await;
-    let mut stream = openai.chat_stream(&call(&upstream), &user("gated-stream", "Hi")).await.unwrap();
+    let mut stream = openai
+        .chat_stream(&call(&upstream), &user("gated-stream", "Hi"))
+        .await
+        .unwrap();
     // The upstream holds everything after its first chunk until the gate opens, so this chunk
     // can only arrive if the adapter forwards chunks as they come.
-    let first = tokio::time::timeout(Duration::from_secs(5), stream.next()).await.expect("first chunk in time");
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("first chunk in time");
     assert!(first.unwrap().is_ok());
     upstream.release_gate();
     let rest: Vec<_> = stream.map(|c| c.unwrap()).collect().await;
-    let text: String = rest.iter().flat_map(|c| c.choices.iter()).filter_map(|d| d.content.clone()).collect();
+    let text: String = rest
+        .iter()
+        .flat_map(|c| c.choices.iter())
+        .filter_map(|d| d.content.clone())
+        .collect();
     assert_eq!(text, "Hello from upstream");
 }
 
@@ -133,7 +181,10 @@ async fn paced_stream_delivers_every_chunk() {
     let upstream = Upstream::start().await;
     let rt = runtime();
     let openai = load(&rt, "openai", AdapterPolicy::default()).await;
-    let stream = openai.chat_stream(&call(&upstream), &user("paced-stream", "Hi")).await.unwrap();
+    let stream = openai
+        .chat_stream(&call(&upstream), &user("paced-stream", "Hi"))
+        .await
+        .unwrap();
     let chunks: Vec<_> = stream.map(|c| c.unwrap()).collect().await;
     assert_eq!(chunks.len(), 5);
 }
@@ -143,7 +194,12 @@ async fn mid_stream_error_ends_the_stream() {
     let upstream = Upstream::start().await;
     let rt = runtime();
     let openai = load(&rt, "openai", AdapterPolicy::default()).await;
-    let items: Vec<_> = openai.chat_stream(&call(&upstream), &user("stream-error", "Hi")).await.unwrap().collect().await;
+    let items: Vec<_> = openai
+        .chat_stream(&call(&upstream), &user("stream-error", "Hi"))
+        .await
+        .unwrap()
+        .collect()
+        .await;
     assert_eq!(items.len(), 2);
     assert!(items[0].is_ok());
     match &items[1] {

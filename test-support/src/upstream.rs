@@ -48,7 +48,10 @@ impl Recorded {
 
     /// A header as text.
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
     }
 }
 
@@ -77,13 +80,17 @@ type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 impl Upstream {
     /// Starts on an ephemeral loopback port.
     pub async fn start() -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(State::default());
         let serving = state.clone();
         let task = tokio::spawn(async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let state = serving.clone();
                 tokio::spawn(async move {
@@ -172,7 +179,11 @@ fn usage() -> Value {
 }
 
 fn chat_chunks(model: &str, include_usage: bool) -> Vec<Bytes> {
-    let mut out = vec![event(&chunk(model, json!({"role": "assistant", "content": ""}), None))];
+    let mut out = vec![event(&chunk(
+        model,
+        json!({"role": "assistant", "content": ""}),
+        None,
+    ))];
     if model == "tool-call" {
         out.push(event(&chunk(
             model,
@@ -195,9 +206,11 @@ fn chat_chunks(model: &str, include_usage: bool) -> Vec<Bytes> {
         out.push(event(&chunk(model, json!({}), Some("stop"))));
     }
     if include_usage {
-        out.push(event(&json!({"id": "chatcmpl-up", "object": "chat.completion.chunk",
+        out.push(event(
+            &json!({"id": "chatcmpl-up", "object": "chat.completion.chunk",
                                "created": 1_700_000_000u64, "model": model, "choices": [],
-                               "usage": usage()})));
+                               "usage": usage()}),
+        ));
     }
     out.push(Bytes::from_static(b"data: [DONE]\n\n"));
     out
@@ -210,7 +223,11 @@ fn chat_json(model: &str) -> Value {
     } else {
         json!({"role": "assistant", "content": REPLY.concat()})
     };
-    let finish = if model == "tool-call" { "tool_calls" } else { "stop" };
+    let finish = if model == "tool-call" {
+        "tool_calls"
+    } else {
+        "stop"
+    };
     json!({"id": "chatcmpl-up", "object": "chat.completion", "created": 1_700_000_000u64,
            "model": model, "system_fingerprint": "fp_test", "service_tier": "default",
            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": null}],
@@ -220,25 +237,78 @@ fn chat_json(model: &str) -> Value {
 async fn chat(state: Arc<State>, body: &Value) -> Response<Body> {
     let model = body["model"].as_str().unwrap_or_default().to_string();
     match model.as_str() {
-        "error-400" => return error_response(400, "This model's maximum context length is 8192 tokens", "invalid_request_error", "context_length_exceeded"),
-        "error-401" => return error_response(401, "Incorrect API key provided", "invalid_request_error", "invalid_api_key"),
-        "error-403" => return error_response(403, "You are not allowed to use this model", "invalid_request_error", "forbidden"),
-        "error-404" => return error_response(404, "The model does not exist", "invalid_request_error", "model_not_found"),
-        "error-500" => return error_response(500, "The server had an error", "server_error", "internal"),
-        "error-503" => return error_response(503, "The engine is currently overloaded", "server_error", "overloaded"),
+        "error-400" => {
+            return error_response(
+                400,
+                "This model's maximum context length is 8192 tokens",
+                "invalid_request_error",
+                "context_length_exceeded",
+            )
+        }
+        "error-401" => {
+            return error_response(
+                401,
+                "Incorrect API key provided",
+                "invalid_request_error",
+                "invalid_api_key",
+            )
+        }
+        "error-403" => {
+            return error_response(
+                403,
+                "You are not allowed to use this model",
+                "invalid_request_error",
+                "forbidden",
+            )
+        }
+        "error-404" => {
+            return error_response(
+                404,
+                "The model does not exist",
+                "invalid_request_error",
+                "model_not_found",
+            )
+        }
+        "error-500" => {
+            return error_response(500, "The server had an error", "server_error", "internal")
+        }
+        "error-503" => {
+            return error_response(
+                503,
+                "The engine is currently overloaded",
+                "server_error",
+                "overloaded",
+            )
+        }
         "error-429" => {
-            let mut r = error_response(429, "Rate limit reached for requests", "requests", "rate_limit_exceeded");
+            let mut r = error_response(
+                429,
+                "Rate limit reached for requests",
+                "requests",
+                "rate_limit_exceeded",
+            );
             r.headers_mut().insert("retry-after", "7".parse().unwrap());
             return r;
         }
         "drip" => {
             let text = chat_json(&model).to_string();
-            let parts = text.bytes().map(|b| (Duration::from_secs(1), Bytes::from(vec![b]))).collect();
-            return Response::builder().header("content-type", "application/json").body(paced(parts)).unwrap();
+            let parts = text
+                .bytes()
+                .map(|b| (Duration::from_secs(1), Bytes::from(vec![b])))
+                .collect();
+            return Response::builder()
+                .header("content-type", "application/json")
+                .body(paced(parts))
+                .unwrap();
         }
         "endless" => {
-            let stream = futures::stream::repeat_with(|| Ok::<_, Infallible>(Frame::data(Bytes::from(vec![b' '; 64 * 1024]))));
-            return Response::builder().header("content-type", "application/json").body(BodyExt::boxed(StreamBody::new(stream))).unwrap();
+            let stream = futures::stream::repeat_with(|| {
+                Ok::<_, Infallible>(Frame::data(Bytes::from(vec![b' '; 64 * 1024])))
+            });
+            return Response::builder()
+                .header("content-type", "application/json")
+                .body(BodyExt::boxed(StreamBody::new(stream)))
+                .unwrap();
         }
         _ => {}
     }
@@ -249,31 +319,55 @@ async fn chat(state: Arc<State>, body: &Value) -> Response<Body> {
     let chunks = chat_chunks(&model, include_usage);
     match model.as_str() {
         "gated-stream" => {
-            let (first, rest) = chunks.split_first().map(|(f, r)| (f.clone(), r.to_vec())).unwrap();
+            let (first, rest) = chunks
+                .split_first()
+                .map(|(f, r)| (f.clone(), r.to_vec()))
+                .unwrap();
             let gate_wait = async move {
                 let _ = tokio::time::timeout(Duration::from_secs(10), state.gate.notified()).await;
             };
-            let head = futures::stream::once(async move { Ok::<_, Infallible>(Frame::data(first)) });
+            let head =
+                futures::stream::once(async move { Ok::<_, Infallible>(Frame::data(first)) });
             let tail = futures::stream::once(gate_wait).flat_map(move |_| {
                 futures::stream::iter(rest.clone().into_iter().map(|b| Ok(Frame::data(b))))
             });
             sse(BodyExt::boxed(StreamBody::new(head.chain(tail))))
         }
-        "paced-stream" => sse(paced(chunks.into_iter().map(|b| (Duration::from_millis(50), b)).collect())),
+        "paced-stream" => sse(paced(
+            chunks
+                .into_iter()
+                .map(|b| (Duration::from_millis(50), b))
+                .collect(),
+        )),
         "stream-error" => {
             let err = json!({"error": {"message": "upstream failed mid-stream", "type": "server_error", "code": 503}});
-            let parts = vec![(Duration::ZERO, chunks[1].clone()), (Duration::ZERO, event(&err))];
+            let parts = vec![
+                (Duration::ZERO, chunks[1].clone()),
+                (Duration::ZERO, event(&err)),
+            ];
             sse(paced(parts))
         }
-        _ => sse(paced(chunks.into_iter().map(|b| (Duration::ZERO, b)).collect())),
+        _ => sse(paced(
+            chunks.into_iter().map(|b| (Duration::ZERO, b)).collect(),
+        )),
     }
 }
 
 fn embeddings(body: &Value) -> Response<Body> {
     let inputs: Vec<String> = match &body["input"] {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a.iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect(),
-        _ => return error_response(400, "input is required", "invalid_request_error", "invalid_input"),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_string())
+            .collect(),
+        _ => {
+            return error_response(
+                400,
+                "input is required",
+                "invalid_request_error",
+                "invalid_input",
+            )
+        }
     };
     let dims = body["dimensions"].as_u64().unwrap_or(3) as usize;
     let data: Vec<Value> = inputs
@@ -288,14 +382,25 @@ fn embeddings(body: &Value) -> Response<Body> {
             json!({"object": "embedding", "index": i, "embedding": v})
         })
         .collect();
-    json_response(StatusCode::OK, &json!({"object": "list", "data": data, "model": body["model"],
-                                          "usage": {"prompt_tokens": inputs.len(), "total_tokens": inputs.len()}}))
+    json_response(
+        StatusCode::OK,
+        &json!({"object": "list", "data": data, "model": body["model"],
+                                          "usage": {"prompt_tokens": inputs.len(), "total_tokens": inputs.len()}}),
+    )
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let (parts, body) = req.into_parts();
-    let bytes = body.collect().await.map(|b| b.to_bytes().to_vec()).unwrap_or_default();
-    let path = parts.uri.path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    let bytes = body
+        .collect()
+        .await
+        .map(|b| b.to_bytes().to_vec())
+        .unwrap_or_default();
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.to_string())
+        .unwrap_or_default();
     state.requests.lock().unwrap().push(Recorded {
         method: parts.method.to_string(),
         path: path.clone(),
@@ -308,6 +413,11 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         "/v1/chat/completions" => chat(state.clone(), &json).await,
         "/v1/embeddings" => embeddings(&json),
         "/v1/models" => json_response(StatusCode::OK, &json!({"object": "list", "data": []})),
-        _ => error_response(404, &format!("no route {route}"), "invalid_request_error", "not_found"),
+        _ => error_response(
+            404,
+            &format!("no route {route}"),
+            "invalid_request_error",
+            "not_found",
+        ),
     })
 }

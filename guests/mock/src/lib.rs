@@ -82,7 +82,10 @@ impl Knobs {
 }
 
 fn now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn text_of(content: &Option<MessageContent>) -> String {
@@ -106,7 +109,9 @@ fn word_count(text: &str) -> u32 {
 
 /// FNV-1a, for ids and embeddings that depend only on the input.
 fn fnv(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3))
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 /// The answer a request gets, before it is shaped as a response or a stream.
@@ -129,13 +134,20 @@ fn answer(knobs: &Knobs, req: &ChatRequest) -> Answer {
     let reply = knobs
         .text("mock_response")
         .unwrap_or_else(|| format!("This is a mock response to: {last_user}"));
-    let limit = req.max_completion_tokens.or(req.max_tokens).unwrap_or(u32::MAX) as usize;
+    let limit = req
+        .max_completion_tokens
+        .or(req.max_tokens)
+        .unwrap_or(u32::MAX) as usize;
     let mut words: Vec<String> = reply.split_inclusive(' ').map(str::to_string).collect();
     words.truncate(limit);
     let tool_call = knobs.flag("mock_tool_call").then(|| {
         let name = match &req.tool_choice {
             Some(ToolChoice::Function(name)) => name.clone(),
-            _ => req.tools.first().map(|t| t.name.clone()).unwrap_or_else(|| "mock_tool".into()),
+            _ => req
+                .tools
+                .first()
+                .map(|t| t.name.clone())
+                .unwrap_or_else(|| "mock_tool".into()),
         };
         ToolCall {
             id: format!("call_{:016x}", fnv(&last_user)),
@@ -145,12 +157,27 @@ fn answer(knobs: &Knobs, req: &ChatRequest) -> Answer {
             },
         }
     });
-    let prompt: u32 = req.messages.iter().map(|m| word_count(&text_of(&m.content))).sum();
-    let completion = if tool_call.is_some() { 1 } else { words.len() as u32 };
+    let prompt: u32 = req
+        .messages
+        .iter()
+        .map(|m| word_count(&text_of(&m.content)))
+        .sum();
+    let completion = if tool_call.is_some() {
+        1
+    } else {
+        words.len() as u32
+    };
     Answer {
-        id: format!("chatcmpl-mock-{:016x}", fnv(&format!("{}{last_user}", req.model))),
+        id: format!(
+            "chatcmpl-mock-{:016x}",
+            fnv(&format!("{}{last_user}", req.model))
+        ),
         model: req.model.clone(),
-        words: if tool_call.is_some() { Vec::new() } else { words },
+        words: if tool_call.is_some() {
+            Vec::new()
+        } else {
+            words
+        },
         tool_call,
         usage: Usage {
             prompt_tokens: prompt,
@@ -187,7 +214,11 @@ impl Guest for Mock {
             return Err(err);
         }
         let a = answer(&knobs, &req);
-        let finish = if a.tool_call.is_some() { FinishReason::ToolCalls } else { FinishReason::Stop };
+        let finish = if a.tool_call.is_some() {
+            FinishReason::ToolCalls
+        } else {
+            FinishReason::Stop
+        };
         Ok(ChatResponse {
             id: a.id,
             model: a.model,
@@ -243,7 +274,10 @@ impl Guest for Mock {
             logprobs: None,
         };
         chunks.push(chunk(
-            ChoiceDelta { role: Some(Role::Assistant), ..delta(Some(String::new())) },
+            ChoiceDelta {
+                role: Some(Role::Assistant),
+                ..delta(Some(String::new()))
+            },
             None,
         ));
         for piece in pieces {
@@ -275,8 +309,18 @@ impl Guest for Mock {
                 None,
             ));
         }
-        let finish = if a.tool_call.is_some() { FinishReason::ToolCalls } else { FinishReason::Stop };
-        chunks.push(chunk(ChoiceDelta { finish_reason: Some(finish), ..delta(None) }, None));
+        let finish = if a.tool_call.is_some() {
+            FinishReason::ToolCalls
+        } else {
+            FinishReason::Stop
+        };
+        chunks.push(chunk(
+            ChoiceDelta {
+                finish_reason: Some(finish),
+                ..delta(None)
+            },
+            None,
+        ));
         if req.include_usage {
             let mut last = chunk(delta(None), Some(a.usage));
             last.choices.clear();
@@ -284,7 +328,12 @@ impl Guest for Mock {
         }
         chunks.reverse();
         Ok(ChunkStream::new(MockStream {
-            state: RefCell::new(StreamState { chunks, sent: 0, error_after, knobs }),
+            state: RefCell::new(StreamState {
+                chunks,
+                sent: 0,
+                error_after,
+                knobs,
+            }),
         }))
     }
 
@@ -299,7 +348,10 @@ impl Guest for Mock {
             .input
             .iter()
             .enumerate()
-            .map(|(i, text)| Embedding { index: i as u32, vector: unit_vector(text, dims) })
+            .map(|(i, text)| Embedding {
+                index: i as u32,
+                vector: unit_vector(text, dims),
+            })
             .collect();
         let tokens: u32 = req.input.iter().map(|t| word_count(t)).sum();
         Ok(EmbeddingResponse {
@@ -334,7 +386,12 @@ fn unit_vector(text: &str, dims: usize) -> Vec<f32> {
             (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
         })
         .collect();
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(f32::EPSILON);
+    let norm = v
+        .iter()
+        .map(|x| x * x)
+        .sum::<f32>()
+        .sqrt()
+        .max(f32::EPSILON);
     v.iter_mut().for_each(|x| *x /= norm);
     v
 }
@@ -357,7 +414,10 @@ impl GuestChunkStream for MockStream {
         let mut s = self.state.borrow_mut();
         if s.error_after == Some(s.sent) {
             s.chunks.clear();
-            return Err(s.knobs.error().unwrap_or_else(|| ProviderError::internal("mock stream failure")));
+            return Err(s
+                .knobs
+                .error()
+                .unwrap_or_else(|| ProviderError::internal("mock stream failure")));
         }
         let Some(chunk) = s.chunks.pop() else {
             return Ok(None);

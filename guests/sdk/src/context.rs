@@ -19,7 +19,9 @@ impl CallContext {
     /// A setting read as a boolean (`true`, `1`, `yes`, `on`).
     pub fn setting_bool(&self, key: &str) -> bool {
         matches!(
-            self.setting(key).map(|v| v.trim().to_ascii_lowercase()).as_deref(),
+            self.setting(key)
+                .map(|v| v.trim().to_ascii_lowercase())
+                .as_deref(),
             Some("true" | "1" | "yes" | "on")
         )
     }

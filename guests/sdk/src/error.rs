@@ -48,10 +48,7 @@ pub fn snippet(body: &[u8]) -> String {
 /// Maps a non-2xx upstream answer to a provider error.
 pub fn from_http(status: u16, headers: &[(String, String)], body: &[u8]) -> ProviderError {
     let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
-    let (message, code) = json
-        .as_ref()
-        .map(error_fields)
-        .unwrap_or((None, None));
+    let (message, code) = json.as_ref().map(error_fields).unwrap_or((None, None));
     let message = message.unwrap_or_else(|| {
         let s = snippet(body);
         if s.is_empty() {
@@ -92,9 +89,15 @@ fn kind_for(status: u16, message: &str, code: Option<&str>) -> ErrorKind {
     let lower = message.to_ascii_lowercase();
     let code = code.unwrap_or("").to_ascii_lowercase();
     let context_window = code.contains("context_length")
-        || ["context length", "context window", "maximum context", "prompt is too long", "too many tokens"]
-            .iter()
-            .any(|p| lower.contains(p));
+        || [
+            "context length",
+            "context window",
+            "maximum context",
+            "prompt is too long",
+            "too many tokens",
+        ]
+        .iter()
+        .any(|p| lower.contains(p));
     let content_policy = code.contains("content_policy")
         || code.contains("content_filter")
         || lower.contains("content management policy")
@@ -142,16 +145,25 @@ fn parse_http_date(s: &str) -> Option<u64> {
     let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
         return None;
     };
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let month = months.iter().position(|m| m == month)? as u64 + 1;
     let day: u64 = day.parse().ok()?;
     let year: u64 = year.parse().ok()?;
-    let hms: Vec<u64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let hms: Vec<u64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     let [h, m, sec] = hms.as_slice() else {
         return None;
     };
     // Days from civil date (Howard Hinnant's algorithm).
-    let (y, mo) = if month <= 2 { (year - 1, month + 9) } else { (year, month - 3) };
+    let (y, mo) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
     let era = y / 400;
     let yoe = y - era * 400;
     let doy = (153 * mo + 2) / 5 + day - 1;
@@ -165,7 +177,10 @@ mod tests {
     use super::*;
 
     fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -178,16 +193,23 @@ mod tests {
         assert_eq!(e.provider_code.as_deref(), Some("rate_limit_exceeded"));
 
         let body = br#"{"error":{"message":"This model's maximum context length is 8192 tokens","code":"context_length_exceeded"}}"#;
-        assert_eq!(from_http(400, &[], body).kind, ErrorKind::ContextWindowExceeded);
+        assert_eq!(
+            from_http(400, &[], body).kind,
+            ErrorKind::ContextWindowExceeded
+        );
         assert_eq!(from_http(401, &[], b"nope").kind, ErrorKind::Authentication);
         assert_eq!(from_http(401, &[], b"nope").message, "nope");
         assert_eq!(from_http(503, &[], b"").kind, ErrorKind::Unavailable);
-        assert_eq!(from_http(500, &[], b"").message, "the provider answered HTTP 500");
+        assert_eq!(
+            from_http(500, &[], b"").message,
+            "the provider answered HTTP 500"
+        );
     }
 
     #[test]
     fn maps_anthropic_errors() {
-        let body = br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+        let body =
+            br#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
         let e = from_http(529, &h(&[("retry-after-ms", "1500")]), body);
         assert_eq!(e.kind, ErrorKind::Unavailable);
         assert_eq!(e.retry_after_ms, Some(1500));
@@ -196,9 +218,16 @@ mod tests {
 
     #[test]
     fn parses_http_dates() {
-        assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
         assert_eq!(parse_http_date("yesterday"), None);
-        let e = from_http(429, &h(&[("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT")]), b"");
+        let e = from_http(
+            429,
+            &h(&[("retry-after", "Sun, 06 Nov 1994 08:49:37 GMT")]),
+            b"",
+        );
         assert_eq!(e.retry_after_ms, Some(0));
     }
 }

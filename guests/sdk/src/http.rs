@@ -88,8 +88,8 @@ impl Request {
     /// Sends the request and waits for the response head. Any status is a successful send;
     /// use [`Response::error_for_status`] to turn 4xx/5xx into a provider error.
     pub fn send(self) -> ProviderResult<Response> {
-        let url = Url::parse(&self.url)
-            .map_err(|m| ProviderError::new(ErrorKind::BadRequest, m))?;
+        let url =
+            Url::parse(&self.url).map_err(|m| ProviderError::new(ErrorKind::BadRequest, m))?;
         let headers = Fields::new();
         for (name, value) in &self.headers {
             headers
@@ -98,7 +98,10 @@ impl Request {
         }
         if self.method == Method::Post || !self.body.is_empty() {
             headers
-                .set("content-length", &[self.body.len().to_string().into_bytes()])
+                .set(
+                    "content-length",
+                    &[self.body.len().to_string().into_bytes()],
+                )
                 .map_err(|e| internal(format!("content-length: {e:?}")))?;
         }
         let request = OutgoingRequest::new(headers);
@@ -106,8 +109,14 @@ impl Request {
             Method::Get => crate::bindings::wasi::http::types::Method::Get,
             Method::Post => crate::bindings::wasi::http::types::Method::Post,
         };
-        request.set_method(&method).map_err(|_| internal("method"))?;
-        let scheme = if url.https { Scheme::Https } else { Scheme::Http };
+        request
+            .set_method(&method)
+            .map_err(|_| internal("method"))?;
+        let scheme = if url.https {
+            Scheme::Https
+        } else {
+            Scheme::Http
+        };
         request
             .set_scheme(Some(&scheme))
             .map_err(|_| internal("scheme"))?;
@@ -124,7 +133,9 @@ impl Request {
             let _ = options.set_first_byte_timeout(Some(ns));
             let _ = options.set_between_bytes_timeout(Some(ns));
         }
-        let body = request.body().map_err(|_| internal("request body taken twice"))?;
+        let body = request
+            .body()
+            .map_err(|_| internal("request body taken twice"))?;
         let pending = outgoing_handler::handle(request, Some(options)).map_err(from_error_code)?;
         // A body write can fail because the host refused the request; the response future then
         // carries the real reason, so write errors are only reported when it has none.
@@ -169,10 +180,19 @@ impl Response {
             .headers()
             .entries()
             .into_iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), String::from_utf8_lossy(&v).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.to_ascii_lowercase(),
+                    String::from_utf8_lossy(&v).into_owned(),
+                )
+            })
             .collect();
-        let body = response.consume().map_err(|_| internal("response body taken twice"))?;
-        let stream = body.stream().map_err(|_| internal("response body stream"))?;
+        let body = response
+            .consume()
+            .map_err(|_| internal("response body taken twice"))?;
+        let stream = body
+            .stream()
+            .map_err(|_| internal("response body stream"))?;
         Ok(Response {
             status,
             headers,
@@ -301,21 +321,28 @@ pub fn from_error_code(code: ErrorCode) -> ProviderError {
         | ErrorCode::ConnectionReadTimeout
         | ErrorCode::ConnectionWriteTimeout
         | ErrorCode::HttpResponseTimeout
-        | ErrorCode::DnsTimeout => (K::Timeout, format!("the provider did not answer in time ({code:?})")),
+        | ErrorCode::DnsTimeout => (
+            K::Timeout,
+            format!("the provider did not answer in time ({code:?})"),
+        ),
         ErrorCode::DnsError(_)
         | ErrorCode::DestinationNotFound
         | ErrorCode::DestinationUnavailable
         | ErrorCode::DestinationIpUnroutable
         | ErrorCode::ConnectionRefused
         | ErrorCode::ConnectionTerminated
-        | ErrorCode::ConnectionLimitReached => {
-            (K::Unavailable, format!("could not reach the provider ({code:?})"))
-        }
+        | ErrorCode::ConnectionLimitReached => (
+            K::Unavailable,
+            format!("could not reach the provider ({code:?})"),
+        ),
         ErrorCode::HttpResponseBodySize(_) => (
             K::UpstreamError,
             "the provider's response exceeded the host's size limit".to_string(),
         ),
-        _ => (K::UpstreamError, format!("HTTP error talking to the provider ({code:?})")),
+        _ => (
+            K::UpstreamError,
+            format!("HTTP error talking to the provider ({code:?})"),
+        ),
     };
     ProviderError::new(kind, message)
 }

@@ -10,10 +10,18 @@ use serde_json::{json, Map, Value};
 pub fn chat_request_body(req: &ChatRequest, stream: bool) -> ProviderResult<Value> {
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
-    let messages = req.messages.iter().map(message_json).collect::<ProviderResult<Vec<_>>>()?;
+    let messages = req
+        .messages
+        .iter()
+        .map(message_json)
+        .collect::<ProviderResult<Vec<_>>>()?;
     body.insert("messages".into(), Value::Array(messages));
     if !req.tools.is_empty() {
-        let tools = req.tools.iter().map(tool_json).collect::<ProviderResult<Vec<_>>>()?;
+        let tools = req
+            .tools
+            .iter()
+            .map(tool_json)
+            .collect::<ProviderResult<Vec<_>>>()?;
         body.insert("tools".into(), Value::Array(tools));
     }
     if let Some(choice) = &req.tool_choice {
@@ -27,11 +35,17 @@ pub fn chat_request_body(req: &ChatRequest, stream: bool) -> ProviderResult<Valu
             body.insert(key.into(), v);
         }
     };
-    put("parallel_tool_calls", req.parallel_tool_calls.map(Value::from));
+    put(
+        "parallel_tool_calls",
+        req.parallel_tool_calls.map(Value::from),
+    );
     put("temperature", req.temperature.map(Value::from));
     put("top_p", req.top_p.map(Value::from));
     put("max_tokens", req.max_tokens.map(Value::from));
-    put("max_completion_tokens", req.max_completion_tokens.map(Value::from));
+    put(
+        "max_completion_tokens",
+        req.max_completion_tokens.map(Value::from),
+    );
     put("stop", (!req.stop.is_empty()).then(|| json!(req.stop)));
     put("seed", req.seed.map(Value::from));
     put("presence_penalty", req.presence_penalty.map(Value::from));
@@ -40,7 +54,10 @@ pub fn chat_request_body(req: &ChatRequest, stream: bool) -> ProviderResult<Valu
     put("user", req.user.clone().map(Value::from));
     put("logprobs", req.logprobs.map(Value::from));
     put("top_logprobs", req.top_logprobs.map(Value::from));
-    put("reasoning_effort", req.reasoning_effort.clone().map(Value::from));
+    put(
+        "reasoning_effort",
+        req.reasoning_effort.clone().map(Value::from),
+    );
     if stream {
         put("stream", Some(Value::Bool(true)));
         if req.include_usage {
@@ -98,7 +115,10 @@ fn message_json(m: &Message) -> ProviderResult<Value> {
         None => Value::Null,
         Some(MessageContent::Text(t)) => json!(t),
         Some(MessageContent::Parts(parts)) => Value::Array(
-            parts.iter().map(content_part_json).collect::<ProviderResult<Vec<_>>>()?,
+            parts
+                .iter()
+                .map(content_part_json)
+                .collect::<ProviderResult<Vec<_>>>()?,
         ),
     };
     out.insert("content".into(), content);
@@ -171,7 +191,10 @@ fn response_format_json(f: &ResponseFormat) -> ProviderResult<Value> {
                 schema.insert("description".into(), json!(d));
             }
             if let Some(raw) = &s.schema {
-                schema.insert("schema".into(), parse_json("the response JSON schema", raw)?);
+                schema.insert(
+                    "schema".into(),
+                    parse_json("the response JSON schema", raw)?,
+                );
             }
             if let Some(strict) = s.strict {
                 schema.insert("strict".into(), json!(strict));
@@ -197,7 +220,9 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
 }
 
 fn u32_field(v: &Value, key: &str) -> Option<u32> {
-    v.get(key).and_then(Value::as_u64).map(|n| n.min(u32::MAX as u64) as u32)
+    v.get(key)
+        .and_then(Value::as_u64)
+        .map(|n| n.min(u32::MAX as u64) as u32)
 }
 
 fn json_field(v: &Value, key: &str) -> Option<String> {
@@ -215,7 +240,9 @@ pub fn parse_usage(v: &Value) -> Option<Usage> {
         prompt_tokens: prompt,
         completion_tokens: completion,
         total_tokens: u32_field(v, "total_tokens").unwrap_or(prompt.saturating_add(completion)),
-        cached_tokens: v.get("prompt_tokens_details").and_then(|d| u32_field(d, "cached_tokens")),
+        cached_tokens: v
+            .get("prompt_tokens_details")
+            .and_then(|d| u32_field(d, "cached_tokens")),
         reasoning_tokens: v
             .get("completion_tokens_details")
             .and_then(|d| u32_field(d, "reasoning_tokens")),
@@ -274,7 +301,15 @@ pub fn parse_chat_response(v: &Value) -> ProviderResult<ChatResponse> {
             }
         })
         .collect();
-    let known = ["id", "object", "created", "model", "choices", "usage", "system_fingerprint"];
+    let known = [
+        "id",
+        "object",
+        "created",
+        "model",
+        "choices",
+        "usage",
+        "system_fingerprint",
+    ];
     let extra: Map<String, Value> = v
         .as_object()
         .map(|o| {

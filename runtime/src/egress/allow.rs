@@ -201,7 +201,8 @@ impl Destination {
 
     /// Whether any entry in `list` admits this destination.
     pub fn admitted_by(&self, list: &[AllowedHost]) -> bool {
-        list.iter().any(|e| e.admits(self.https, &self.host, self.port))
+        list.iter()
+            .any(|e| e.admits(self.https, &self.host, self.port))
     }
 }
 
@@ -230,11 +231,23 @@ mod tests {
 
     #[test]
     fn exact_hosts_and_default_ports() {
-        assert!(allows("https://api.openai.com", "https://api.openai.com/v1/chat"));
-        assert!(allows("https://api.openai.com/", "https://API.openai.com:443/"));
+        assert!(allows(
+            "https://api.openai.com",
+            "https://api.openai.com/v1/chat"
+        ));
+        assert!(allows(
+            "https://api.openai.com/",
+            "https://API.openai.com:443/"
+        ));
         assert!(!allows("https://api.openai.com", "http://api.openai.com/"));
-        assert!(!allows("https://api.openai.com", "https://api.openai.com:8443/"));
-        assert!(!allows("https://api.openai.com", "https://api.openai.com.evil.com/"));
+        assert!(!allows(
+            "https://api.openai.com",
+            "https://api.openai.com:8443/"
+        ));
+        assert!(!allows(
+            "https://api.openai.com",
+            "https://api.openai.com.evil.com/"
+        ));
     }
 
     #[test]
@@ -249,14 +262,26 @@ mod tests {
 
     #[test]
     fn ip_literals() {
-        assert!(allows("http://127.0.0.1:11434", "http://127.0.0.1:11434/api"));
+        assert!(allows(
+            "http://127.0.0.1:11434",
+            "http://127.0.0.1:11434/api"
+        ));
         assert!(allows("http://[::1]:8080", "http://[::1]:8080/"));
         assert!(!allows("http://[::1]:8080", "http://[::2]:8080/"));
     }
 
     #[test]
     fn rejects_bad_entries() {
-        for bad in ["api.openai.com", "ftp://x", "https://a*.b", "https://x/path", "https://u@x", "https://x:http", "https://*.", "https://"] {
+        for bad in [
+            "api.openai.com",
+            "ftp://x",
+            "https://a*.b",
+            "https://x/path",
+            "https://u@x",
+            "https://x:http",
+            "https://*.",
+            "https://",
+        ] {
             assert!(AllowedHost::parse(bad).is_err(), "{bad}");
         }
     }

@@ -46,7 +46,9 @@ impl Body for GuardedResponseBody {
                     let len = data.len() as u64;
                     if len > this.remaining {
                         this.remaining = 0;
-                        return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(this.limit)))));
+                        return Poll::Ready(Some(Err(Error::HttpResponseBodySize(Some(
+                            this.limit,
+                        )))));
                     }
                     this.remaining -= len;
                 }
@@ -152,8 +154,17 @@ mod tests {
 
     #[tokio::test]
     async fn finds_placeholder_split_across_frames() {
-        assert!(matches!(scan(vec![b"{\"k\":\"SEC", b"RET\"}"]).await, Err(Error::HttpRequestDenied)));
-        assert!(matches!(scan(vec![b"xxSECRET"]).await, Err(Error::HttpRequestDenied)));
-        assert_eq!(scan(vec![b"SECRE", b"xSECRE"]).await.unwrap(), b"SECRExSECRE");
+        assert!(matches!(
+            scan(vec![b"{\"k\":\"SEC", b"RET\"}"]).await,
+            Err(Error::HttpRequestDenied)
+        ));
+        assert!(matches!(
+            scan(vec![b"xxSECRET"]).await,
+            Err(Error::HttpRequestDenied)
+        ));
+        assert_eq!(
+            scan(vec![b"SECRE", b"xSECRE"]).await.unwrap(),
+            b"SECRExSECRE"
+        );
     }
 }

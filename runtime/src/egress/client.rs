@@ -22,7 +22,9 @@ use tokio::net::TcpStream;
 pub(crate) enum ConnectError {
     /// Every address the name resolved to is private or local, and this destination may not
     /// reach such addresses.
-    #[error("{host} resolves only to non-public addresses ({addresses}); refused by the SSRF guard")]
+    #[error(
+        "{host} resolves only to non-public addresses ({addresses}); refused by the SSRF guard"
+    )]
     Prohibited { host: String, addresses: String },
     #[error("could not resolve {host}: {source}")]
     Resolve {
@@ -197,7 +199,8 @@ fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, crate::Runt
     };
     for pem in &config.extra_root_certificates {
         for cert in rustls_pki_types::CertificateDer::pem_slice_iter(pem) {
-            let cert = cert.map_err(|e| crate::RuntimeError::Config(format!("root certificate: {e}")))?;
+            let cert =
+                cert.map_err(|e| crate::RuntimeError::Config(format!("root certificate: {e}")))?;
             roots
                 .add(cert)
                 .map_err(|e| crate::RuntimeError::Config(format!("root certificate: {e}")))?;

@@ -15,8 +15,15 @@ use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiHttpHooks};
 
 type SendFuture = Box<
-    dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), Error>> + Send>), Error>>
-        + Send,
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), Error>> + Send>,
+                ),
+                Error,
+            >,
+        > + Send,
 >;
 
 /// The egress rules of one call: the adapter's policy plus what the embedder gave this call.
@@ -75,10 +82,13 @@ impl CallEgress {
                     continue;
                 }
                 if !may_receive {
-                    return Err(self.deny(&dest, "the sealed credential may not be sent to this host"));
+                    return Err(
+                        self.deny(&dest, "the sealed credential may not be sent to this host")
+                    );
                 }
-                let mut swapped = HeaderValue::from_str(&text.replace(placeholder.as_str(), secret.expose()))
-                    .map_err(|_| Error::HttpRequestDenied)?;
+                let mut swapped =
+                    HeaderValue::from_str(&text.replace(placeholder.as_str(), secret.expose()))
+                        .map_err(|_| Error::HttpRequestDenied)?;
                 swapped.set_sensitive(true);
                 *value = swapped;
             }
@@ -158,7 +168,10 @@ impl WasiHttpHooks for CallEgress {
             Err(e) => return Box::new(async move { Err(e) }),
         };
         let limits = &self.policy.limits;
-        let first_byte = bounded(options.and_then(|o| o.first_byte_timeout), limits.first_byte_timeout);
+        let first_byte = bounded(
+            options.and_then(|o| o.first_byte_timeout),
+            limits.first_byte_timeout,
+        );
         let between_bytes = bounded(
             options.and_then(|o| o.between_bytes_timeout),
             limits.between_bytes_timeout,
@@ -175,9 +188,11 @@ impl WasiHttpHooks for CallEgress {
                 }
                 Ok(Ok(response)) => response,
             };
-            let response = response
-                .map(|body| GuardedResponseBody::new(body, between_bytes, max_bytes).boxed_unsync());
-            let done: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
+            let response = response.map(|body| {
+                GuardedResponseBody::new(body, between_bytes, max_bytes).boxed_unsync()
+            });
+            let done: Box<dyn Future<Output = Result<(), Error>> + Send> =
+                Box::new(async { Ok(()) });
             Ok((response, done))
         })
     }

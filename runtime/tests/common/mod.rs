@@ -18,7 +18,10 @@ pub fn runtime() -> Runtime {
 
 /// Loads guest adapter `name` under `policy`.
 pub async fn load(runtime: &Runtime, name: &str, policy: AdapterPolicy) -> Adapter {
-    runtime.load_file(guest_wasm(name), policy).await.expect("load adapter")
+    runtime
+        .load_file(guest_wasm(name), policy)
+        .await
+        .expect("load adapter")
 }
 
 /// A one-message chat request.
@@ -37,7 +40,10 @@ pub fn user(model: &str, text: &str) -> ChatRequest {
 pub fn call_with(settings: &[(&str, &str)]) -> CallOptions {
     CallOptions {
         deployment_model: "test".into(),
-        settings: settings.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        settings: settings
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         timeout: Some(Duration::from_secs(20)),
         ..Default::default()
     }

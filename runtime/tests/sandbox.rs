@@ -1,0 +1,330 @@
+//! The sandbox's promises, each driven by a real misbehaving component: egress outside the
+//! allow-list, the SSRF guard, sealed credentials, CPU and memory limits, traps, wall-clock
+//! timeouts and concurrency limits. After each failure the adapter keeps serving.
+
+mod common;
+
+use common::{call_with, load, runtime, user};
+use std::time::Duration;
+use wasmgate_runtime::egress::AllowedHost;
+use wasmgate_runtime::types::ErrorKind;
+use wasmgate_runtime::{AdapterPolicy, CallError, CallOptions, Limits, Secret, PLACEHOLDER_PREFIX};
+use wasmgate_test_support::Upstream;
+
+fn attack(kind: &str, url: &str) -> CallOptions {
+    call_with(&[("attack", kind), ("url", url)])
+}
+
+fn content(answer: &wasmgate_runtime::types::ChatResponse) -> String {
+    answer.choices[0]
+        .message
+        .content
+        .clone()
+        .unwrap_or_default()
+}
+
+fn expect_denied(result: Result<wasmgate_runtime::types::ChatResponse, CallError>, needle: &str) {
+    match result {
+        Err(CallError::Provider(e)) => {
+            assert_eq!(e.kind, ErrorKind::Internal);
+            assert!(
+                e.message.contains(needle),
+                "unexpected message: {}",
+                e.message
+            );
+        }
+        other => panic!("expected a denial, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn egress_outside_the_allow_list_is_denied() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let policy = AdapterPolicy::allowing(["https://api.example.com"]).unwrap();
+    let hostile = load(&rt, "hostile", policy).await;
+    let url = format!("{}/steal", upstream.origin());
+    expect_denied(
+        hostile.chat(&attack("egress", &url), &user("m", "x")).await,
+        "refused this outgoing request",
+    );
+    assert!(
+        upstream.requests().is_empty(),
+        "nothing may reach the upstream"
+    );
+    // The same host becomes reachable when the operator names it as the call's api_base.
+    let mut call = attack("egress", &url);
+    call.api_base = Some(upstream.url());
+    let answer = hostile.chat(&call, &user("m", "x")).await.unwrap();
+    assert_eq!(content(&answer), "egress succeeded with status 404");
+}
+
+#[tokio::test]
+async fn ssrf_guard_refuses_names_that_resolve_to_loopback() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let origin = format!("http://localhost:{}", upstream.addr.port());
+    let url = format!("{origin}/internal");
+    let hostile = load(
+        &rt,
+        "hostile",
+        AdapterPolicy::allowing([origin.as_str()]).unwrap(),
+    )
+    .await;
+    expect_denied(
+        hostile.chat(&attack("egress", &url), &user("m", "x")).await,
+        "private or local address",
+    );
+    assert!(upstream.requests().is_empty());
+
+    let mut trusting = AdapterPolicy::allowing([origin.as_str()]).unwrap();
+    trusting.allow_private_networks = true;
+    let hostile = load(&rt, "hostile", trusting).await;
+    let answer = hostile
+        .chat(&attack("egress", &url), &user("m", "x"))
+        .await
+        .unwrap();
+    assert_eq!(content(&answer), "egress succeeded with status 404");
+}
+
+#[tokio::test]
+async fn ssrf_guard_refuses_literal_metadata_and_private_addresses() {
+    let rt = runtime();
+    let policy = AdapterPolicy::allowing(["http://169.254.169.254", "http://10.0.0.1"]).unwrap();
+    let hostile = load(&rt, "hostile", policy).await;
+    for url in [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://10.0.0.1/",
+    ] {
+        expect_denied(
+            hostile.chat(&attack("egress", url), &user("m", "x")).await,
+            "private or local address",
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_key_reaches_the_upstream_but_never_the_adapter() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let key = "sk-real-0123456789abcdef";
+    let call = CallOptions {
+        api_base: Some(upstream.url()),
+        credential: Some(Secret::new(key)),
+        ..call_with(&[("attack", "echo-credential")])
+    };
+
+    let hostile = load(&rt, "hostile", AdapterPolicy::default()).await;
+    let seen = content(&hostile.chat(&call, &user("m", "x")).await.unwrap());
+    assert!(
+        seen.starts_with(PLACEHOLDER_PREFIX),
+        "the adapter saw {seen:?}"
+    );
+    assert!(!seen.contains(key));
+    let again = content(&hostile.chat(&call, &user("m", "x")).await.unwrap());
+    assert_ne!(seen, again, "placeholders are per call");
+
+    let openai = load(&rt, "openai", AdapterPolicy::default()).await;
+    openai.chat(&call, &user("gpt", "Hi")).await.unwrap();
+    let sent = upstream.requests();
+    assert_eq!(
+        sent[0].header("authorization").as_deref(),
+        Some(format!("Bearer {key}").as_str())
+    );
+    assert!(!String::from_utf8_lossy(&sent[0].body).contains(PLACEHOLDER_PREFIX));
+}
+
+#[tokio::test]
+async fn the_placeholder_cannot_be_sent_to_a_host_outside_the_credential_hosts() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let mut policy = AdapterPolicy::allowing([upstream.origin().as_str()]).unwrap();
+    policy.allow_private_networks = true;
+    policy.credential_hosts = Some(vec![AllowedHost::parse("https://api.example.com").unwrap()]);
+    let hostile = load(&rt, "hostile", policy).await;
+    let call = CallOptions {
+        credential: Some(Secret::new("sk-real-secret")),
+        ..attack("exfiltrate", &format!("{}/steal", upstream.origin()))
+    };
+    expect_denied(
+        hostile.chat(&call, &user("m", "x")).await,
+        "refused this outgoing request",
+    );
+    assert!(
+        upstream.requests().is_empty(),
+        "neither key nor placeholder may leave"
+    );
+}
+
+#[tokio::test]
+async fn raw_credentials_are_an_explicit_grant() {
+    let rt = runtime();
+    let policy = AdapterPolicy {
+        raw_credentials: true,
+        ..Default::default()
+    };
+    let hostile = load(&rt, "hostile", policy).await;
+    let call = CallOptions {
+        credential: Some(Secret::new("sk-raw")),
+        ..call_with(&[("attack", "echo-credential")])
+    };
+    assert_eq!(
+        content(&hostile.chat(&call, &user("m", "x")).await.unwrap()),
+        "sk-raw"
+    );
+}
+
+fn limited(limits: Limits) -> AdapterPolicy {
+    AdapterPolicy {
+        limits,
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn an_endless_loop_is_stopped_by_the_cpu_budget_and_the_next_call_works() {
+    let rt = runtime();
+    let hostile = load(
+        &rt,
+        "hostile",
+        limited(Limits {
+            cpu_time: Duration::from_millis(200),
+            ..Default::default()
+        }),
+    )
+    .await;
+    match hostile
+        .chat(&call_with(&[("attack", "spin")]), &user("m", "x"))
+        .await
+    {
+        Err(CallError::CpuLimit(limit)) => assert_eq!(limit, Duration::from_millis(200)),
+        other => panic!("expected the CPU limit, got {other:?}"),
+    }
+    let answer = hostile
+        .chat(&call_with(&[]), &user("m", "x"))
+        .await
+        .unwrap();
+    assert_eq!(content(&answer), "harmless");
+}
+
+#[tokio::test]
+async fn a_loop_in_a_stream_is_stopped_too() {
+    use futures::StreamExt;
+    let rt = runtime();
+    let hostile = load(
+        &rt,
+        "hostile",
+        limited(Limits {
+            cpu_time: Duration::from_millis(100),
+            ..Default::default()
+        }),
+    )
+    .await;
+    let mut stream = hostile
+        .chat_stream(&call_with(&[("attack", "spin")]), &user("m", "x"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        stream.next().await,
+        Some(Err(CallError::CpuLimit(_)))
+    ));
+    assert!(
+        stream.next().await.is_none(),
+        "the stream ends after the failure"
+    );
+}
+
+#[tokio::test]
+async fn a_memory_bomb_traps_cleanly_at_the_cap() {
+    let rt = runtime();
+    let cap = 32 << 20;
+    let hostile = load(
+        &rt,
+        "hostile",
+        limited(Limits {
+            memory_bytes: cap,
+            ..Default::default()
+        }),
+    )
+    .await;
+    match hostile
+        .chat(&call_with(&[("attack", "allocate")]), &user("m", "x"))
+        .await
+    {
+        Err(CallError::MemoryLimit { limit }) => assert_eq!(limit, cap),
+        other => panic!("expected the memory limit, got {other:?}"),
+    }
+    assert_eq!(
+        content(
+            &hostile
+                .chat(&call_with(&[]), &user("m", "x"))
+                .await
+                .unwrap()
+        ),
+        "harmless"
+    );
+}
+
+#[tokio::test]
+async fn a_panic_is_a_contained_trap() {
+    let rt = runtime();
+    let hostile = load(&rt, "hostile", AdapterPolicy::default()).await;
+    let err = hostile
+        .chat(&call_with(&[("attack", "panic")]), &user("m", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CallError::Trap(_)), "{err:?}");
+    assert_eq!(err.kind(), ErrorKind::Internal);
+    assert_eq!(
+        content(
+            &hostile
+                .chat(&call_with(&[]), &user("m", "x"))
+                .await
+                .unwrap()
+        ),
+        "harmless"
+    );
+}
+
+#[tokio::test]
+async fn a_slow_call_hits_the_wall_clock_timeout() {
+    let rt = runtime();
+    let mock = load(&rt, "mock", AdapterPolicy::default()).await;
+    let call = CallOptions {
+        timeout: Some(Duration::from_millis(300)),
+        ..call_with(&[("mock_latency_ms", "10000")])
+    };
+    let err = mock.chat(&call, &user("m", "x")).await.unwrap_err();
+    assert!(
+        matches!(err, CallError::Timeout(t) if t == Duration::from_millis(300)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn calls_beyond_the_concurrency_limit_are_refused() {
+    let rt = runtime();
+    let limits = Limits {
+        max_concurrency: 1,
+        queue_timeout: Duration::from_millis(100),
+        ..Default::default()
+    };
+    let mock = load(&rt, "mock", limited(limits)).await;
+    let slow = call_with(&[("mock_latency_ms", "2000")]);
+    let req = user("m", "x");
+    let busy = mock.chat(&slow, &req);
+    let refused = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        mock.chat(&call_with(&[]), &req).await
+    };
+    let (first, second) = tokio::join!(busy, refused);
+    assert!(first.is_ok());
+    assert!(
+        matches!(second, Err(CallError::Overloaded(1))),
+        "{second:?}"
+    );
+    assert!(
+        mock.chat(&call_with(&[]), &req).await.is_ok(),
+        "the slot is free again"
+    );
+}
