@@ -224,6 +224,21 @@ impl Adapter {
         self.inner.policy.limits.cpu_time
     }
 
+    /// Instantiates the adapter and asks for its `info()`: a cheap liveness probe of the whole
+    /// path (slot, store, instance, guest code) that makes no network call.
+    pub async fn health_check(&self) -> Result<(), CallError> {
+        let cpu = self.cpu_time();
+        self.run(&CallOptions::default(), |mut i| async move {
+            i.provider
+                .wasmgate_provider_adapter()
+                .call_info(&mut i.store)
+                .await
+                .map(drop)
+                .map_err(|e| from_guest_failure(e, cpu))
+        })
+        .await
+    }
+
     /// A chat completion, answered whole.
     pub async fn chat(
         &self,

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Formatting and clippy, host workspace and guests, warnings as errors.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo fmt --all --check
+(cd guests && cargo fmt --all --check)
+cargo clippy --workspace --all-targets --locked -- -D warnings
+(cd guests && cargo clippy --workspace --all-targets --target wasm32-wasip2 --locked -- -D warnings)

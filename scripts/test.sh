@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test: the host workspace (runtime, gateway, end-to-end tests that build the guest
+# adapters for wasm32-wasip2 on first use) and the guest SDK's unit tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2
+fi
+cargo test --workspace --locked
+cargo test --manifest-path guests/Cargo.toml --workspace --locked
