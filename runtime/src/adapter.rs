@@ -12,6 +12,7 @@ use crate::policy::AdapterPolicy;
 use crate::runtime::RuntimeInner;
 use crate::state::CallState;
 use crate::stream::ChatStream;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -31,6 +32,27 @@ pub struct CallOptions {
     pub settings: Vec<(String, String)>,
     /// Wall-clock bound on the call, capped by the policy's `call_timeout`.
     pub timeout: Option<Duration>,
+    /// Where the runtime records measurements of the call (time spent waiting on upstreams).
+    pub metrics: Option<Arc<CallMetrics>>,
+}
+
+/// Measurements of one call, filled in by the runtime as the call runs.
+#[derive(Debug, Default)]
+pub struct CallMetrics {
+    upstream_nanos: AtomicU64,
+}
+
+impl CallMetrics {
+    /// Time spent waiting on upstream servers: from sending each request to its response head,
+    /// plus the time its body was being received.
+    pub fn upstream_time(&self) -> Duration {
+        Duration::from_nanos(self.upstream_nanos.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn add_upstream(&self, elapsed: Duration) {
+        self.upstream_nanos
+            .fetch_add(elapsed.as_nanos() as u64, Ordering::Relaxed);
+    }
 }
 
 /// A loaded adapter. Cheap to clone; calls may run concurrently up to its concurrency limit.
@@ -58,6 +80,12 @@ pub(crate) struct Instance {
     pub(crate) context: CallContext,
 }
 
+/// The policy's CPU time in epoch ticks of `runtime`.
+fn cpu_budget_ticks(runtime: &RuntimeInner, policy: &AdapterPolicy) -> u64 {
+    let tick = runtime.epoch_tick.as_nanos().max(1);
+    policy.limits.cpu_time.as_nanos().div_ceil(tick).max(1) as u64
+}
+
 impl AdapterInner {
     pub(crate) async fn load(
         runtime: Arc<RuntimeInner>,
@@ -66,8 +94,7 @@ impl AdapterInner {
         pre: ProviderPre<CallState>,
         policy: AdapterPolicy,
     ) -> Result<AdapterInner, RuntimeError> {
-        let tick = runtime.epoch_tick.as_nanos().max(1);
-        let cpu_budget_ticks = (policy.limits.cpu_time.as_nanos().div_ceil(tick)).max(1) as u64;
+        let cpu_budget_ticks = cpu_budget_ticks(&runtime, &policy);
         let slots = Arc::new(Semaphore::new(policy.limits.max_concurrency.max(1)));
         let mut adapter = AdapterInner {
             runtime,
@@ -146,6 +173,7 @@ impl AdapterInner {
             api_base,
             credential: sealed,
             client: self.runtime.egress.clone(),
+            metrics: call.metrics.clone(),
         };
         let limits = &self.policy.limits;
         let state = CallState::new(
@@ -194,6 +222,22 @@ impl Adapter {
         &self.inner.info
     }
 
+    /// The same compiled adapter under another policy (its own instance slots), without
+    /// recompiling; e.g. to grant the hosts its `info()` declares.
+    pub fn with_policy(&self, policy: AdapterPolicy) -> Adapter {
+        let inner = &self.inner;
+        Adapter::from_inner(AdapterInner {
+            runtime: inner.runtime.clone(),
+            name: inner.name.clone(),
+            sha256: inner.sha256.clone(),
+            info: inner.info.clone(),
+            pre: inner.pre.clone(),
+            slots: Arc::new(Semaphore::new(policy.limits.max_concurrency.max(1))),
+            cpu_budget_ticks: cpu_budget_ticks(&inner.runtime, &policy),
+            policy: Arc::new(policy),
+        })
+    }
+
     /// The hex sha256 of the component bytes.
     pub fn sha256(&self) -> &str {
         &self.inner.sha256
@@ -218,6 +262,7 @@ impl Adapter {
         tokio::time::timeout(timeout, work)
             .await
             .map_err(|_| CallError::Timeout(timeout))?
+            .map_err(|e| e.scrubbed(call.credential.as_ref()))
     }
 
     fn cpu_time(&self) -> Duration {
@@ -274,7 +319,13 @@ impl Adapter {
                 .await
                 .map_err(|e| from_guest_failure(e, cpu))?
                 .map_err(CallError::Provider)?;
-            Ok(ChatStream::new(i, handle, next_timeout, cpu))
+            Ok(ChatStream::new(
+                i,
+                handle,
+                next_timeout,
+                cpu,
+                call.credential.clone(),
+            ))
         })
         .await
     }

@@ -80,6 +80,24 @@ impl CallError {
     }
 }
 
+impl CallError {
+    /// Replaces every occurrence of `secret` in a provider error's text with `[redacted]`, so a
+    /// key an upstream echoed back never reaches clients or logs.
+    pub(crate) fn scrubbed(self, secret: Option<&crate::Secret>) -> CallError {
+        let Some(secret) = secret.map(|s| s.expose()).filter(|s| !s.is_empty()) else {
+            return self;
+        };
+        match self {
+            CallError::Provider(mut e) => {
+                e.message = e.message.replace(secret, "[redacted]");
+                e.provider_code = e.provider_code.map(|c| c.replace(secret, "[redacted]"));
+                CallError::Provider(e)
+            }
+            other => other,
+        }
+    }
+}
+
 /// Raised by the epoch callback when the guest's CPU budget is spent.
 #[derive(Debug, thiserror::Error)]
 #[error("CPU time limit exceeded")]

@@ -46,7 +46,7 @@ mod runtime;
 mod state;
 mod stream;
 
-pub use adapter::{Adapter, CallOptions};
+pub use adapter::{Adapter, CallMetrics, CallOptions};
 pub use cache::sha256_hex;
 pub use credential::{Secret, PLACEHOLDER_PREFIX};
 pub use error::{CallError, RuntimeError};

@@ -4,6 +4,7 @@
 use crate::adapter::Instance;
 use crate::bindings::types::ChatChunk;
 use crate::error::{from_guest_failure, CallError};
+use crate::Secret;
 use futures::Stream;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -22,6 +23,7 @@ struct Pull {
     handle: ResourceAny,
     next_timeout: Duration,
     cpu: Duration,
+    secret: Option<Secret>,
 }
 
 impl Pull {
@@ -31,12 +33,13 @@ impl Pull {
         let adapter = i.provider.wasmgate_provider_adapter();
         let chunks = adapter.chunk_stream();
         let call = chunks.call_next(&mut i.store, self.handle);
-        match tokio::time::timeout(self.next_timeout, call).await {
-            Err(_) => Some(Err(CallError::Timeout(self.next_timeout))),
-            Ok(Err(trap)) => Some(Err(from_guest_failure(trap, self.cpu))),
-            Ok(Ok(Err(e))) => Some(Err(CallError::Provider(e))),
-            Ok(Ok(Ok(chunk))) => chunk.map(Ok),
-        }
+        let result = match tokio::time::timeout(self.next_timeout, call).await {
+            Err(_) => Err(CallError::Timeout(self.next_timeout)),
+            Ok(Err(trap)) => Err(from_guest_failure(trap, self.cpu)),
+            Ok(Ok(Err(e))) => Err(CallError::Provider(e)),
+            Ok(Ok(Ok(chunk))) => return chunk.map(Ok),
+        };
+        Some(result.map_err(|e| e.scrubbed(self.secret.as_ref())))
     }
 }
 
@@ -46,12 +49,14 @@ impl ChatStream {
         handle: ResourceAny,
         next_timeout: Duration,
         cpu: Duration,
+        secret: Option<Secret>,
     ) -> Self {
         let pull = Pull {
             instance,
             handle,
             next_timeout,
             cpu,
+            secret,
         };
         let inner = futures::stream::unfold(Some(pull), |state| async move {
             let mut pull = state?;

@@ -1,9 +1,11 @@
 //! Body wrappers on the egress path: a response body with an idle timeout and a size cap, and a
 //! request body that fails if it carries the sealed-credential placeholder.
 
+use crate::adapter::CallMetrics;
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -17,17 +19,39 @@ pub(crate) struct GuardedResponseBody {
     timer: Pin<Box<Sleep>>,
     remaining: u64,
     limit: u64,
+    /// Where the time until the body ends is recorded, once.
+    metrics: Option<Arc<CallMetrics>>,
+    since: std::time::Instant,
 }
 
 impl GuardedResponseBody {
-    pub(crate) fn new(inner: hyper::body::Incoming, idle: Duration, limit: u64) -> Self {
+    pub(crate) fn new(
+        inner: hyper::body::Incoming,
+        idle: Duration,
+        limit: u64,
+        metrics: Option<Arc<CallMetrics>>,
+    ) -> Self {
         GuardedResponseBody {
             inner,
             idle,
             timer: Box::pin(tokio::time::sleep(idle)),
             remaining: limit,
             limit,
+            metrics,
+            since: std::time::Instant::now(),
         }
+    }
+
+    fn record_end(&mut self) {
+        if let Some(m) = self.metrics.take() {
+            m.add_upstream(self.since.elapsed());
+        }
+    }
+}
+
+impl Drop for GuardedResponseBody {
+    fn drop(&mut self) {
+        self.record_end();
     }
 }
 
@@ -60,7 +84,10 @@ impl Body for GuardedResponseBody {
                 Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
             }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Error::Hyper(e)))),
-            Poll::Ready(None) => Poll::Ready(None),
+            Poll::Ready(None) => {
+                this.record_end();
+                Poll::Ready(None)
+            }
             Poll::Pending => {
                 ready!(this.timer.as_mut().poll(cx));
                 Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))

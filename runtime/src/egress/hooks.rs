@@ -5,6 +5,7 @@ use super::allow::{AllowedHost, Destination};
 use super::body::{GuardedResponseBody, PlaceholderScan};
 use super::client::{ConnectError, EgressClient};
 use super::WasiBody;
+use crate::adapter::CallMetrics;
 use crate::credential::SealedCredential;
 use crate::policy::AdapterPolicy;
 use http::HeaderValue;
@@ -35,6 +36,7 @@ pub(crate) struct CallEgress {
     pub(crate) api_base: Option<AllowedHost>,
     pub(crate) credential: SealedCredential,
     pub(crate) client: Arc<EgressClient>,
+    pub(crate) metrics: Option<Arc<CallMetrics>>,
 }
 
 /// What the checks decided about one request.
@@ -179,8 +181,14 @@ impl WasiHttpHooks for CallEgress {
         let max_bytes = limits.max_response_bytes;
         let client = self.client.pool(verdict.allow_private).clone();
         let adapter = self.adapter.clone();
+        let metrics = self.metrics.clone();
         Box::new(async move {
-            let response = match tokio::time::timeout(first_byte, client.request(request)).await {
+            let sent = std::time::Instant::now();
+            let outcome = tokio::time::timeout(first_byte, client.request(request)).await;
+            if let Some(m) = &metrics {
+                m.add_upstream(sent.elapsed());
+            }
+            let response = match outcome {
                 Err(_) => return Err(Error::ConnectionReadTimeout),
                 Ok(Err(e)) => {
                     tracing::debug!(adapter = %adapter, error = %e, "outgoing request failed");
@@ -189,7 +197,7 @@ impl WasiHttpHooks for CallEgress {
                 Ok(Ok(response)) => response,
             };
             let response = response.map(|body| {
-                GuardedResponseBody::new(body, between_bytes, max_bytes).boxed_unsync()
+                GuardedResponseBody::new(body, between_bytes, max_bytes, metrics).boxed_unsync()
             });
             let done: Box<dyn Future<Output = Result<(), Error>> + Send> =
                 Box::new(async { Ok(()) });

@@ -1,0 +1,135 @@
+//! A running gateway: config loaded, adapters compiled, listening.
+
+use crate::config::Config;
+use crate::registry::{Registry, RegistryError};
+use crate::server::{serve, AppState, DEFAULT_MAX_BODY};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use wasmgate_runtime::{Runtime, RuntimeConfig};
+
+/// How to start a gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayOptions {
+    /// Listen address (overrides the config's `server.host`/`server.port`).
+    pub listen: SocketAddr,
+    /// Compiled-adapter cache; `None` compiles at every start.
+    pub cache_dir: Option<PathBuf>,
+    /// Grace period for in-flight requests at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for GatewayOptions {
+    fn default() -> Self {
+        GatewayOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
+            cache_dir: wasmgate_runtime::default_cache_dir(),
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A gateway serving in the background.
+pub struct Gateway {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The registry it serves.
+    pub registry: Arc<Registry>,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Why a gateway did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The runtime could not be created.
+    #[error("{0}")]
+    Runtime(#[from] wasmgate_runtime::RuntimeError),
+    /// An adapter or route could not be set up.
+    #[error("{0}")]
+    Registry(#[from] RegistryError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+impl Gateway {
+    /// Loads adapters, binds, and starts serving.
+    pub async fn start(config: &Config, options: GatewayOptions) -> Result<Gateway, StartError> {
+        let runtime = Runtime::new(RuntimeConfig {
+            cache_dir: options.cache_dir.clone(),
+            ..Default::default()
+        })?;
+        let registry = Arc::new(Registry::load(&runtime, config).await?);
+        let listener =
+            TcpListener::bind(options.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: options.listen,
+                    source,
+                })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: options.listen,
+            source,
+        })?;
+        let state = Arc::new(AppState {
+            registry: registry.clone(),
+            master_key: config.master_key.clone(),
+            max_body: config
+                .server
+                .max_request_body_bytes
+                .unwrap_or(DEFAULT_MAX_BODY),
+        });
+        let (stop, stopped) = oneshot::channel::<()>();
+        let grace = config
+            .server
+            .shutdown_grace
+            .unwrap_or(options.shutdown_grace);
+        let task = tokio::spawn(serve(
+            listener,
+            state,
+            async move {
+                let _ = stopped.await;
+            },
+            grace,
+        ));
+        Ok(Gateway {
+            addr,
+            registry,
+            stop: Some(stop),
+            task,
+        })
+    }
+
+    /// Stops accepting, lets requests in flight finish (bounded by the grace period), and waits.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task)
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Serves until the task ends (after [`Gateway::shutdown`] or a fatal error).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let Gateway { stop, task, .. } = self;
+        let _keep_open = stop;
+        task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    }
+
+    /// Sends the stop signal without waiting.
+    pub fn trigger_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}

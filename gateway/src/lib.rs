@@ -1,0 +1,18 @@
+//! wasmgate: an OpenAI-compatible LLM gateway whose provider adapters are sandboxed WebAssembly
+//! components, run by [`wasmgate_runtime`].
+//!
+//! The binary is a thin layer over this library: [`cli`] parses arguments, [`config`] reads
+//! LiteLLM-style YAML, [`registry`] loads adapters and routes model names, [`server`] speaks the
+//! OpenAI HTTP API, and [`wire`] converts between OpenAI JSON and the WIT contract.
+
+pub mod builtin;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod gateway;
+pub mod logging;
+pub mod registry;
+pub mod server;
+pub mod wire;
+
+pub use gateway::{Gateway, GatewayOptions};

@@ -1,0 +1,374 @@
+//! The OpenAI-compatible HTTP API over the registry: routes, auth, body limits, the overhead
+//! header, SSE streaming, and graceful shutdown.
+
+use crate::error::ApiError;
+use crate::registry::{Deployment, Registry};
+use crate::wire;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use wasmgate_runtime::{CallError, CallMetrics, CallOptions, ChatStream, Secret};
+
+/// The response header carrying the gateway's own share of the request time.
+pub const OVERHEAD_HEADER: &str = "x-wasmgate-overhead-duration-ms";
+
+/// Default largest request body.
+pub const DEFAULT_MAX_BODY: usize = 16 << 20;
+
+/// What every handler shares.
+pub struct AppState {
+    /// Adapters and routes.
+    pub registry: Arc<Registry>,
+    /// When set, requests need `Authorization: Bearer <key>`.
+    pub master_key: Option<Secret>,
+    /// Largest request body.
+    pub max_body: usize,
+}
+
+type Shared = State<Arc<AppState>>;
+
+/// The router with every route.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(chat))
+        .route("/chat/completions", post(chat))
+        .route("/v1/embeddings", post(embeddings))
+        .route("/embeddings", post(embeddings))
+        .route("/v1/models", get(models))
+        .route("/models", get(models))
+        .route("/health/liveliness", get(liveliness))
+        .route("/health/readiness", get(readiness))
+        .fallback(|| async {
+            ApiError::not_found(
+                "no such route; see /v1/chat/completions, /v1/embeddings, /v1/models",
+            )
+        })
+        .with_state(state)
+}
+
+/// Serves `listener` until `shutdown` resolves, then lets in-flight requests and streams finish
+/// for at most `grace`.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!(
+            "shutting down: no new connections; waiting up to {grace:?} for requests in flight"
+        );
+        let _ = stopping_tx.send(());
+    });
+    let deadline = async move {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = server => result,
+        _ = deadline => {
+            tracing::warn!("grace period over; exiting with requests still in flight");
+            Ok(())
+        }
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(key) = &state.master_key else {
+        return Ok(());
+    };
+    let presented = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    match presented {
+        Some(p) if constant_time_eq(p.as_bytes(), key.expose().as_bytes()) => Ok(()),
+        Some(_) => Err(ApiError::unauthorized("invalid API key")),
+        None => Err(ApiError::unauthorized(
+            "missing API key: send `Authorization: Bearer <key>`",
+        )),
+    }
+}
+
+async fn read_json(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > state.max_body) {
+        return Err(ApiError::too_large(state.max_body));
+    }
+    let bytes = http_body_util::Limited::new(body, state.max_body)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                ApiError::too_large(state.max_body)
+            } else {
+                ApiError::bad_request(format!("could not read the request body: {e}"))
+            }
+        })?
+        .to_bytes();
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+}
+
+/// Adds the overhead header: total time minus time spent waiting on upstreams.
+fn with_overhead(mut response: Response, started: Instant, metrics: &CallMetrics) -> Response {
+    let overhead = started.elapsed().saturating_sub(metrics.upstream_time());
+    let ms = format!("{:.3}", overhead.as_secs_f64() * 1000.0);
+    if let Ok(v) = HeaderValue::from_str(&ms) {
+        response.headers_mut().insert(OVERHEAD_HEADER, v);
+    }
+    response
+}
+
+/// Tries the deployments in order (at least once each, `num_retries` extra attempts in all),
+/// moving on only after a retryable failure. `request` is handed to each attempt to adjust.
+async fn with_deployments<R, T>(
+    state: &AppState,
+    model: &str,
+    metrics: &Arc<CallMetrics>,
+    request: &mut R,
+    mut attempt: impl AsyncFnMut(&Deployment, &CallOptions, &mut R) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let deployments = state.registry.resolve(model)?;
+    let attempts = deployments
+        .len()
+        .max(1 + state.registry.num_retries as usize);
+    let mut last = None;
+    for i in 0..attempts {
+        let d = &deployments[i % deployments.len()];
+        let mut call = d.call.clone();
+        call.metrics = Some(metrics.clone());
+        match attempt(d, &call, request).await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_retryable() && i + 1 < attempts => {
+                tracing::warn!(
+                    model,
+                    status = e.status.as_u16(),
+                    "deployment failed, trying the next: {}",
+                    e.message
+                );
+                last = Some(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| ApiError::internal("no deployment was tried")))
+}
+
+async fn chat(State(state): Shared, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let metrics = Arc::new(CallMetrics::default());
+    let result = chat_response(&state, &headers, body, &metrics).await;
+    let response = result.unwrap_or_else(IntoResponse::into_response);
+    tracing::info!(
+        route = "chat",
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64
+    );
+    with_overhead(response, started, &metrics)
+}
+
+async fn chat_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    metrics: &Arc<CallMetrics>,
+) -> Result<Response, ApiError> {
+    authorize(state, headers)?;
+    let json = read_json(state, headers, body).await?;
+    let mut call = wire::chat_call(&json)?;
+    let model = call.model.clone();
+    if !call.stream {
+        let answer = with_deployments(
+            state,
+            &model,
+            metrics,
+            &mut call.request,
+            async |d, opts, req| {
+                req.model.clone_from(&d.provider_model);
+                d.adapter.chat(opts, req).await.map_err(ApiError::from)
+            },
+        )
+        .await?;
+        return Ok(Json(wire::chat_response_json(&answer, &model)).into_response());
+    }
+    let (first, rest) = with_deployments(
+        state,
+        &model,
+        metrics,
+        &mut call.request,
+        async |d, opts, req| {
+            req.model.clone_from(&d.provider_model);
+            let mut stream = d
+                .adapter
+                .chat_stream(opts, req)
+                .await
+                .map_err(ApiError::from)?;
+            // A failure before the first chunk is answered with its own status code.
+            match stream.next().await {
+                Some(Err(e)) => Err(ApiError::from(e)),
+                first => Ok((first, stream)),
+            }
+        },
+    )
+    .await?;
+    Ok(sse_response(first, rest, model))
+}
+
+fn sse_event(v: &Value) -> Bytes {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"data: ");
+    serde_json::to_writer(&mut out, v).expect("JSON values serialize");
+    out.extend_from_slice(b"\n\n");
+    Bytes::from(out)
+}
+
+/// `data: {chunk}` events, then `data: [DONE]`; an error mid-stream becomes one
+/// `data: {"error": ...}` event that ends the stream.
+fn sse_response(
+    first: Option<Result<wasmgate_runtime::types::ChatChunk, CallError>>,
+    rest: ChatStream,
+    model: String,
+) -> Response {
+    let events = futures::stream::unfold(Some((Some(first), rest)), move |state| {
+        let model = model.clone();
+        async move {
+            let (pending, mut stream) = state?;
+            let item = match pending {
+                Some(item) => item,
+                None => stream.next().await,
+            };
+            Some(match item {
+                Some(Ok(chunk)) => (
+                    sse_event(&wire::chat_chunk_json(&chunk, &model)),
+                    Some((None, stream)),
+                ),
+                Some(Err(e)) => {
+                    let error = ApiError::from(e);
+                    tracing::warn!(
+                        model,
+                        status = error.status.as_u16(),
+                        "stream failed: {}",
+                        error.message
+                    );
+                    (sse_event(&error.body()), None)
+                }
+                None => (Bytes::from_static(b"data: [DONE]\n\n"), None),
+            })
+        }
+    })
+    .map(Ok::<_, Infallible>);
+    Response::builder()
+        .header(http::header::CONTENT_TYPE, "text/event-stream")
+        .header(http::header::CACHE_CONTROL, "no-cache")
+        .header("x-accel-buffering", "no")
+        .body(Body::from_stream(events))
+        .expect("static headers are valid")
+}
+
+async fn embeddings(State(state): Shared, headers: HeaderMap, body: Body) -> Response {
+    let started = Instant::now();
+    let metrics = Arc::new(CallMetrics::default());
+    let result = async {
+        authorize(&state, &headers)?;
+        let json = read_json(&state, &headers, body).await?;
+        let mut call = wire::embedding_call(&json)?;
+        let answer = with_deployments(
+            &state,
+            &call.model,
+            &metrics,
+            &mut call.request,
+            async |d, opts, req| {
+                req.model.clone_from(&d.provider_model);
+                d.adapter.embed(opts, req).await.map_err(ApiError::from)
+            },
+        )
+        .await?;
+        Ok::<_, ApiError>(
+            Json(wire::embedding_response_json(
+                &answer,
+                &call.model,
+                call.base64,
+            ))
+            .into_response(),
+        )
+    }
+    .await;
+    let response = result.unwrap_or_else(IntoResponse::into_response);
+    tracing::info!(
+        route = "embeddings",
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64
+    );
+    with_overhead(response, started, &metrics)
+}
+
+async fn models(State(state): Shared, headers: HeaderMap) -> Response {
+    if let Err(e) = authorize(&state, &headers) {
+        return e.into_response();
+    }
+    let data: Vec<Value> = state
+        .registry
+        .model_names()
+        .into_iter()
+        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "wasmgate"}))
+        .collect();
+    Json(json!({"object": "list", "data": data})).into_response()
+}
+
+async fn liveliness() -> Response {
+    Json(json!({"status": "alive"})).into_response()
+}
+
+async fn readiness(State(state): Shared) -> Response {
+    let mut adapters = serde_json::Map::new();
+    let mut healthy = true;
+    for (name, loaded) in &state.registry.adapters {
+        let status = match loaded.adapter.health_check().await {
+            Ok(()) => "healthy".to_string(),
+            Err(e) => {
+                healthy = false;
+                format!("unhealthy: {e}")
+            }
+        };
+        adapters.insert(name.clone(), json!(status));
+    }
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body =
+        json!({"status": if healthy { "healthy" } else { "unhealthy" }, "adapters": adapters});
+    (status, Json(body)).into_response()
+}

@@ -1,0 +1,700 @@
+//! OpenAI's JSON wire format on the client side, converted to and from the WIT types adapters
+//! take. Fields the contract does not model pass through in `extra`.
+
+use crate::error::ApiError;
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+use wasmgate_runtime::types::*;
+
+/// A parsed `/v1/chat/completions` request.
+pub struct ChatCall {
+    /// The model name the client asked for.
+    pub model: String,
+    /// `stream: true`.
+    pub stream: bool,
+    /// The request for the adapter (its `model` is replaced per deployment).
+    pub request: ChatRequest,
+}
+
+/// Top-level chat fields the contract models; everything else goes to `extra`.
+const CHAT_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "temperature",
+    "top_p",
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "n",
+    "user",
+    "logprobs",
+    "top_logprobs",
+    "reasoning_effort",
+    "stream",
+    "stream_options",
+];
+
+type Res<T> = Result<T, ApiError>;
+
+fn bad(param: &str, message: impl Into<String>) -> ApiError {
+    ApiError::invalid_param(param, message)
+}
+
+fn opt_f64(body: &Map<String, Value>, key: &str) -> Res<Option<f64>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_f64()
+            .map(Some)
+            .ok_or_else(|| bad(key, format!("`{key}` must be a number"))),
+    }
+}
+
+fn opt_u32(body: &Map<String, Value>, key: &str) -> Res<Option<u32>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .map(Some)
+            .ok_or_else(|| bad(key, format!("`{key}` must be a non-negative integer"))),
+    }
+}
+
+fn opt_bool(body: &Map<String, Value>, key: &str) -> Res<Option<bool>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(_) => Err(bad(key, format!("`{key}` must be a boolean"))),
+    }
+}
+
+fn opt_str(body: &Map<String, Value>, key: &str, param: &str) -> Res<Option<String>> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(bad(param, format!("`{param}` must be a string"))),
+    }
+}
+
+fn object<'a>(v: &'a Value, param: &str) -> Res<&'a Map<String, Value>> {
+    v.as_object()
+        .ok_or_else(|| bad(param, format!("`{param}` must be an object")))
+}
+
+fn extra(body: &Map<String, Value>, known: &[&str]) -> Option<String> {
+    let rest: Map<String, Value> = body
+        .iter()
+        .filter(|(k, _)| !known.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!rest.is_empty()).then(|| Value::Object(rest).to_string())
+}
+
+/// The required `model` field.
+pub fn model_of(body: &Map<String, Value>) -> Res<String> {
+    match body.get("model") {
+        Some(Value::String(m)) if !m.trim().is_empty() => Ok(m.trim().to_string()),
+        Some(_) => Err(bad("model", "`model` must be a non-empty string")),
+        None => Err(bad("model", "you must provide a model parameter")),
+    }
+}
+
+/// Parses a chat-completions request body.
+pub fn chat_call(body: &Value) -> Res<ChatCall> {
+    let body = body
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("the request body must be a JSON object"))?;
+    let model = model_of(body)?;
+    let messages = match body.get("messages") {
+        Some(Value::Array(list)) if !list.is_empty() => list
+            .iter()
+            .enumerate()
+            .map(|(i, m)| message(m, &format!("messages[{i}]")))
+            .collect::<Res<Vec<_>>>()?,
+        Some(Value::Array(_)) => return Err(bad("messages", "`messages` must not be empty")),
+        _ => return Err(bad("messages", "`messages` must be an array of messages")),
+    };
+    let tools = match body.get("tools") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, t)| tool(t, &format!("tools[{i}]")))
+            .collect::<Res<Vec<_>>>()?,
+        Some(_) => return Err(bad("tools", "`tools` must be an array")),
+    };
+    let stop = match body.get("stop") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .map(|s| s.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| bad("stop", "`stop` must be a string or an array of strings"))?,
+        Some(_) => {
+            return Err(bad(
+                "stop",
+                "`stop` must be a string or an array of strings",
+            ))
+        }
+    };
+    let seed = match body.get("seed") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_i64()
+                .ok_or_else(|| bad("seed", "`seed` must be an integer"))?,
+        ),
+    };
+    let stream = opt_bool(body, "stream")?.unwrap_or(false);
+    let include_usage = match body.get("stream_options") {
+        None | Some(Value::Null) => false,
+        Some(v) => opt_bool(object(v, "stream_options")?, "include_usage")?.unwrap_or(false),
+    };
+    let request = ChatRequest {
+        model: model.clone(),
+        messages,
+        tools,
+        tool_choice: body
+            .get("tool_choice")
+            .filter(|v| !v.is_null())
+            .map(tool_choice)
+            .transpose()?,
+        parallel_tool_calls: opt_bool(body, "parallel_tool_calls")?,
+        response_format: body
+            .get("response_format")
+            .filter(|v| !v.is_null())
+            .map(response_format)
+            .transpose()?,
+        temperature: opt_f64(body, "temperature")?,
+        top_p: opt_f64(body, "top_p")?,
+        max_tokens: opt_u32(body, "max_tokens")?,
+        max_completion_tokens: opt_u32(body, "max_completion_tokens")?,
+        stop,
+        seed,
+        presence_penalty: opt_f64(body, "presence_penalty")?,
+        frequency_penalty: opt_f64(body, "frequency_penalty")?,
+        n: opt_u32(body, "n")?,
+        user: opt_str(body, "user", "user")?,
+        logprobs: opt_bool(body, "logprobs")?,
+        top_logprobs: opt_u32(body, "top_logprobs")?,
+        reasoning_effort: opt_str(body, "reasoning_effort", "reasoning_effort")?,
+        include_usage,
+        extra: extra(body, CHAT_FIELDS),
+    };
+    Ok(ChatCall {
+        model,
+        stream,
+        request,
+    })
+}
+
+fn role(v: Option<&Value>, param: &str) -> Res<Role> {
+    Ok(match v.and_then(Value::as_str) {
+        Some("system") => Role::System,
+        Some("developer") => Role::Developer,
+        Some("user") => Role::User,
+        Some("assistant") => Role::Assistant,
+        Some("tool") | Some("function") => Role::Tool,
+        _ => {
+            return Err(bad(
+                &format!("{param}.role"),
+                "`role` must be one of system, developer, user, assistant, tool",
+            ))
+        }
+    })
+}
+
+fn message(v: &Value, param: &str) -> Res<Message> {
+    let m = object(v, param)?;
+    let content = match m.get("content") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(MessageContent::Text(s.clone())),
+        Some(Value::Array(parts)) => Some(MessageContent::Parts(
+            parts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| content_part(p, &format!("{param}.content[{i}]")))
+                .collect::<Res<Vec<_>>>()?,
+        )),
+        Some(_) => {
+            return Err(bad(
+                &format!("{param}.content"),
+                "`content` must be a string or an array of parts",
+            ))
+        }
+    };
+    let tool_calls = match m.get("tool_calls") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(calls)) => calls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let p = format!("{param}.tool_calls[{i}]");
+                let c = object(c, &p)?;
+                let f = object(
+                    c.get("function").unwrap_or(&Value::Null),
+                    &format!("{p}.function"),
+                )?;
+                Ok(ToolCall {
+                    id: opt_str(c, "id", &format!("{p}.id"))?.unwrap_or_default(),
+                    function: FunctionCall {
+                        name: opt_str(f, "name", &format!("{p}.function.name"))?
+                            .unwrap_or_default(),
+                        arguments: match f.get("arguments") {
+                            Some(Value::String(s)) => s.clone(),
+                            None | Some(Value::Null) => String::new(),
+                            Some(other) => other.to_string(),
+                        },
+                    },
+                })
+            })
+            .collect::<Res<Vec<_>>>()?,
+        Some(_) => {
+            return Err(bad(
+                &format!("{param}.tool_calls"),
+                "`tool_calls` must be an array",
+            ))
+        }
+    };
+    Ok(Message {
+        role: role(m.get("role"), param)?,
+        content,
+        name: opt_str(m, "name", &format!("{param}.name"))?,
+        tool_calls,
+        tool_call_id: opt_str(m, "tool_call_id", &format!("{param}.tool_call_id"))?,
+        reasoning_content: opt_str(
+            m,
+            "reasoning_content",
+            &format!("{param}.reasoning_content"),
+        )?,
+    })
+}
+
+fn content_part(v: &Value, param: &str) -> Res<ContentPart> {
+    let p = object(v, param)?;
+    match p.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(ContentPart::Text(
+            opt_str(p, "text", &format!("{param}.text"))?
+                .ok_or_else(|| bad(param, "a text part needs `text`"))?,
+        )),
+        Some("image_url") => {
+            let image = match p.get("image_url") {
+                Some(Value::String(url)) => ImageUrl {
+                    url: url.clone(),
+                    detail: None,
+                },
+                Some(Value::Object(o)) => ImageUrl {
+                    url: opt_str(o, "url", &format!("{param}.image_url.url"))?
+                        .ok_or_else(|| bad(param, "an image part needs `image_url.url`"))?,
+                    detail: opt_str(o, "detail", &format!("{param}.image_url.detail"))?,
+                },
+                _ => return Err(bad(param, "an image part needs `image_url`")),
+            };
+            Ok(ContentPart::Image(image))
+        }
+        Some(_) => Ok(ContentPart::Other(v.to_string())),
+        None => Err(bad(
+            &format!("{param}.type"),
+            "a content part needs a `type`",
+        )),
+    }
+}
+
+fn tool(v: &Value, param: &str) -> Res<FunctionDefinition> {
+    let t = object(v, param)?;
+    if t.get("type").and_then(Value::as_str).unwrap_or("function") != "function" {
+        return Err(bad(
+            &format!("{param}.type"),
+            "only `function` tools are supported",
+        ));
+    }
+    let f = object(
+        t.get("function").unwrap_or(&Value::Null),
+        &format!("{param}.function"),
+    )?;
+    Ok(FunctionDefinition {
+        name: opt_str(f, "name", &format!("{param}.function.name"))?.ok_or_else(|| {
+            bad(
+                &format!("{param}.function.name"),
+                "a function needs a `name`",
+            )
+        })?,
+        description: opt_str(f, "description", &format!("{param}.function.description"))?,
+        parameters: f
+            .get("parameters")
+            .filter(|p| !p.is_null())
+            .map(Value::to_string),
+        strict: opt_bool(f, "strict")?,
+    })
+}
+
+fn tool_choice(v: &Value) -> Res<ToolChoice> {
+    match v {
+        Value::String(s) => match s.as_str() {
+            "none" => Ok(ToolChoice::None),
+            "auto" => Ok(ToolChoice::Auto),
+            "required" => Ok(ToolChoice::Required),
+            _ => Err(bad(
+                "tool_choice",
+                "`tool_choice` must be none, auto, required or a function",
+            )),
+        },
+        Value::Object(o) => o
+            .get("function")
+            .and_then(|f| f.get("name"))
+            .and_then(Value::as_str)
+            .map(|n| ToolChoice::Function(n.to_string()))
+            .ok_or_else(|| bad("tool_choice", "`tool_choice.function.name` is required")),
+        _ => Err(bad(
+            "tool_choice",
+            "`tool_choice` must be a string or an object",
+        )),
+    }
+}
+
+fn response_format(v: &Value) -> Res<ResponseFormat> {
+    let o = object(v, "response_format")?;
+    match o.get("type").and_then(Value::as_str) {
+        Some("text") => Ok(ResponseFormat::Text),
+        Some("json_object") => Ok(ResponseFormat::JsonObject),
+        Some("json_schema") => {
+            let s = object(
+                o.get("json_schema").unwrap_or(&Value::Null),
+                "response_format.json_schema",
+            )?;
+            Ok(ResponseFormat::JsonSchema(JsonSchemaFormat {
+                name: opt_str(s, "name", "response_format.json_schema.name")?
+                    .unwrap_or_else(|| "response".into()),
+                description: opt_str(s, "description", "response_format.json_schema.description")?,
+                schema: s
+                    .get("schema")
+                    .filter(|x| !x.is_null())
+                    .map(Value::to_string),
+                strict: opt_bool(s, "strict")?,
+            }))
+        }
+        _ => Err(bad(
+            "response_format.type",
+            "`response_format.type` must be text, json_object or json_schema",
+        )),
+    }
+}
+
+fn finish_reason(f: &FinishReason) -> Value {
+    json!(match f {
+        FinishReason::Stop => "stop",
+        FinishReason::Length => "length",
+        FinishReason::ToolCalls => "tool_calls",
+        FinishReason::ContentFilter => "content_filter",
+        FinishReason::Other(s) => s.as_str(),
+    })
+}
+
+fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::System => "system",
+        Role::Developer => "developer",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => "tool",
+    }
+}
+
+fn raw_json(text: &Option<String>) -> Value {
+    text.as_deref()
+        .and_then(|t| serde_json::from_str(t).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// OpenAI's `usage` object.
+pub fn usage_json(u: &Usage) -> Value {
+    let mut v = json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                       "total_tokens": u.total_tokens});
+    if let Some(c) = u.cached_tokens {
+        v["prompt_tokens_details"] = json!({"cached_tokens": c});
+    }
+    if let Some(r) = u.reasoning_tokens {
+        v["completion_tokens_details"] = json!({"reasoning_tokens": r});
+    }
+    v
+}
+
+/// A `chat.completion` object, with `model` set to the name the client asked for.
+pub fn chat_response_json(r: &ChatResponse, model: &str) -> Value {
+    let choices: Vec<Value> = r
+        .choices
+        .iter()
+        .map(|c| {
+            let mut message = json!({"role": "assistant", "content": c.message.content});
+            if !c.message.tool_calls.is_empty() {
+                message["tool_calls"] = Value::Array(
+                    c.message
+                        .tool_calls
+                        .iter()
+                        .map(|t| json!({"id": t.id, "type": "function",
+                                        "function": {"name": t.function.name, "arguments": t.function.arguments}}))
+                        .collect(),
+                );
+            }
+            if let Some(r) = &c.message.reasoning_content {
+                message["reasoning_content"] = json!(r);
+            }
+            if let Some(r) = &c.message.refusal {
+                message["refusal"] = json!(r);
+            }
+            json!({"index": c.index, "message": message, "logprobs": raw_json(&c.logprobs),
+                   "finish_reason": c.finish_reason.as_ref().map(finish_reason)})
+        })
+        .collect();
+    let mut out = Map::new();
+    if let Some(Value::Object(extra)) = r
+        .extra
+        .as_deref()
+        .and_then(|e| serde_json::from_str(e).ok())
+    {
+        out.extend(extra);
+    }
+    out.insert("id".into(), json!(r.id));
+    out.insert("object".into(), json!("chat.completion"));
+    out.insert("created".into(), json!(r.created));
+    out.insert("model".into(), json!(model));
+    out.insert("choices".into(), Value::Array(choices));
+    if let Some(u) = &r.usage {
+        out.insert("usage".into(), usage_json(u));
+    }
+    if let Some(f) = &r.system_fingerprint {
+        out.insert("system_fingerprint".into(), json!(f));
+    }
+    Value::Object(out)
+}
+
+/// A `chat.completion.chunk` object, with `model` set to the name the client asked for.
+pub fn chat_chunk_json(c: &ChatChunk, model: &str) -> Value {
+    let choices: Vec<Value> = c
+        .choices
+        .iter()
+        .map(|d| {
+            let mut delta = Map::new();
+            if let Some(r) = d.role {
+                delta.insert("role".into(), json!(role_name(r)));
+            }
+            if let Some(t) = &d.content {
+                delta.insert("content".into(), json!(t));
+            }
+            if let Some(t) = &d.reasoning_content {
+                delta.insert("reasoning_content".into(), json!(t));
+            }
+            if let Some(t) = &d.refusal {
+                delta.insert("refusal".into(), json!(t));
+            }
+            if !d.tool_calls.is_empty() {
+                let calls = d
+                    .tool_calls
+                    .iter()
+                    .map(|t| {
+                        let mut call = json!({"index": t.index});
+                        if let Some(id) = &t.id {
+                            call["id"] = json!(id);
+                            call["type"] = json!("function");
+                        }
+                        let mut function = Map::new();
+                        if let Some(n) = &t.name {
+                            function.insert("name".into(), json!(n));
+                        }
+                        if let Some(a) = &t.arguments {
+                            function.insert("arguments".into(), json!(a));
+                        }
+                        call["function"] = Value::Object(function);
+                        call
+                    })
+                    .collect();
+                delta.insert("tool_calls".into(), Value::Array(calls));
+            }
+            json!({"index": d.index, "delta": delta, "logprobs": raw_json(&d.logprobs),
+                   "finish_reason": d.finish_reason.as_ref().map(finish_reason)})
+        })
+        .collect();
+    let mut out = json!({"id": c.id, "object": "chat.completion.chunk", "created": c.created,
+                         "model": model, "choices": choices});
+    if let Some(f) = &c.system_fingerprint {
+        out["system_fingerprint"] = json!(f);
+    }
+    if let Some(u) = &c.usage {
+        out["usage"] = usage_json(u);
+    }
+    out
+}
+
+/// A parsed `/v1/embeddings` request.
+pub struct EmbeddingCall {
+    /// The model name the client asked for.
+    pub model: String,
+    /// `encoding_format: base64`.
+    pub base64: bool,
+    /// The request for the adapter.
+    pub request: EmbeddingRequest,
+}
+
+/// Parses an embeddings request body.
+pub fn embedding_call(body: &Value) -> Res<EmbeddingCall> {
+    let body = body
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("the request body must be a JSON object"))?;
+    let model = model_of(body)?;
+    let input = match body.get("input") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) if !a.is_empty() => a
+            .iter()
+            .map(|s| s.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| bad("input", "`input` must be a string or an array of strings (token arrays are not supported)"))?,
+        _ => return Err(bad("input", "`input` must be a non-empty string or array of strings")),
+    };
+    let encoding = match opt_str(body, "encoding_format", "encoding_format")?.as_deref() {
+        None | Some("float") => EncodingFormat::Float,
+        Some("base64") => EncodingFormat::Base64,
+        Some(_) => {
+            return Err(bad(
+                "encoding_format",
+                "`encoding_format` must be float or base64",
+            ))
+        }
+    };
+    let request = EmbeddingRequest {
+        model: model.clone(),
+        input,
+        dimensions: opt_u32(body, "dimensions")?,
+        encoding_format: Some(encoding),
+        user: opt_str(body, "user", "user")?,
+        extra: extra(
+            body,
+            &["model", "input", "dimensions", "encoding_format", "user"],
+        ),
+    };
+    Ok(EmbeddingCall {
+        model,
+        base64: encoding == EncodingFormat::Base64,
+        request,
+    })
+}
+
+/// An embeddings `list` object; vectors as floats or as base64 of little-endian f32.
+pub fn embedding_response_json(r: &EmbeddingResponse, model: &str, base64: bool) -> Value {
+    let data: Vec<Value> = r
+        .data
+        .iter()
+        .map(|e| {
+            let embedding = if base64 {
+                let bytes: Vec<u8> = e.vector.iter().flat_map(|f| f.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(e.vector)
+            };
+            json!({"object": "embedding", "index": e.index, "embedding": embedding})
+        })
+        .collect();
+    let usage = r
+        .usage
+        .as_ref()
+        .map(|u| json!({"prompt_tokens": u.prompt_tokens, "total_tokens": u.total_tokens}))
+        .unwrap_or_else(|| json!({"prompt_tokens": 0, "total_tokens": 0}));
+    json!({"object": "list", "data": data, "model": model, "usage": usage})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_a_full_chat_request() {
+        let body = json!({
+            "model": "gpt", "stream": true, "stream_options": {"include_usage": true},
+            "messages": [
+                {"role": "system", "content": "be brief"},
+                {"role": "user", "content": [{"type": "text", "text": "what is this?"},
+                                             {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA", "detail": "low"}},
+                                             {"type": "input_audio", "input_audio": {"data": "x"}}]},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "c1", "content": "42"}
+            ],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}],
+            "tool_choice": {"type": "function", "function": {"name": "f"}},
+            "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "object"}}},
+            "stop": "END", "seed": -3, "max_tokens": 5, "metadata": {"k": "v"}
+        });
+        let call = chat_call(&body).unwrap();
+        assert!(call.stream && call.request.include_usage);
+        let r = &call.request;
+        assert_eq!(r.messages.len(), 4);
+        assert!(
+            matches!(&r.messages[1].content, Some(MessageContent::Parts(p)) if p.len() == 3 && matches!(&p[2], ContentPart::Other(_)))
+        );
+        assert_eq!(r.messages[2].tool_calls[0].function.name, "f");
+        assert_eq!(r.messages[3].tool_call_id.as_deref(), Some("c1"));
+        assert_eq!(r.tool_choice, Some(ToolChoice::Function("f".into())));
+        assert_eq!(r.stop, vec!["END".to_string()]);
+        assert_eq!(r.seed, Some(-3));
+        assert_eq!(r.extra.as_deref(), Some(r#"{"metadata":{"k":"v"}}"#));
+    }
+
+    #[test]
+    fn rejects_bad_fields_naming_the_param() {
+        let cases = [
+            (
+                json!({"messages": [{"role": "user", "content": "x"}]}),
+                "model",
+            ),
+            (json!({"model": "m", "messages": []}), "messages"),
+            (
+                json!({"model": "m", "messages": [{"role": "robot", "content": "x"}]}),
+                "messages[0].role",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": 5}]}),
+                "messages[0].content",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "temperature": "hot"}),
+                "temperature",
+            ),
+            (
+                json!({"model": "m", "messages": [{"role": "user", "content": "x"}], "max_tokens": -1}),
+                "max_tokens",
+            ),
+        ];
+        for (body, param) in cases {
+            let err = chat_call(&body).err().expect("must fail");
+            assert_eq!(err.param.as_deref(), Some(param));
+            assert_eq!(err.status, 400);
+        }
+    }
+
+    #[test]
+    fn encodes_base64_embeddings() {
+        let r = EmbeddingResponse {
+            model: "m".into(),
+            data: vec![Embedding {
+                index: 0,
+                vector: vec![1.0, -2.0],
+            }],
+            usage: None,
+        };
+        let v = embedding_response_json(&r, "alias", true);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(v["data"][0]["embedding"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            bytes,
+            [1.0f32.to_le_bytes(), (-2.0f32).to_le_bytes()].concat()
+        );
+        assert_eq!(v["model"], "alias");
+    }
+}

@@ -1,0 +1,59 @@
+//! Builds the guest workspace (`guests/`) for `wasm32-wasip2` with a nested cargo call, the way
+//! wasmtime builds its test programs: its own target directory, and none of the outer build's
+//! flags or wrappers leaking in. Used by the gateway's build script and by test helpers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Environment variables of an outer cargo run that must not reach the nested build.
+const OUTER_BUILD_VARS: &[&str] = &[
+    "CARGO_TARGET_DIR",
+    "CARGO_BUILD_TARGET",
+    "CARGO_BUILD_RUSTFLAGS",
+    "CARGO_ENCODED_RUSTFLAGS",
+    "RUSTFLAGS",
+    "RUSTC_WRAPPER",
+    "RUSTC_WORKSPACE_WRAPPER",
+    "CARGO_MAKEFLAGS",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "CARGO_PROFILE_RELEASE_DEBUG",
+];
+
+/// Builds `packages` (all guests when empty) of the guest workspace under `root` in release
+/// mode into `target_dir`, and returns the directory holding the `.wasm` files.
+pub fn build(root: &Path, target_dir: &Path, packages: &[&str]) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args([
+        "build",
+        "--release",
+        "--target",
+        "wasm32-wasip2",
+        "--manifest-path",
+    ])
+    .arg(root.join("guests").join("Cargo.toml"))
+    .arg("--target-dir")
+    .arg(target_dir);
+    for p in packages {
+        cmd.args(["-p", p]);
+    }
+    for var in OUTER_BUILD_VARS {
+        cmd.env_remove(var);
+    }
+    let status = cmd
+        .status()
+        .map_err(|e| format!("running cargo for the guest adapters: {e}"))?;
+    if !status.success() {
+        return Err(format!(
+            "building the guest adapters failed ({status}); is the wasm32-wasip2 target installed? \
+             (rustup target add wasm32-wasip2)"
+        ));
+    }
+    Ok(target_dir.join("wasm32-wasip2").join("release"))
+}
+
+/// The file name of guest `name`'s component (`openai` → `wasmgate_openai.wasm`).
+pub fn wasm_file_name(name: &str) -> String {
+    format!("wasmgate_{}.wasm", name.replace('-', "_"))
+}
