@@ -1,0 +1,45 @@
+//! Shared set-up of the gateway's end-to-end tests: a real server on a loopback socket.
+#![allow(dead_code)]
+
+use std::time::Duration;
+use wasmgate::config::Config;
+use wasmgate::{Gateway, GatewayOptions};
+use wasmgate_test_support::workspace_root;
+
+/// Starts a gateway with the YAML config `yaml` on an ephemeral loopback port.
+pub async fn start(yaml: &str) -> Gateway {
+    let config = Config::parse(yaml, "test.yaml").unwrap_or_else(|e| panic!("{e}"));
+    Gateway::start(&config, options())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Test options: ephemeral port, shared compile cache, short grace.
+pub fn options() -> GatewayOptions {
+    GatewayOptions {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        cache_dir: Some(workspace_root().join("target").join("wasmgate-test-cache")),
+        shutdown_grace: Duration::from_secs(10),
+    }
+}
+
+/// `http://ADDR{path}`.
+pub fn url(gateway: &Gateway, path: &str) -> String {
+    format!("http://{}{path}", gateway.addr)
+}
+
+/// The events of an SSE body, without the `data: ` prefix.
+pub fn sse_events(body: &str) -> Vec<String> {
+    assert!(
+        body.ends_with("\n\n"),
+        "an SSE body ends with a blank line: {body:?}"
+    );
+    body.trim_end_matches("\n\n")
+        .split("\n\n")
+        .map(|e| {
+            e.strip_prefix("data: ")
+                .unwrap_or_else(|| panic!("not a data event: {e:?}"))
+                .to_string()
+        })
+        .collect()
+}
