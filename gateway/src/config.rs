@@ -502,13 +502,24 @@ fn model(
             format!("litellm_params.model `{}` must be `provider/model`, e.g. `openai/gpt-4o-mini` or `mock/demo`", p.model),
         ));
     };
-    let api_key = p
+    // A missing key is not fatal: the other deployments still serve, and this one answers the
+    // upstream's authentication error.
+    let api_key = match p
         .api_key
         .as_deref()
         .map(|k| loader.resolve(k, line, &format!("model `{}` api_key", m.model_name)))
-        .transpose()?
-        .filter(|k| !k.is_empty())
-        .map(Secret::new);
+    {
+        Some(Err(e)) => {
+            loader
+                .warnings
+                .push(format!("{e}; the deployment runs without a key"));
+            None
+        }
+        Some(Ok(k)) => Some(k),
+        None => None,
+    }
+    .filter(|k| !k.is_empty())
+    .map(Secret::new);
     let api_base = p
         .api_base
         .as_deref()
@@ -636,11 +647,17 @@ mod tests {
             "{e}"
         );
 
-        let e = Config::parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: os.environ/WASMGATE_SURELY_UNSET\n", "c.yaml").unwrap_err();
+        let e = Config::parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_base: os.environ/WASMGATE_SURELY_UNSET\n", "c.yaml").unwrap_err();
+        assert!(e.to_string().contains("c.yaml:2: model `a` api_base refers to environment variable WASMGATE_SURELY_UNSET, which is not set"), "{e}");
+
+        let c = Config::parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: os.environ/WASMGATE_SURELY_UNSET\n", "c.yaml").unwrap();
+        assert!(c.models[0].api_key.is_none());
         assert!(
-            e.to_string()
-                .contains("WASMGATE_SURELY_UNSET, which is not set"),
-            "{e}"
+            c.warnings[0].contains(
+                "WASMGATE_SURELY_UNSET, which is not set; the deployment runs without a key"
+            ),
+            "{:?}",
+            c.warnings
         );
 
         let e = Config::parse(

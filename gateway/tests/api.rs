@@ -464,3 +464,48 @@ async fn graceful_shutdown_finishes_an_in_flight_stream() {
         "no new connections after shutdown"
     );
 }
+
+#[tokio::test]
+async fn a_pinned_adapter_with_the_wrong_hash_is_refused() {
+    let path = guest_wasm("mock");
+    let actual = wasmgate_runtime::sha256_hex(&std::fs::read(&path).unwrap());
+    let pinned = |hash: &str| {
+        format!("adapters:\n- name: pinned\n  path: {}\n  sha256: {hash}\nmodel_list:\n- model_name: p\n  litellm_params:\n    model: pinned/x\n", path.display())
+    };
+    let config = wasmgate::config::Config::parse(&pinned(&"0".repeat(64)), "pin.yaml").unwrap();
+    let err = wasmgate::Gateway::start(&config, common::options())
+        .await
+        .err()
+        .expect("must refuse");
+    let message = err.to_string();
+    assert!(
+        message.contains("sha256 mismatch") && message.contains(&actual),
+        "{message}"
+    );
+    let gw = start(&pinned(&actual)).await;
+    assert_eq!(
+        post_json(&url(&gw, "/v1/chat/completions"), &chat_body("p"), &[])
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn serves_http2_without_tls() {
+    use http_body_util::{BodyExt, Full};
+    let gw =
+        start("model_list:\n- model_name: demo\n  litellm_params:\n    model: mock/demo\n").await;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .http2_only(true)
+        .build_http::<Full<bytes::Bytes>>();
+    let request = http::Request::post(url(&gw, "/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(Full::new(bytes::Bytes::from(chat_body("demo").to_string())))
+        .unwrap();
+    let response = client.request(request).await.expect("h2c request");
+    assert_eq!(response.version(), http::Version::HTTP_2);
+    assert_eq!(response.status(), 200);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&body).contains("mock response"));
+}

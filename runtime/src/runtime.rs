@@ -45,8 +45,11 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// `$XDG_CACHE_HOME/wasmgate` or `~/.cache/wasmgate`.
+/// `$WASMGATE_CACHE_DIR`, else `$XDG_CACHE_HOME/wasmgate` or `~/.cache/wasmgate`.
 pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os("WASMGATE_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(dir));
+    }
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))

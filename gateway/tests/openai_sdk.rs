@@ -1,0 +1,85 @@
+//! The official `openai` Python SDK (installed from PyPI into a venv under `target/`) talks to
+//! the gateway: chat, stream, tools, embeddings, models, and errors raised as the right classes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use wasmgate_test_support::{workspace_root, Upstream};
+
+/// The pinned SDK version.
+const OPENAI_SDK: &str = "openai==3.54.0";
+
+/// A venv with the SDK, created once and reused by later runs.
+fn venv_python() -> PathBuf {
+    let venv = workspace_root().join("target").join("py-openai-sdk");
+    let python = venv.join("bin").join("python");
+    let ready = |p: &Path| {
+        Command::new(p)
+            .args([
+                "-c",
+                &format!(
+                    "import openai, sys; sys.exit(openai.__version__ != '{}')",
+                    &OPENAI_SDK[8..]
+                ),
+            ])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ready(&python) {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv");
+        assert!(status.success(), "creating the venv failed");
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                OPENAI_SDK,
+            ])
+            .status()
+            .expect("pip install");
+        assert!(status.success(), "installing {OPENAI_SDK} from PyPI failed");
+        assert!(ready(&python), "the venv does not import {OPENAI_SDK}");
+    }
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_python_sdk_works_against_the_gateway() {
+    let python = tokio::task::spawn_blocking(venv_python).await.unwrap();
+    let upstream = Upstream::start().await;
+    let base = upstream.url();
+    let yaml = format!(
+        "general_settings:\n  master_key: sk-master-sdk\nmodel_list:\n\
+         - model_name: gpt\n  litellm_params:\n    model: openai/gpt-4o-mini\n    api_base: {base}\n\
+         - model_name: tools\n  litellm_params:\n    model: openai/tool-call\n    api_base: {base}\n\
+         - model_name: embed\n  litellm_params:\n    model: openai/text-embedding-3-small\n    api_base: {base}\n\
+         - model_name: limited\n  litellm_params:\n    model: openai/error-429\n    api_base: {base}\n"
+    );
+    let gw = common::start(&yaml).await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("openai_sdk_check.py");
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        tokio::process::Command::new(python)
+            .arg(script)
+            .env("GATEWAY_URL", format!("http://{}/v1", gw.addr))
+            .output(),
+    )
+    .await
+    .expect("the SDK script finished within 120 s")
+    .expect("running python");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.trim() == "OK",
+        "SDK check failed:\n{stdout}\n{stderr}"
+    );
+}

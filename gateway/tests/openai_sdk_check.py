@@ -1,0 +1,65 @@
+"""Drives the gateway with the official `openai` Python SDK; run by tests/openai_sdk.rs.
+
+Exits non-zero with a message on the first broken expectation and prints OK at the end.
+"""
+import os
+import sys
+
+import openai
+
+client = openai.OpenAI(base_url=os.environ["GATEWAY_URL"], api_key="sk-master-sdk", max_retries=0)
+
+chat = client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "Hi"}])
+assert chat.choices[0].message.content == "Hello from upstream", chat
+assert chat.model == "gpt", chat.model
+assert chat.usage.total_tokens == 12, chat.usage
+
+pieces = []
+usage = None
+stream = client.chat.completions.create(
+    model="gpt", messages=[{"role": "user", "content": "Hi"}], stream=True,
+    stream_options={"include_usage": True},
+)
+for chunk in stream:
+    if chunk.choices and chunk.choices[0].delta.content:
+        pieces.append(chunk.choices[0].delta.content)
+    if chunk.usage:
+        usage = chunk.usage
+assert "".join(pieces) == "Hello from upstream", pieces
+assert usage is not None and usage.total_tokens == 12, usage
+
+tools = client.chat.completions.create(
+    model="tools", messages=[{"role": "user", "content": "weather?"}],
+    tools=[{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}],
+)
+call = tools.choices[0].message.tool_calls[0]
+assert call.function.name == "get_weather" and call.function.arguments == '{"city":"Paris"}', call
+
+emb = client.embeddings.create(model="embed", input=["a", "bb"])
+assert len(emb.data) == 2 and emb.data[1].embedding == [1.0, 2.0, 0.5], emb
+# The SDK asks for base64 by default when numpy is present and decodes it; ask explicitly too.
+emb64 = client.embeddings.create(model="embed", input="a", encoding_format="base64")
+assert emb64.data[0].embedding, emb64
+
+models = [m.id for m in client.models.list()]
+assert models == ["embed", "gpt", "limited", "tools"], models
+
+def expect(error_class, **kwargs):
+    try:
+        client.chat.completions.create(messages=[{"role": "user", "content": "Hi"}], **kwargs)
+    except error_class as e:
+        return e
+    sys.exit(f"expected {error_class.__name__} for {kwargs}")
+
+err = expect(openai.RateLimitError, model="limited")
+assert err.status_code == 429, err
+expect(openai.NotFoundError, model="no-such-model")
+expect(openai.BadRequestError, model="gpt", temperature="hot")
+bad_key = openai.OpenAI(base_url=os.environ["GATEWAY_URL"], api_key="wrong", max_retries=0)
+try:
+    bad_key.models.list()
+    sys.exit("expected AuthenticationError")
+except openai.AuthenticationError:
+    pass
+
+print("OK")
