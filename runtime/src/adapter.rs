@@ -8,6 +8,7 @@ use crate::bindings::{Provider, ProviderPre};
 use crate::credential::{SealedCredential, Secret};
 use crate::egress::{AllowedHost, CallEgress};
 use crate::error::{from_guest_failure, CallError, RuntimeError};
+use crate::output::OutputSize;
 use crate::policy::AdapterPolicy;
 use crate::runtime::RuntimeInner;
 use crate::state::CallState;
@@ -78,6 +79,15 @@ pub(crate) struct Instance {
     pub(crate) store: Store<CallState>,
     pub(crate) provider: Provider,
     pub(crate) context: CallContext,
+}
+
+/// Fails when `value` is larger than `limit` bytes.
+pub(crate) fn check_output<T: OutputSize>(value: &T, limit: usize) -> Result<(), CallError> {
+    let size = value.output_size();
+    if size > limit {
+        return Err(CallError::OutputTooLarge { limit, size });
+    }
+    Ok(())
 }
 
 /// The policy's CPU time in epoch ticks of `runtime`.
@@ -269,6 +279,12 @@ impl Adapter {
         self.inner.policy.limits.cpu_time
     }
 
+    /// Refuses answers larger than the policy's output limit.
+    fn bounded<T: OutputSize>(&self, value: T) -> Result<T, CallError> {
+        check_output(&value, self.inner.policy.limits.max_output_bytes)?;
+        Ok(value)
+    }
+
     /// Instantiates the adapter and asks for its `info()`: a cheap liveness probe of the whole
     /// path (slot, store, instance, guest code) that makes no network call.
     pub async fn health_check(&self) -> Result<(), CallError> {
@@ -300,6 +316,7 @@ impl Adapter {
                 .map_err(CallError::Provider)
         })
         .await
+        .and_then(|r| self.bounded(r))
     }
 
     /// A chat completion as a stream of chunks. The instance lives as long as the stream;
@@ -310,7 +327,7 @@ impl Adapter {
         request: &ChatRequest,
     ) -> Result<ChatStream, CallError> {
         let cpu = self.cpu_time();
-        let next_timeout = self.inner.policy.limits.stream_next_timeout;
+        let limits = self.inner.policy.limits.clone();
         self.run(call, |mut i| async move {
             let handle = i
                 .provider
@@ -319,13 +336,7 @@ impl Adapter {
                 .await
                 .map_err(|e| from_guest_failure(e, cpu))?
                 .map_err(CallError::Provider)?;
-            Ok(ChatStream::new(
-                i,
-                handle,
-                next_timeout,
-                cpu,
-                call.credential.clone(),
-            ))
+            Ok(ChatStream::new(i, handle, &limits, call.credential.clone()))
         })
         .await
     }
@@ -346,5 +357,6 @@ impl Adapter {
                 .map_err(CallError::Provider)
         })
         .await
+        .and_then(|r| self.bounded(r))
     }
 }

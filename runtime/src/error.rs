@@ -48,6 +48,14 @@ pub enum CallError {
     /// The guest trapped (a panic, an invalid operation, a resource limit).
     #[error("the adapter failed: {0}")]
     Trap(String),
+    /// The adapter returned more data than its output limit.
+    #[error("the adapter returned {size} bytes, more than its output limit of {limit} bytes")]
+    OutputTooLarge {
+        /// The limit.
+        limit: usize,
+        /// What it returned.
+        size: usize,
+    },
     /// All instance slots of the adapter stayed busy for the whole queue timeout.
     #[error("the adapter is at its concurrency limit of {0}; try again later")]
     Overloaded(usize),
@@ -65,9 +73,10 @@ impl CallError {
             CallError::Timeout(_) => ErrorKind::Timeout,
             CallError::Overloaded(_) => ErrorKind::Unavailable,
             CallError::InvalidCall(_) => ErrorKind::BadRequest,
-            CallError::CpuLimit(_) | CallError::MemoryLimit { .. } | CallError::Trap(_) => {
-                ErrorKind::Internal
-            }
+            CallError::CpuLimit(_)
+            | CallError::MemoryLimit { .. }
+            | CallError::Trap(_)
+            | CallError::OutputTooLarge { .. } => ErrorKind::Internal,
         }
     }
 

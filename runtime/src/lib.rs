@@ -41,6 +41,8 @@ mod cache;
 mod credential;
 pub mod egress;
 mod error;
+mod imports;
+mod output;
 mod policy;
 mod runtime;
 mod state;

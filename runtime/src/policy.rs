@@ -16,6 +16,11 @@ pub struct Limits {
     pub call_timeout: Duration,
     /// Wall-clock bound on one `next` of a stream.
     pub stream_next_timeout: Duration,
+    /// Wall-clock bound on a whole stream, however steadily it produces chunks.
+    pub stream_timeout: Duration,
+    /// Largest answer (text, tool arguments, vectors) an adapter may return from one call or
+    /// one stream chunk, in bytes.
+    pub max_output_bytes: usize,
     /// Instances of this adapter that may run at once.
     pub max_concurrency: usize,
     /// How long a call may wait for a free slot before failing as overloaded.
@@ -43,6 +48,8 @@ impl Default for Limits {
             cpu_time: Duration::from_millis(1000),
             call_timeout: Duration::from_secs(600),
             stream_next_timeout: Duration::from_secs(300),
+            stream_timeout: Duration::from_secs(1800),
+            max_output_bytes: 16 << 20,
             max_concurrency: 512,
             queue_timeout: Duration::from_secs(5),
             first_byte_timeout: Duration::from_secs(600),

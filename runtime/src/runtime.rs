@@ -162,6 +162,13 @@ impl Runtime {
         .await
         .map_err(|e| load_err(format!("compilation task failed: {e}")))?;
         let component = component.map_err(|e| load_err(format!("not a valid component: {e}")))?;
+        if let Some(import) = crate::imports::forbidden_import(&component, &self.inner.engine) {
+            return Err(load_err(format!(
+                "it imports `{import}`, which adapters may not use; adapters may import only \
+                 wasi:http/outgoing-handler, wasmgate:provider/logging and inert WASI \
+                 (io, clocks, random, std streams, exit, an empty environment)"
+            )));
+        }
         let pre = self
             .inner
             .linker

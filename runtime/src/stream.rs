@@ -1,14 +1,16 @@
 //! A streamed chat answer: the adapter's `chunk-stream` resource pulled chunk by chunk, each
-//! `next` with its own CPU budget and wall-clock bound.
+//! `next` with its own CPU budget and wall-clock bound, the whole stream with an overall bound.
 
-use crate::adapter::Instance;
+use crate::adapter::{check_output, Instance};
 use crate::bindings::types::ChatChunk;
 use crate::error::{from_guest_failure, CallError};
+use crate::policy::Limits;
 use crate::Secret;
 use futures::Stream;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::time::Instant;
 use wasmtime::component::ResourceAny;
 
 type ChunkResult = Result<ChatChunk, CallError>;
@@ -22,7 +24,10 @@ struct Pull {
     instance: Instance,
     handle: ResourceAny,
     next_timeout: Duration,
+    stream_timeout: Duration,
+    deadline: Instant,
     cpu: Duration,
+    max_output_bytes: usize,
     secret: Option<Secret>,
 }
 
@@ -33,11 +38,16 @@ impl Pull {
         let adapter = i.provider.wasmgate_provider_adapter();
         let chunks = adapter.chunk_stream();
         let call = chunks.call_next(&mut i.store, self.handle);
-        let result = match tokio::time::timeout(self.next_timeout, call).await {
+        let next_deadline = (Instant::now() + self.next_timeout).min(self.deadline);
+        let result = match tokio::time::timeout_at(next_deadline, call).await {
+            Err(_) if next_deadline == self.deadline => {
+                Err(CallError::Timeout(self.stream_timeout))
+            }
             Err(_) => Err(CallError::Timeout(self.next_timeout)),
             Ok(Err(trap)) => Err(from_guest_failure(trap, self.cpu)),
             Ok(Ok(Err(e))) => Err(CallError::Provider(e)),
-            Ok(Ok(Ok(chunk))) => return chunk.map(Ok),
+            Ok(Ok(Ok(None))) => return None,
+            Ok(Ok(Ok(Some(chunk)))) => check_output(&chunk, self.max_output_bytes).map(|()| chunk),
         };
         Some(result.map_err(|e| e.scrubbed(self.secret.as_ref())))
     }
@@ -47,15 +57,17 @@ impl ChatStream {
     pub(crate) fn new(
         instance: Instance,
         handle: ResourceAny,
-        next_timeout: Duration,
-        cpu: Duration,
+        limits: &Limits,
         secret: Option<Secret>,
     ) -> Self {
         let pull = Pull {
             instance,
             handle,
-            next_timeout,
-            cpu,
+            next_timeout: limits.stream_next_timeout,
+            stream_timeout: limits.stream_timeout,
+            deadline: Instant::now() + limits.stream_timeout,
+            cpu: limits.cpu_time,
+            max_output_bytes: limits.max_output_bytes,
             secret,
         };
         let inner = futures::stream::unfold(Some(pull), |state| async move {

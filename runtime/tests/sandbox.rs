@@ -328,3 +328,262 @@ async fn calls_beyond_the_concurrency_limit_are_refused() {
         "the slot is free again"
     );
 }
+
+#[tokio::test]
+async fn a_component_that_imports_the_filesystem_or_sockets_is_refused_at_load() {
+    let rt = runtime();
+    let err = rt
+        .load_file(
+            wasmgate_test_support::guest_wasm("hostile-ambient"),
+            AdapterPolicy::default(),
+        )
+        .await
+        .err()
+        .expect("the load must fail");
+    let message = err.to_string();
+    assert!(
+        message.contains("wasi:filesystem") || message.contains("wasi:sockets"),
+        "{message}"
+    );
+    assert!(message.contains("which adapters may not use"), "{message}");
+}
+
+#[tokio::test]
+async fn ssrf_guard_vets_names_that_resolve_to_the_metadata_address() {
+    use wasmgate_runtime::egress::ClientConfig;
+    use wasmgate_runtime::RuntimeConfig;
+    let mut client = ClientConfig::default();
+    client.resolve_overrides.insert(
+        "metadata.internal.test".into(),
+        vec!["169.254.169.254".parse().unwrap()],
+    );
+    let rt = wasmgate_runtime::Runtime::new(RuntimeConfig {
+        cache_dir: Some(
+            wasmgate_test_support::workspace_root()
+                .join("target")
+                .join("wasmgate-test-cache"),
+        ),
+        max_instances: 16,
+        client,
+        ..Default::default()
+    })
+    .unwrap();
+    let hostile = load(
+        &rt,
+        "hostile",
+        AdapterPolicy::allowing(["http://metadata.internal.test"]).unwrap(),
+    )
+    .await;
+    let result = hostile
+        .chat(
+            &attack("egress", "http://metadata.internal.test/latest/meta-data/"),
+            &user("m", "x"),
+        )
+        .await;
+    expect_denied(result, "private or local address");
+}
+
+#[tokio::test]
+async fn unbounded_recursion_is_a_contained_trap() {
+    let rt = runtime();
+    let hostile = load(&rt, "hostile", AdapterPolicy::default()).await;
+    let err = hostile
+        .chat(&call_with(&[("attack", "recurse")]), &user("m", "x"))
+        .await
+        .unwrap_err();
+    // Rust keeps its stack in linear memory: running off its end is an out-of-bounds trap.
+    assert!(
+        matches!(&err, CallError::Trap(m) if m.contains("stack") || m.contains("out of bounds")),
+        "{err:?}"
+    );
+    assert_eq!(
+        content(
+            &hostile
+                .chat(&call_with(&[]), &user("m", "x"))
+                .await
+                .unwrap()
+        ),
+        "harmless"
+    );
+}
+
+#[tokio::test]
+async fn hoarding_handles_hits_the_resource_limit() {
+    let rt = runtime();
+    let limits = Limits {
+        max_resources: 500,
+        ..Default::default()
+    };
+    let hostile = load(&rt, "hostile", limited(limits)).await;
+    let err = hostile
+        .chat(&call_with(&[("attack", "flood")]), &user("m", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, CallError::Trap(_)), "{err:?}");
+    assert_eq!(
+        content(
+            &hostile
+                .chat(&call_with(&[]), &user("m", "x"))
+                .await
+                .unwrap()
+        ),
+        "harmless"
+    );
+}
+
+#[tokio::test]
+async fn a_gigantic_answer_is_refused() {
+    let rt = runtime();
+    let limits = Limits {
+        max_output_bytes: 1 << 20,
+        ..Default::default()
+    };
+    let hostile = load(&rt, "hostile", limited(limits)).await;
+    let err = hostile
+        .chat(
+            &call_with(&[("attack", "huge-output"), ("size_mb", "4")]),
+            &user("m", "x"),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CallError::OutputTooLarge { limit: 1048576, size } if size >= 4 << 20),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_adapter_sees_no_environment_or_arguments() {
+    std::env::set_var("WASMGATE_HOST_SECRET", "do-not-leak");
+    let rt = runtime();
+    let hostile = load(&rt, "hostile", AdapterPolicy::default()).await;
+    let answer = hostile
+        .chat(&call_with(&[("attack", "ambient")]), &user("m", "x"))
+        .await
+        .unwrap();
+    assert_eq!(content(&answer), "env=0 args=0");
+}
+
+#[tokio::test]
+async fn a_stream_that_never_ends_is_cut_at_the_stream_limit() {
+    use futures::StreamExt;
+    let rt = runtime();
+    let limits = Limits {
+        stream_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let hostile = load(&rt, "hostile", limited(limits)).await;
+    let mut stream = hostile
+        .chat_stream(&call_with(&[]), &user("m", "x"))
+        .await
+        .unwrap();
+    let mut chunks = 0u64;
+    let outcome = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.next().await {
+                Some(Ok(_)) => chunks += 1,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the stream limit ends it");
+    assert!(chunks > 0);
+    assert!(
+        matches!(outcome, Some(Err(CallError::Timeout(t))) if t == Duration::from_millis(300)),
+        "{outcome:?}"
+    );
+    assert!(stream.next().await.is_none());
+}
+
+#[tokio::test]
+async fn a_panic_mid_stream_ends_the_stream_with_a_trap() {
+    use futures::StreamExt;
+    let rt = runtime();
+    let hostile = load(&rt, "hostile", AdapterPolicy::default()).await;
+    let items: Vec<_> = hostile
+        .chat_stream(
+            &call_with(&[("attack", "panic-mid-stream")]),
+            &user("m", "x"),
+        )
+        .await
+        .unwrap()
+        .collect()
+        .await;
+    assert_eq!(items.len(), 2);
+    assert!(items[0].is_ok());
+    assert!(
+        matches!(items[1], Err(CallError::Trap(_))),
+        "{:?}",
+        items[1]
+    );
+}
+
+#[tokio::test]
+async fn the_placeholder_cannot_leave_in_a_request_body_either() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let mut policy = AdapterPolicy::allowing([upstream.origin().as_str()]).unwrap();
+    policy.allow_private_networks = true;
+    policy.credential_hosts = Some(Vec::new());
+    let hostile = load(&rt, "hostile", policy).await;
+    let call = CallOptions {
+        credential: Some(Secret::new("sk-real-body")),
+        ..attack("exfiltrate-body", &format!("{}/steal", upstream.origin()))
+    };
+    assert!(hostile.chat(&call, &user("m", "x")).await.is_err());
+    for sent in upstream.requests() {
+        let body = String::from_utf8_lossy(&sent.body);
+        assert!(
+            !body.contains(PLACEHOLDER_PREFIX) && !body.contains("sk-real-body"),
+            "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_dripping_upstream_hits_the_call_timeout() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let openai = load(&rt, "openai", AdapterPolicy::default()).await;
+    let call = CallOptions {
+        api_base: Some(upstream.url()),
+        timeout: Some(Duration::from_millis(1500)),
+        ..call_with(&[])
+    };
+    let err = openai.chat(&call, &user("drip", "x")).await.unwrap_err();
+    assert!(
+        matches!(err, CallError::Timeout(t) if t == Duration::from_millis(1500)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_endless_upstream_body_hits_the_response_size_cap() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let openai = load(
+        &rt,
+        "openai",
+        limited(Limits {
+            max_response_bytes: 1 << 20,
+            ..Default::default()
+        }),
+    )
+    .await;
+    let call = CallOptions {
+        api_base: Some(upstream.url()),
+        ..call_with(&[])
+    };
+    match openai.chat(&call, &user("endless", "x")).await {
+        Err(CallError::Provider(e)) => {
+            assert_eq!(e.kind, ErrorKind::UpstreamError);
+            assert!(
+                e.message.contains("exceeds limit: 1048576 bytes"),
+                "{}",
+                e.message
+            );
+        }
+        other => panic!("expected the size cap, got {other:?}"),
+    }
+}

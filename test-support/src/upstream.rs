@@ -7,6 +7,7 @@
 //! | `tool-call` | a `get_weather` tool call (streamed as id/name then argument fragments) |
 //! | `error-400`, `error-401`, `error-403`, `error-404`, `error-500`, `error-503` | that status with an OpenAI error body (400 is a context-length error) |
 //! | `error-429` | 429 with `retry-after: 7` |
+//! | `error-401-echo` | 401 whose message repeats the `authorization` header it got (as some providers do) |
 //! | `gated-stream` | one chunk, then waits for [`Upstream::release_gate`], then the rest |
 //! | `paced-stream` | 5 chunks 50 ms apart |
 //! | `stream-error` | one chunk, then an SSE error event |
@@ -234,9 +235,21 @@ fn chat_json(model: &str) -> Value {
            "usage": usage()})
 }
 
-async fn chat(state: Arc<State>, body: &Value) -> Response<Body> {
+async fn chat(state: Arc<State>, body: &Value, headers: &HeaderMap) -> Response<Body> {
     let model = body["model"].as_str().unwrap_or_default().to_string();
     match model.as_str() {
+        "error-401-echo" => {
+            let sent = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            return error_response(
+                401,
+                &format!("Incorrect API key provided: {sent}"),
+                "invalid_request_error",
+                "invalid_api_key",
+            );
+        }
         "error-400" => {
             return error_response(
                 400,
@@ -410,7 +423,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
     let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let route = parts.uri.path().trim_end_matches('/');
     Ok(match route {
-        "/v1/chat/completions" => chat(state.clone(), &json).await,
+        "/v1/chat/completions" => chat(state.clone(), &json, &parts.headers).await,
         "/v1/embeddings" => embeddings(&json),
         "/v1/models" => json_response(StatusCode::OK, &json!({"object": "list", "data": []})),
         _ => error_response(

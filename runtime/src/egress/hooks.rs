@@ -121,6 +121,9 @@ fn bounded(requested: Option<Duration>, cap: Duration) -> Duration {
 fn error_code(err: &hyper_util::client::legacy::Error) -> Error {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
+        if let Some(Error::HttpRequestDenied) = e.downcast_ref::<Error>() {
+            return Error::HttpRequestDenied;
+        }
         if let Some(c) = e.downcast_ref::<ConnectError>() {
             return match c {
                 ConnectError::Prohibited { .. } => Error::DestinationIpProhibited,

@@ -1,0 +1,71 @@
+//! The imports an adapter may have. A component that imports anything else (the filesystem,
+//! sockets, incoming HTTP, or host functions of another world) is refused at load, naming the
+//! import. `wasi:cli/environment` is allowed because every Rust `std` component imports it; the
+//! host gives it an empty environment and no arguments.
+
+use wasmtime::component::Component;
+use wasmtime::Engine;
+
+/// Interfaces (without version) an adapter may import.
+const ALLOWED: &[&str] = &[
+    "wasi:http/outgoing-handler",
+    "wasi:http/types",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasmgate:provider/types",
+    "wasmgate:provider/logging",
+];
+
+/// Whether an import name (`package:ns/interface@version`) is one an adapter may use.
+pub(crate) fn is_allowed(name: &str) -> bool {
+    let interface = name.split('@').next().unwrap_or(name);
+    ALLOWED.contains(&interface)
+}
+
+/// The first import of `component` that adapters may not have, if any.
+pub(crate) fn forbidden_import(component: &Component, engine: &Engine) -> Option<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .map(|(name, _)| name)
+        .find(|name| !is_allowed(name))
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_provider_world_and_inert_wasi_are_allowed() {
+        assert!(is_allowed("wasi:http/outgoing-handler@0.2.12"));
+        assert!(is_allowed("wasi:cli/environment@0.2.0"));
+        assert!(is_allowed("wasmgate:provider/logging@0.1.0"));
+        for denied in [
+            "wasi:filesystem/preopens@0.2.0",
+            "wasi:filesystem/types@0.2.6",
+            "wasi:sockets/tcp@0.2.0",
+            "wasi:sockets/ip-name-lookup@0.2.0",
+            "wasi:http/incoming-handler@0.2.0",
+            "evil:host/escape",
+        ] {
+            assert!(!is_allowed(denied), "{denied}");
+        }
+    }
+}
