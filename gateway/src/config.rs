@@ -79,6 +79,7 @@ struct RawLimits {
     cpu_ms: Option<u64>,
     timeout_s: Option<f64>,
     stream_next_timeout_s: Option<f64>,
+    stream_timeout_s: Option<f64>,
     max_concurrency: Option<usize>,
     queue_timeout_ms: Option<u64>,
     max_response_mb: Option<u64>,
@@ -157,6 +158,8 @@ pub struct AdapterLimits {
     pub timeout: Option<Duration>,
     /// Wall-clock bound per stream `next`.
     pub stream_next_timeout: Option<Duration>,
+    /// Wall-clock bound on a whole stream.
+    pub stream_timeout: Option<Duration>,
     /// Concurrent instances.
     pub max_concurrency: Option<usize>,
     /// Wait for a free instance slot.
@@ -318,7 +321,7 @@ impl Config {
         Ok(config)
     }
 
-    /// Parses config text; `file` names it in messages.
+    /// Parses config text; `file` names it in messages (relative adapter paths stay as written).
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
         let mut loader = Loader {
             file: file.to_string(),
@@ -432,6 +435,7 @@ impl Config {
                         l.stream_next_timeout_s,
                         "limits.stream_next_timeout_s",
                     )?,
+                    stream_timeout: secs(l.stream_timeout_s, "limits.stream_timeout_s")?,
                     max_concurrency: l.max_concurrency,
                     queue_timeout: l.queue_timeout_ms.map(Duration::from_millis),
                     max_response_mb: l.max_response_mb,
@@ -451,7 +455,7 @@ impl Config {
                 .transpose()?,
         };
         Ok(Config {
-            file: None,
+            file: Some(PathBuf::from(file)),
             models,
             adapters,
             master_key,

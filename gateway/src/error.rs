@@ -173,12 +173,13 @@ impl From<CallError> for ApiError {
                 )
             },
             CallError::InvalidCall(_) => Self::internal(message),
-            CallError::CpuLimit(_) | CallError::MemoryLimit { .. } | CallError::Trap(_) => {
-                ApiError {
-                    code: Some("adapter_failure".into()),
-                    ..Self::internal(message)
-                }
-            }
+            CallError::CpuLimit(_)
+            | CallError::MemoryLimit { .. }
+            | CallError::Trap(_)
+            | CallError::OutputTooLarge { .. } => ApiError {
+                code: Some("adapter_failure".into()),
+                ..Self::internal(message)
+            },
         }
     }
 }

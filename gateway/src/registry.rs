@@ -79,6 +79,7 @@ fn external_policy(a: &ExternalAdapter) -> Result<AdapterPolicy, RegistryError> 
             cpu_time: l.cpu_ms.map_or(d.cpu_time, Duration::from_millis),
             call_timeout: l.timeout.unwrap_or(d.call_timeout),
             stream_next_timeout: l.stream_next_timeout.unwrap_or(d.stream_next_timeout),
+            stream_timeout: l.stream_timeout.unwrap_or(d.stream_timeout),
             max_concurrency: l.max_concurrency.unwrap_or(d.max_concurrency),
             queue_timeout: l.queue_timeout.unwrap_or(d.queue_timeout),
             max_response_bytes: l
