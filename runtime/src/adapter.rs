@@ -31,7 +31,8 @@ pub struct CallOptions {
     pub credential: Option<Secret>,
     /// Operator settings passed to the adapter.
     pub settings: Vec<(String, String)>,
-    /// Wall-clock bound on the call, capped by the policy's `call_timeout`.
+    /// Wall-clock bound on the call, capped by the policy's `call_timeout`. For streams it
+    /// bounds opening the stream and each wait for the next chunk.
     pub timeout: Option<Duration>,
     /// Where the runtime records measurements of the call (time spent waiting on upstreams).
     pub metrics: Option<Arc<CallMetrics>>,
@@ -327,7 +328,12 @@ impl Adapter {
         request: &ChatRequest,
     ) -> Result<ChatStream, CallError> {
         let cpu = self.cpu_time();
-        let limits = self.inner.policy.limits.clone();
+        let mut limits = self.inner.policy.limits.clone();
+        // A call's own timeout also bounds each wait for the next chunk (like an HTTP read
+        // timeout), so a steady stream may run longer than it, a stalled one may not.
+        limits.stream_next_timeout = limits
+            .stream_next_timeout
+            .min(self.inner.call_timeout(call));
         self.run(call, |mut i| async move {
             let handle = i
                 .provider
