@@ -140,6 +140,22 @@ async fn read_json(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
+/// Turns a handler's result into the response: logs it and adds the overhead header.
+fn finish(
+    route: &str,
+    result: Result<Response, ApiError>,
+    started: Instant,
+    metrics: &CallMetrics,
+) -> Response {
+    let response = result.unwrap_or_else(IntoResponse::into_response);
+    tracing::info!(
+        route,
+        status = response.status().as_u16(),
+        ms = started.elapsed().as_millis() as u64
+    );
+    with_overhead(response, started, metrics)
+}
+
 /// Adds the overhead header: total time minus time spent waiting on upstreams.
 fn with_overhead(mut response: Response, started: Instant, metrics: &CallMetrics) -> Response {
     let overhead = started.elapsed().saturating_sub(metrics.upstream_time());
@@ -189,13 +205,7 @@ async fn chat(State(state): Shared, headers: HeaderMap, body: Body) -> Response 
     let started = Instant::now();
     let metrics = Arc::new(CallMetrics::default());
     let result = chat_response(&state, &headers, body, &metrics).await;
-    let response = result.unwrap_or_else(IntoResponse::into_response);
-    tracing::info!(
-        route = "chat",
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64
-    );
-    with_overhead(response, started, &metrics)
+    finish("chat", result, started, &metrics)
 }
 
 async fn chat_response(
@@ -324,13 +334,7 @@ async fn embeddings(State(state): Shared, headers: HeaderMap, body: Body) -> Res
         )
     }
     .await;
-    let response = result.unwrap_or_else(IntoResponse::into_response);
-    tracing::info!(
-        route = "embeddings",
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64
-    );
-    with_overhead(response, started, &metrics)
+    finish("embeddings", result, started, &metrics)
 }
 
 async fn models(State(state): Shared, headers: HeaderMap) -> Response {

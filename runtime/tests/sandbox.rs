@@ -174,6 +174,15 @@ async fn raw_credentials_are_an_explicit_grant() {
     );
 }
 
+/// The adapter answers a harmless call after whatever went before.
+async fn assert_still_serves(adapter: &wasmgate_runtime::Adapter) {
+    let answer = adapter
+        .chat(&call_with(&[]), &user("m", "x"))
+        .await
+        .unwrap();
+    assert_eq!(content(&answer), "harmless");
+}
+
 fn limited(limits: Limits) -> AdapterPolicy {
     AdapterPolicy {
         limits,
@@ -200,11 +209,7 @@ async fn an_endless_loop_is_stopped_by_the_cpu_budget_and_the_next_call_works() 
         Err(CallError::CpuLimit(limit)) => assert_eq!(limit, Duration::from_millis(200)),
         other => panic!("expected the CPU limit, got {other:?}"),
     }
-    let answer = hostile
-        .chat(&call_with(&[]), &user("m", "x"))
-        .await
-        .unwrap();
-    assert_eq!(content(&answer), "harmless");
+    assert_still_serves(&hostile).await;
 }
 
 #[tokio::test]
@@ -254,15 +259,7 @@ async fn a_memory_bomb_traps_cleanly_at_the_cap() {
         Err(CallError::MemoryLimit { limit }) => assert_eq!(limit, cap),
         other => panic!("expected the memory limit, got {other:?}"),
     }
-    assert_eq!(
-        content(
-            &hostile
-                .chat(&call_with(&[]), &user("m", "x"))
-                .await
-                .unwrap()
-        ),
-        "harmless"
-    );
+    assert_still_serves(&hostile).await;
 }
 
 #[tokio::test]
@@ -275,15 +272,7 @@ async fn a_panic_is_a_contained_trap() {
         .unwrap_err();
     assert!(matches!(err, CallError::Trap(_)), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Internal);
-    assert_eq!(
-        content(
-            &hostile
-                .chat(&call_with(&[]), &user("m", "x"))
-                .await
-                .unwrap()
-        ),
-        "harmless"
-    );
+    assert_still_serves(&hostile).await;
 }
 
 #[tokio::test]
@@ -396,15 +385,7 @@ async fn unbounded_recursion_is_a_contained_trap() {
         matches!(&err, CallError::Trap(m) if m.contains("stack") || m.contains("out of bounds")),
         "{err:?}"
     );
-    assert_eq!(
-        content(
-            &hostile
-                .chat(&call_with(&[]), &user("m", "x"))
-                .await
-                .unwrap()
-        ),
-        "harmless"
-    );
+    assert_still_serves(&hostile).await;
 }
 
 #[tokio::test]
@@ -420,15 +401,7 @@ async fn hoarding_handles_hits_the_resource_limit() {
         .await
         .unwrap_err();
     assert!(matches!(err, CallError::Trap(_)), "{err:?}");
-    assert_eq!(
-        content(
-            &hostile
-                .chat(&call_with(&[]), &user("m", "x"))
-                .await
-                .unwrap()
-        ),
-        "harmless"
-    );
+    assert_still_serves(&hostile).await;
 }
 
 #[tokio::test]
