@@ -23,8 +23,21 @@ const OUTER_BUILD_VARS: &[&str] = &[
 /// Builds `packages` (all guests when empty) of the guest workspace under `root` in release
 /// mode into `target_dir`, and returns the directory holding the `.wasm` files.
 pub fn build(root: &Path, target_dir: &Path, packages: &[&str]) -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    // Under rustup, let the repository's rust-toolchain.toml pick the toolchain (it carries the
+    // wasm32-wasip2 target), whatever toolchain runs the outer build (e.g. nightly for fuzzing).
+    let under_rustup = std::env::var_os("RUSTUP_TOOLCHAIN").is_some();
+    let cargo = if under_rustup {
+        "cargo".to_string()
+    } else {
+        std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+    };
     let mut cmd = Command::new(cargo);
+    cmd.current_dir(root);
+    if under_rustup {
+        for var in ["RUSTUP_TOOLCHAIN", "RUSTC", "RUSTDOC", "CARGO"] {
+            cmd.env_remove(var);
+        }
+    }
     cmd.args([
         "build",
         "--release",
