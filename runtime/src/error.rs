@@ -128,9 +128,11 @@ pub(crate) fn from_guest_failure(err: wasmtime::Error, cpu: Duration) -> CallErr
     if let Some(m) = err.downcast_ref::<MemoryLimitExceeded>() {
         return CallError::MemoryLimit { limit: m.limit };
     }
+    // The outer context of a wasmtime error is often only "error while executing at wasm
+    // backtrace:"; the trap code or the root cause says what happened.
     let message = match err.downcast_ref::<wasmtime::Trap>() {
         Some(trap) => trap.to_string(),
-        None => err.to_string(),
+        None => err.root_cause().to_string(),
     };
     CallError::Trap(
         message
