@@ -10,6 +10,7 @@
 //! | `error-401-echo` | 401 whose message repeats the `authorization` header it got (as some providers do) |
 //! | `gated-stream` | one chunk, then waits for [`Upstream::release_gate`], then the rest |
 //! | `paced-stream` | 5 chunks 50 ms apart |
+//! | `paced-50` | 50 content chunks 20 ms apart (for checking that chunks are forwarded as they come) |
 //! | `stream-error` | one chunk, then an SSE error event |
 //! | `drip` | a JSON body sent one byte per second |
 //! | `endless` | a body that never ends |
@@ -60,6 +61,8 @@ impl Recorded {
 struct State {
     requests: Mutex<Vec<Recorded>>,
     gate: Notify,
+    /// Benchmarks turn recording off so memory stays flat.
+    quiet: bool,
 }
 
 /// A running upstream; stops when dropped.
@@ -79,13 +82,19 @@ impl Drop for Upstream {
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 impl Upstream {
-    /// Starts on an ephemeral loopback port.
+    /// Starts on an ephemeral loopback port, recording requests.
     pub async fn start() -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind loopback");
+        Self::start_on("127.0.0.1:0".parse().unwrap(), true).await
+    }
+
+    /// Starts on `addr`; `record` keeps every request for [`Upstream::requests`].
+    pub async fn start_on(addr: SocketAddr, record: bool) -> Upstream {
+        let listener = TcpListener::bind(addr).await.expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
-        let state = Arc::new(State::default());
+        let state = Arc::new(State {
+            quiet: !record,
+            ..State::default()
+        });
         let serving = state.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -200,6 +209,15 @@ fn chat_chunks(model: &str, include_usage: bool) -> Vec<Bytes> {
             )));
         }
         out.push(event(&chunk(model, json!({}), Some("tool_calls"))));
+    } else if model == "paced-50" {
+        for i in 0..50 {
+            out.push(event(&chunk(
+                model,
+                json!({"content": format!(" w{i}")}),
+                None,
+            )));
+        }
+        out.push(event(&chunk(model, json!({}), Some("stop"))));
     } else {
         for word in REPLY {
             out.push(event(&chunk(model, json!({"content": word}), None)));
@@ -352,6 +370,12 @@ async fn chat(state: Arc<State>, body: &Value, headers: &HeaderMap) -> Response<
                 .map(|b| (Duration::from_millis(50), b))
                 .collect(),
         )),
+        "paced-50" => sse(paced(
+            chunks
+                .into_iter()
+                .map(|b| (Duration::from_millis(20), b))
+                .collect(),
+        )),
         "stream-error" => {
             let err = json!({"error": {"message": "upstream failed mid-stream", "type": "server_error", "code": 503}});
             let parts = vec![
@@ -409,17 +433,19 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
         .await
         .map(|b| b.to_bytes().to_vec())
         .unwrap_or_default();
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.to_string())
-        .unwrap_or_default();
-    state.requests.lock().unwrap().push(Recorded {
-        method: parts.method.to_string(),
-        path: path.clone(),
-        headers: parts.headers.clone(),
-        body: bytes.clone(),
-    });
+    if !state.quiet {
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.to_string())
+            .unwrap_or_default();
+        state.requests.lock().unwrap().push(Recorded {
+            method: parts.method.to_string(),
+            path,
+            headers: parts.headers.clone(),
+            body: bytes.clone(),
+        });
+    }
     let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     let route = parts.uri.path().trim_end_matches('/');
     Ok(match route {

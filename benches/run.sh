@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Gateway benchmark: a fixed OpenAI-compatible upstream on loopback, `wasmgate serve` in front of
+# it, and wrk (Debian) driving load. Every case alternates direct-to-upstream and through-gateway
+# runs in one session, so the ratio survives a noisy machine. Writes target/bench/results.md.
+#
+# Environment: BENCH_DURATION (seconds per wrk run, default 10), BENCH_ROUNDS (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${BENCH_DURATION:-10}
+ROUNDS=${BENCH_ROUNDS:-2}
+UP_PORT=${BENCH_UPSTREAM_PORT:-9100}
+GW_PORT=${BENCH_GATEWAY_PORT:-9200}
+OUT=target/bench
+mkdir -p "$OUT"
+
+if ! command -v wrk >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq wrk
+fi
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
+  rustup target add wasm32-wasip2
+fi
+cargo build --release --locked -p wasmgate -p wasmgate-test-support
+
+cat > "$OUT/config.yaml" <<YAML
+model_list:
+- model_name: gpt
+  litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
+- model_name: paced
+  litellm_params: {model: openai/paced-50, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
+- model_name: embed
+  litellm_params: {model: openai/text-embedding-3-small, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
+YAML
+
+target/release/wasmgate-upstream "$UP_PORT" > "$OUT/upstream.log" 2>&1 &
+UP_PID=$!
+target/release/wasmgate serve --config "$OUT/config.yaml" --port "$GW_PORT" > "$OUT/gateway.log" 2>&1 &
+GW_PID=$!
+trap 'kill $UP_PID $GW_PID 2>/dev/null || true' EXIT
+for port in "$UP_PORT" "$GW_PORT"; do
+  for _ in $(seq 1 200); do curl -sf -o /dev/null "http://127.0.0.1:$port/v1/models" && break; sleep 0.05; done
+done
+
+rss() { awk '/VmRSS/{print $2}' "/proc/$GW_PID/status"; }
+hwm() { awk '/VmHWM/{print $2}' "/proc/$GW_PID/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW_PID/stat"; }
+TICK_MS=$(( 1000 / $(getconf CLK_TCK) ))
+IDLE_RSS=$(rss)
+
+chat() { printf '{"model":"%s","messages":[{"role":"user","content":"Hello, how are you?"}]}' "$1"; }
+embed() { printf '{"model":"%s","input":["the quick brown fox","jumps over the lazy dog"]}' "$1"; }
+stream() { printf '{"model":"%s","stream":true,"messages":[{"role":"user","content":"Hi"}]}' "$1"; }
+
+# wrk_run URL BODY CONNECTIONS -> "p50_us p90_us p99_us rps errors"
+wrk_run() {
+  local threads=$(( $3 < 2 ? 1 : 2 ))
+  BODY="$2" wrk -t"$threads" -c"$3" -d"${DUR}s" --latency -s benches/post.lua "$1" > "$OUT/wrk.txt" 2>&1 || true
+  python3 - "$OUT/wrk.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+def us(v):
+    n, unit = re.match(r"([\d.]+)(us|ms|s)", v).groups()
+    return float(n) * {"us": 1, "ms": 1e3, "s": 1e6}[unit]
+pct = {p: us(v) for p, v in re.findall(r"^\s+(50|90|99)%\s+(\S+)", text, re.M)}
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(map(int, sock.groups())) if sock else 0)
+print(f"{pct['50']:.0f} {pct['90']:.0f} {pct['99']:.0f} {rps:.0f} {errors}")
+PY
+}
+
+# case NAME PATH DIRECT_BODY GATEWAY_BODY CONNECTIONS: alternating rounds, the best round of each.
+declare -a ROWS
+bench_case() {
+  local name=$1 path=$2 direct_body=$3 gateway_body=$4 conns=$5
+  local best_d="" best_g="" cpu_ms=0 requests=0
+  for _ in $(seq 1 "$ROUNDS"); do
+    local d g t0 t1
+    d=$(wrk_run "http://127.0.0.1:$UP_PORT$path" "$direct_body" "$conns")
+    t0=$(cpu_ticks)
+    g=$(wrk_run "http://127.0.0.1:$GW_PORT$path" "$gateway_body" "$conns")
+    t1=$(cpu_ticks)
+    cpu_ms=$(( cpu_ms + (t1 - t0) * TICK_MS ))
+    requests=$(( requests + $(echo "$g" | awk -v d="$DUR" '{printf "%d", $4 * d}') ))
+    if [ -z "$best_d" ] || [ "$(echo "$d" | cut -d' ' -f1)" -lt "$(echo "$best_d" | cut -d' ' -f1)" ]; then best_d=$d; fi
+    if [ -z "$best_g" ] || [ "$(echo "$g" | cut -d' ' -f1)" -lt "$(echo "$best_g" | cut -d' ' -f1)" ]; then best_g=$g; fi
+  done
+  read -r dp50 dp90 dp99 drps derr <<< "$best_d"
+  read -r gp50 gp90 gp99 grps gerr <<< "$best_g"
+  local cpu_per_req
+  cpu_per_req=$(python3 -c "print(f'{$cpu_ms / max($requests, 1):.3f}')")
+  ROWS+=("| $name | $conns | $dp50 / $dp90 / $dp99 | $gp50 / $gp90 / $gp99 | $((gp50 - dp50)) / $((gp99 - dp99)) | $drps | $grps | $gerr | $cpu_per_req | $(hwm) |")
+  echo "${ROWS[-1]}"
+}
+
+bench_case "chat" /v1/chat/completions "$(chat gpt-4o-mini)" "$(chat gpt)" 1
+bench_case "chat" /v1/chat/completions "$(chat gpt-4o-mini)" "$(chat gpt)" 32
+bench_case "chat" /v1/chat/completions "$(chat gpt-4o-mini)" "$(chat gpt)" 128
+bench_case "stream (whole body)" /v1/chat/completions "$(stream gpt-4o-mini)" "$(stream gpt)" 32
+bench_case "embeddings" /v1/embeddings "$(embed text-embedding-3-small)" "$(embed embed)" 32
+
+# Streaming at concurrency 1: time to first byte and to last byte (Python client, same for both).
+STREAM_ROWS=()
+for _ in $(seq 1 "$ROUNDS"); do
+  read -r d_fb d_fb99 d_lb d_lb99 <<< "$(python3 benches/stream_timing.py ttfb 127.0.0.1 "$UP_PORT" gpt-4o-mini 300)"
+  read -r g_fb g_fb99 g_lb g_lb99 <<< "$(python3 benches/stream_timing.py ttfb 127.0.0.1 "$GW_PORT" gpt 300)"
+  STREAM_ROWS+=("| stream, c=1 | $d_fb / $d_lb | $g_fb / $g_lb | $((g_fb - d_fb)) | $((g_lb - d_lb)) |")
+done
+
+# Paced stream: 50 chunks 20 ms apart; each chunk's arrival through the gateway vs direct.
+python3 benches/stream_timing.py paced 127.0.0.1 "$UP_PORT" paced-50 > "$OUT/paced-direct.txt"
+python3 benches/stream_timing.py paced 127.0.0.1 "$GW_PORT" paced > "$OUT/paced-gateway.txt"
+PACED=$(python3 - "$OUT/paced-direct.txt" "$OUT/paced-gateway.txt" <<'PY'
+import sys
+d = [float(x) for x in open(sys.argv[1])]
+g = [float(x) for x in open(sys.argv[2])]
+n = min(len(d), len(g))
+delta = sorted(g[i] - d[i] for i in range(n))
+gaps = [g[i + 1] - g[i] for i in range(1, n - 2)]
+print(f"{n} events; added delay per chunk p50 {delta[n // 2]:.0f} us, max {delta[-1]:.0f} us; "
+      f"gateway inter-chunk gap min {min(gaps) / 1000:.1f} ms, max {max(gaps) / 1000:.1f} ms")
+PY
+)
+
+{
+  echo "# wasmgate benchmark"
+  echo
+  echo "$(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); wrk ${DUR}s x ${ROUNDS} rounds, best round shown; $(date -u +%F)."
+  echo "Gateway, upstream and load generator share the machine. Latencies in microseconds."
+  echo
+  echo "| case | conns | direct p50 / p90 / p99 | gateway p50 / p90 / p99 | added p50 / p99 | direct req/s | gateway req/s | gateway errors | gateway CPU ms/req | gateway peak RSS KiB |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${ROWS[@]}"
+  echo
+  echo "| streaming | direct first / last byte | gateway first / last byte | added to first byte | added to last byte |"
+  echo "|---|---|---|---|---|"
+  printf '%s\n' "${STREAM_ROWS[@]}"
+  echo
+  echo "Paced stream (upstream sends 50 chunks 20 ms apart): $PACED."
+  echo
+  echo "Gateway RSS: idle ${IDLE_RSS} KiB with the built-in adapters loaded; peak $(hwm) KiB."
+} | tee "$OUT/results.md"
