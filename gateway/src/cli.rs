@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// Compile adapters at every start instead of caching them.
     #[arg(long)]
     pub no_cache: bool,
+    /// Allocate instances on demand instead of from a pre-reserved pool (slower per call; for
+    /// environments that limit virtual memory, or profilers such as valgrind).
+    #[arg(long)]
+    pub no_pooling: bool,
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -153,6 +157,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         } else {
             args.cache_dir.or(defaults.cache_dir.clone())
         },
+        pooling: !args.no_pooling,
         ..defaults
     };
     let started = std::time::Instant::now();

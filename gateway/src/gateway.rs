@@ -20,6 +20,8 @@ pub struct GatewayOptions {
     pub cache_dir: Option<PathBuf>,
     /// Grace period for in-flight requests at shutdown.
     pub shutdown_grace: Duration,
+    /// Pre-reserve instance slots (fast instantiation; reserves much virtual memory).
+    pub pooling: bool,
 }
 
 impl Default for GatewayOptions {
@@ -28,6 +30,7 @@ impl Default for GatewayOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 4000)),
             cache_dir: wasmgate_runtime::default_cache_dir(),
             shutdown_grace: Duration::from_secs(30),
+            pooling: true,
         }
     }
 }
@@ -66,6 +69,7 @@ impl Gateway {
     pub async fn start(config: &Config, options: GatewayOptions) -> Result<Gateway, StartError> {
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: options.cache_dir.clone(),
+            pooling: options.pooling,
             ..Default::default()
         })?;
         let registry = Arc::new(Registry::load(&runtime, config).await?);

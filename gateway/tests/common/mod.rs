@@ -20,6 +20,7 @@ pub fn options() -> GatewayOptions {
         listen: "127.0.0.1:0".parse().unwrap(),
         cache_dir: Some(workspace_root().join("target").join("wasmgate-test-cache")),
         shutdown_grace: Duration::from_secs(10),
+        pooling: true,
     }
 }
 
