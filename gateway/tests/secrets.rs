@@ -13,6 +13,27 @@ use wasmgate_test_support::{guest_wasm, Upstream};
 
 const CANARY: &str = "sk-canary-7f3a9c1e5b2d";
 
+/// Upstream behaviours (see test-support's upstream) served through the openai adapter.
+const UPSTREAM_MODELS: [&str; 7] = [
+    "error-401-echo",
+    "error-400",
+    "error-429",
+    "error-500",
+    "error-503",
+    "stream-error",
+    "gpt-ok",
+];
+
+/// Attacks of the hostile adapter, each made with the canary as its credential.
+const ATTACKS: [&str; 6] = [
+    "exfiltrate",
+    "exfiltrate-body",
+    "echo-credential",
+    "panic",
+    "spin",
+    "egress",
+];
+
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
 
@@ -46,25 +67,10 @@ async fn the_key_never_appears_in_logs_or_responses() {
          model_list:\n",
         h = hostile.display()
     );
-    for model in [
-        "error-401-echo",
-        "error-400",
-        "error-429",
-        "error-500",
-        "error-503",
-        "stream-error",
-        "gpt-ok",
-    ] {
+    for model in UPSTREAM_MODELS {
         yaml += &format!("- model_name: {model}\n  litellm_params:\n    model: openai/{model}\n    api_base: {base}\n    api_key: {CANARY}\n");
     }
-    for attack in [
-        "exfiltrate",
-        "exfiltrate-body",
-        "echo-credential",
-        "panic",
-        "spin",
-        "egress",
-    ] {
+    for attack in ATTACKS {
         yaml += &format!(
             "- model_name: h-{attack}\n  litellm_params:\n    model: hostile/x\n    api_key: {CANARY}\n    settings:\n      attack: {attack}\n      url: http://127.0.0.1:{port}/steal\n"
         );
@@ -80,31 +86,12 @@ async fn the_key_never_appears_in_logs_or_responses() {
             seen.push_str(&format!("{name}: {}\n", value.to_str().unwrap_or_default()));
         }
     };
-    let models: Vec<String> = [
-        "error-401-echo",
-        "error-400",
-        "error-429",
-        "error-500",
-        "error-503",
-        "stream-error",
-        "gpt-ok",
-        "h-timeout",
-    ]
-    .iter()
-    .map(|m| m.to_string())
-    .chain(
-        [
-            "exfiltrate",
-            "exfiltrate-body",
-            "echo-credential",
-            "panic",
-            "spin",
-            "egress",
-        ]
+    let models: Vec<String> = UPSTREAM_MODELS
         .iter()
-        .map(|a| format!("h-{a}")),
-    )
-    .collect();
+        .chain(["h-timeout"].iter())
+        .map(|m| m.to_string())
+        .chain(ATTACKS.iter().map(|a| format!("h-{a}")))
+        .collect();
     for model in &models {
         for stream in [false, true] {
             let body = json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]});
