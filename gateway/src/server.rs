@@ -20,6 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
+use wasmgate_runtime::types::{ChatRequest, EmbeddingRequest};
 use wasmgate_runtime::{CallError, CallMetrics, CallOptions, ChatStream, Secret};
 
 /// The response header carrying the gateway's own share of the request time.
@@ -171,9 +172,29 @@ fn with_overhead(mut response: Response, started: Instant, metrics: &CallMetrics
     response
 }
 
+/// A request whose `model` names the provider's model of the deployment it is sent to.
+trait ProviderRequest {
+    fn set_model(&mut self, model: &str);
+}
+
+impl ProviderRequest for ChatRequest {
+    fn set_model(&mut self, model: &str) {
+        self.model.clear();
+        self.model.push_str(model);
+    }
+}
+
+impl ProviderRequest for EmbeddingRequest {
+    fn set_model(&mut self, model: &str) {
+        self.model.clear();
+        self.model.push_str(model);
+    }
+}
+
 /// Tries the deployments in order (at least once each, `num_retries` extra attempts in all),
-/// moving on only after a retryable failure. `request` is handed to each attempt to adjust.
-async fn with_deployments<R, T>(
+/// moving on only after a retryable failure. Each attempt gets `request` with the deployment's
+/// provider model name.
+async fn with_deployments<R: ProviderRequest, T>(
     state: &AppState,
     model: &str,
     metrics: &Arc<CallMetrics>,
@@ -189,6 +210,7 @@ async fn with_deployments<R, T>(
         let d = &deployments[i % deployments.len()];
         let mut call = d.call.clone();
         call.metrics = Some(metrics.clone());
+        request.set_model(&d.provider_model);
         match attempt(d, &call, request).await {
             Ok(v) => return Ok(v),
             Err(e) if e.is_retryable() && i + 1 < attempts => {
@@ -229,10 +251,7 @@ async fn chat_response(
             &model,
             metrics,
             &mut call.request,
-            async |d, opts, req| {
-                req.model.clone_from(&d.provider_model);
-                d.adapter.chat(opts, req).await.map_err(ApiError::from)
-            },
+            async |d, opts, req| d.adapter.chat(opts, req).await.map_err(ApiError::from),
         )
         .await?;
         return Ok(Json(wire::chat_response_json(&answer, &model)).into_response());
@@ -243,7 +262,6 @@ async fn chat_response(
         metrics,
         &mut call.request,
         async |d, opts, req| {
-            req.model.clone_from(&d.provider_model);
             let mut stream = d
                 .adapter
                 .chat_stream(opts, req)
@@ -323,10 +341,7 @@ async fn embeddings(State(state): Shared, headers: HeaderMap, body: Body) -> Res
             &call.model,
             &metrics,
             &mut call.request,
-            async |d, opts, req| {
-                req.model.clone_from(&d.provider_model);
-                d.adapter.embed(opts, req).await.map_err(ApiError::from)
-            },
+            async |d, opts, req| d.adapter.embed(opts, req).await.map_err(ApiError::from),
         )
         .await?;
         Ok::<_, ApiError>(

@@ -1,6 +1,6 @@
 //! The size of what an adapter hands back, checked against `Limits::max_output_bytes`.
 
-use crate::bindings::types::{ChatChunk, ChatResponse, EmbeddingResponse, Usage};
+use crate::bindings::types::{ChatChunk, ChatResponse, EmbeddingResponse};
 
 /// Approximate bytes of variable-size data a value carries (strings, lists).
 pub(crate) trait OutputSize {
@@ -10,12 +10,6 @@ pub(crate) trait OutputSize {
 
 fn opt(s: &Option<String>) -> usize {
     s.as_ref().map_or(0, String::len)
-}
-
-impl OutputSize for Option<Usage> {
-    fn output_size(&self) -> usize {
-        0
-    }
 }
 
 impl OutputSize for ChatResponse {

@@ -75,7 +75,15 @@ impl CallEgress {
                         .as_deref()
                         .unwrap_or(&self.policy.allowed_hosts),
                 );
-            if request.uri().to_string().contains(placeholder.as_str()) {
+            let uri = request.uri();
+            let in_uri = [
+                uri.authority().map(|a| a.as_str()),
+                uri.path_and_query().map(|p| p.as_str()),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|part| part.contains(placeholder.as_str()));
+            if in_uri {
                 return Err(self.deny(&dest, "the sealed credential may only travel in headers"));
             }
             for value in request.headers_mut().values_mut() {
