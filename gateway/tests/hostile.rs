@@ -323,19 +323,23 @@ async fn every_attack_is_contained_while_good_requests_succeed() {
 }
 
 #[tokio::test]
-async fn a_component_with_ambient_imports_stops_the_gateway_from_starting() {
+async fn a_component_with_ambient_imports_is_served_without_capability() {
     let yaml = format!(
         "adapters:\n- name: ambient\n  path: {}\nmodel_list:\n- model_name: a\n  litellm_params:\n    model: ambient/x\n",
         guest_wasm("hostile-ambient").display()
     );
-    let config = wasmgate::config::Config::parse(&yaml, "ambient.yaml").unwrap();
-    let err = wasmgate::Gateway::start(&config, common::options())
-        .await
-        .err()
-        .expect("must refuse");
-    let message = err.to_string();
-    assert!(
-        message.contains("ambient.yaml:3:") && message.contains("which adapters may not use"),
-        "{message}"
-    );
+    let gw = start(&yaml).await;
+    let reply = post_json(
+        &url(&gw, "/v1/chat/completions"),
+        &json!({"model": "a", "messages": [{"role": "user", "content": "x"}]}),
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let report = reply.json()["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(report.matches(": denied(").count(), 7, "{report}");
+    assert!(!report.contains("GRANTED"), "{report}");
 }

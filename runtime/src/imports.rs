@@ -1,7 +1,11 @@
-//! The imports an adapter may have. A component that imports anything else (the filesystem,
-//! sockets, incoming HTTP, or host functions of another world) is refused at load, naming the
-//! import. `wasi:cli/environment` is allowed because every Rust `std` component imports it; the
-//! host gives it an empty environment and no arguments.
+//! The imports an adapter may have. A component that imports anything else (incoming HTTP, or
+//! host functions of another world) is refused at load, naming the import.
+//!
+//! Language runtimes import more WASI than an adapter uses: every Rust `std` component imports
+//! `wasi:cli/environment`, and CPython (componentize-py) and SpiderMonkey (componentize-js) import
+//! the filesystem and sockets unconditionally. Those imports are linked without capability: an
+//! empty environment and no arguments, no preopened directory (so no file can be named), and
+//! TCP, UDP and name lookup switched off (every socket call fails with `access-denied`).
 
 use wasmtime::component::Component;
 use wasmtime::Engine;
@@ -28,6 +32,15 @@ const ALLOWED: &[&str] = &[
     "wasi:cli/terminal-stdin",
     "wasi:cli/terminal-stdout",
     "wasi:cli/terminal-stderr",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+    "wasi:sockets/ip-name-lookup",
     "wasmgate:provider/types",
     "wasmgate:provider/logging",
 ];
@@ -57,12 +70,12 @@ mod tests {
         assert!(is_allowed("wasi:http/outgoing-handler@0.2.12"));
         assert!(is_allowed("wasi:cli/environment@0.2.0"));
         assert!(is_allowed("wasmgate:provider/logging@0.1.0"));
+        assert!(is_allowed("wasi:filesystem/preopens@0.2.9"));
+        assert!(is_allowed("wasi:sockets/tcp@0.2.9"));
         for denied in [
-            "wasi:filesystem/preopens@0.2.0",
-            "wasi:filesystem/types@0.2.6",
-            "wasi:sockets/tcp@0.2.0",
-            "wasi:sockets/ip-name-lookup@0.2.0",
             "wasi:http/incoming-handler@0.2.0",
+            "wasi:keyvalue/store@0.2.0",
+            "wasi:cli/run@0.2.0",
             "evil:host/escape",
         ] {
             assert!(!is_allowed(denied), "{denied}");

@@ -165,8 +165,9 @@ impl Runtime {
         if let Some(import) = crate::imports::forbidden_import(&component, &self.inner.engine) {
             return Err(load_err(format!(
                 "it imports `{import}`, which adapters may not use; adapters may import only \
-                 wasi:http/outgoing-handler, wasmgate:provider/logging and inert WASI \
-                 (io, clocks, random, std streams, exit, an empty environment)"
+                 wasi:http/outgoing-handler, wasmgate:provider/logging and WASI that the host \
+                 links without capability (io, clocks, random, std streams, exit, an empty \
+                 environment, a filesystem with no directories, sockets that are switched off)"
             )));
         }
         let pre = self

@@ -319,22 +319,42 @@ async fn calls_beyond_the_concurrency_limit_are_refused() {
 }
 
 #[tokio::test]
-async fn a_component_that_imports_the_filesystem_or_sockets_is_refused_at_load() {
+async fn filesystem_and_socket_imports_are_linked_without_capability() {
     let rt = runtime();
-    let err = rt
-        .load_file(
-            wasmgate_test_support::guest_wasm("hostile-ambient"),
-            AdapterPolicy::default(),
-        )
+    let adapter = load(&rt, "hostile-ambient", AdapterPolicy::default()).await;
+    let watched = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    watched.set_nonblocking(true).unwrap();
+    let target = watched.local_addr().unwrap().to_string();
+    let answer = adapter
+        .chat(&call_with(&[("connect", &target)]), &user("m", "x"))
         .await
-        .err()
-        .expect("the load must fail");
-    let message = err.to_string();
+        .expect("the adapter reports what it got");
+    let report = content(&answer);
+    for attempt in [
+        "read /etc/passwd",
+        "list /",
+        "list .",
+        "create /tmp/x",
+        "tcp 169.254.169.254:80",
+        "dns localhost",
+        "udp bind",
+    ] {
+        let line = report
+            .lines()
+            .find(|l| l.starts_with(attempt))
+            .unwrap_or_else(|| panic!("no line for {attempt}: {report}"));
+        assert!(line.contains(": denied("), "{line}");
+    }
     assert!(
-        message.contains("wasi:filesystem") || message.contains("wasi:sockets"),
-        "{message}"
+        report.contains(&format!("tcp {target}: denied(")),
+        "{report}"
     );
-    assert!(message.contains("which adapters may not use"), "{message}");
+    assert!(!report.contains("GRANTED"), "{report}");
+    assert_eq!(
+        watched.accept().err().map(|e| e.kind()),
+        Some(std::io::ErrorKind::WouldBlock),
+        "nothing connected to the watched listener"
+    );
 }
 
 #[tokio::test]

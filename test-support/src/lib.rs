@@ -5,5 +5,5 @@ pub mod client;
 pub mod guests;
 pub mod upstream;
 
-pub use guests::{guest_wasm, workspace_root};
+pub use guests::{example_wasm, guest_wasm, workspace_root};
 pub use upstream::{Recorded, Upstream};

@@ -114,6 +114,22 @@ impl CallEgress {
     }
 }
 
+/// The most of a refused request's body the host reads and discards.
+const DRAIN_LIMIT: usize = 16 << 20;
+
+/// Reads and discards a refused request's body, so the guest's body writes succeed and the
+/// refusal reaches it through the response future like any other failed send. Guests do not
+/// all survive a body stream that closes under them: SpiderMonkey (componentize-js) aborts on it.
+async fn drain(mut body: WasiBody) {
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        seen += frame.data_ref().map_or(0, |d| d.len());
+        if seen > DRAIN_LIMIT {
+            break;
+        }
+    }
+}
+
 fn empty_body() -> WasiBody {
     http_body_util::Empty::new()
         .map_err(|never| match never {})
@@ -178,7 +194,13 @@ impl WasiHttpHooks for CallEgress {
     ) -> SendFuture {
         let verdict = match self.check(&mut request) {
             Ok(v) => v,
-            Err(e) => return Box::new(async move { Err(e) }),
+            Err(e) => {
+                let body = request.into_body();
+                return Box::new(async move {
+                    drain(body).await;
+                    Err(e)
+                });
+            }
         };
         let limits = &self.policy.limits;
         let first_byte = bounded(
