@@ -1,5 +1,6 @@
 //! Compiles the built-in adapters (`guests/mock`, `guests/openai`) for wasm32-wasip2 and puts
-//! them in OUT_DIR, where `src/builtin.rs` embeds them: the binary is self-contained.
+//! them in OUT_DIR, where `src/builtin.rs` embeds them: the binary is self-contained. Also lists
+//! the files `wasmgate new` copies into a new adapter project (`scaffold_files.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -20,9 +21,70 @@ fn main() {
     let built =
         wasmgate_guest_build::build(root, &target_dir, &packages).unwrap_or_else(|e| panic!("{e}"));
     let out = PathBuf::from(std::env::var("OUT_DIR").unwrap());
+    write_scaffold_files(root, &out.join("scaffold_files.rs"));
     for name in BUILTIN {
         let file = wasmgate_guest_build::wasm_file_name(name);
         copy(&built.join(&file), &out.join(&file));
+    }
+}
+
+/// Files and folders (relative to the repository) that `wasmgate new` draws from: the WIT, the
+/// guest SDKs, the example adapters and the project templates.
+const SCAFFOLD_SOURCES: &[&str] = &[
+    "wit",
+    "guests/Cargo.toml",
+    "guests/Cargo.lock",
+    "guests/sdk/Cargo.toml",
+    "guests/sdk/src",
+    "guests/openai/Cargo.toml",
+    "guests/openai/src",
+    "guests/python-sdk/wasmgate_guest",
+    "guests/python-example/app.py",
+    "guests/python-example/requirements.txt",
+    "guests/js-sdk",
+    "guests/js-example/adapter.js",
+    "guests/js-example/package.json",
+    "guests/js-example/package-lock.json",
+    "gateway/scaffold",
+];
+
+fn write_scaffold_files(root: &Path, dest: &Path) {
+    let mut files = Vec::new();
+    for source in SCAFFOLD_SOURCES {
+        let path = root.join(source);
+        println!("cargo:rerun-if-changed={}", path.display());
+        collect(&path, &mut files);
+    }
+    files.sort();
+    let mut code = String::from(
+        "/// (path relative to the repository, contents)\npub const FILES: &[(&str, &str)] = &[\n",
+    );
+    for file in files {
+        let relative = file
+            .strip_prefix(root)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace('\\', "/");
+        if relative.contains("__pycache__") || relative.contains("/tests/") {
+            continue;
+        }
+        code += &format!(
+            "    ({relative:?}, include_str!({:?})),\n",
+            file.display().to_string()
+        );
+    }
+    code += "];\n";
+    std::fs::write(dest, code).unwrap();
+}
+
+fn collect(path: &Path, files: &mut Vec<PathBuf>) {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            collect(&entry.unwrap().path(), files);
+        }
+    } else {
+        files.push(path.to_path_buf());
     }
 }
 

@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::gateway::{Gateway, GatewayOptions};
 use crate::logging::LogFormat;
 use crate::registry::Registry;
+use crate::scaffold::Language;
 use clap::{Args, Parser, Subcommand};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -37,6 +38,18 @@ pub enum Command {
         /// A config file whose adapters to include.
         #[arg(long)]
         config: Option<PathBuf>,
+    },
+    /// Create a new adapter project (WIT, guest SDK, a working OpenAI-compatible adapter to start
+    /// from, build script, end-to-end test, README).
+    New {
+        /// The adapter's name: lowercase letters, digits and '-'.
+        name: String,
+        /// The language to write it in.
+        #[arg(long, value_enum, default_value_t = Language::Rust)]
+        lang: Language,
+        /// The folder to create the project in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
     },
 }
 
@@ -79,6 +92,15 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
+        Command::New { name, lang, dir } => {
+            let root = crate::scaffold::create(&name, lang, &dir)?;
+            println!(
+                "created {} ({lang} adapter)\nnext: cd {} && ./build.sh && python3 test_adapter.py",
+                root.display(),
+                root.display()
+            );
+            Ok(())
+        }
         Command::CheckConfig { file } => {
             let config = Config::load(&file)?;
             for w in &config.warnings {

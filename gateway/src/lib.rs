@@ -12,6 +12,7 @@ pub mod error;
 pub mod gateway;
 pub mod logging;
 pub mod registry;
+pub mod scaffold;
 pub mod server;
 pub mod wire;
 

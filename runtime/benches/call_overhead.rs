@@ -1,6 +1,7 @@
 //! Per-call overhead of the sandbox: instantiating an adapter, and a whole chat call through the
 //! OpenAI adapter to a loopback server over pooled connections, next to the same POST sent by a
-//! native pooled client. Run with `cargo bench -p wasmgate-runtime`.
+//! native pooled client; the same for the Python and JavaScript example adapters, with the pooling
+//! allocator and with on-demand allocation. Run with `cargo bench -p wasmgate-runtime`.
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -10,7 +11,7 @@ use hyper_util::rt::TokioExecutor;
 use std::time::Duration;
 use wasmgate_runtime::types::{Message, MessageContent, Role};
 use wasmgate_runtime::{AdapterPolicy, CallOptions, Runtime, RuntimeConfig, Secret};
-use wasmgate_test_support::{guest_wasm, workspace_root, Upstream};
+use wasmgate_test_support::{example_wasm, guest_wasm, workspace_root, Upstream};
 
 fn bench(c: &mut Criterion) {
     let tokio = tokio::runtime::Builder::new_multi_thread()
@@ -80,6 +81,37 @@ fn bench(c: &mut Criterion) {
             serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
         })
     });
+    group.finish();
+
+    let on_demand = tokio.block_on(async {
+        Runtime::new(RuntimeConfig {
+            cache_dir: Some(workspace_root().join("target").join("wasmgate-test-cache")),
+            pooling: false,
+            ..Default::default()
+        })
+        .unwrap()
+    });
+    let mut group = c.benchmark_group("languages");
+    group.measurement_time(Duration::from_secs(5));
+    group.sample_size(30);
+    for name in ["python-example", "js-example"] {
+        for (allocator, rt) in [("pooling", &runtime), ("on-demand", &on_demand)] {
+            let adapter = tokio
+                .block_on(rt.load_file(example_wasm(name), AdapterPolicy::default()))
+                .unwrap();
+            group.bench_function(format!("instantiate ({name}, info, {allocator})"), |b| {
+                b.to_async(&tokio)
+                    .iter(|| async { adapter.health_check().await.unwrap() })
+            });
+            group.bench_function(
+                format!("instantiate + chat ({name} -> loopback, {allocator})"),
+                |b| {
+                    b.to_async(&tokio)
+                        .iter(|| async { adapter.chat(&call, &request).await.unwrap() })
+                },
+            );
+        }
+    }
     group.finish();
 }
 
