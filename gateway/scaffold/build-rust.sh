@@ -4,5 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")"
 cargo build --release --target wasm32-wasip2
 mkdir -p build
-cp "target/wasm32-wasip2/release/{{crate}}.wasm" "build/{{name}}.wasm"
+cp "${CARGO_TARGET_DIR:-target}/wasm32-wasip2/release/{{crate}}.wasm" "build/{{name}}.wasm"
 echo "built build/{{name}}.wasm"

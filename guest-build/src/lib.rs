@@ -23,21 +23,8 @@ const OUTER_BUILD_VARS: &[&str] = &[
 /// Builds `packages` (all guests when empty) of the guest workspace under `root` in release
 /// mode into `target_dir`, and returns the directory holding the `.wasm` files.
 pub fn build(root: &Path, target_dir: &Path, packages: &[&str]) -> Result<PathBuf, String> {
-    // Under rustup, let the repository's rust-toolchain.toml pick the toolchain (it carries the
-    // wasm32-wasip2 target), whatever toolchain runs the outer build (e.g. nightly for fuzzing).
-    let under_rustup = std::env::var_os("RUSTUP_TOOLCHAIN").is_some();
-    let cargo = if under_rustup {
-        "cargo".to_string()
-    } else {
-        std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
-    };
-    let mut cmd = Command::new(cargo);
+    let mut cmd = nested_cargo();
     cmd.current_dir(root);
-    if under_rustup {
-        for var in ["RUSTUP_TOOLCHAIN", "RUSTC", "RUSTDOC", "CARGO"] {
-            cmd.env_remove(var);
-        }
-    }
     cmd.args([
         "build",
         "--release",
@@ -51,9 +38,6 @@ pub fn build(root: &Path, target_dir: &Path, packages: &[&str]) -> Result<PathBu
     for p in packages {
         cmd.args(["-p", p]);
     }
-    for var in OUTER_BUILD_VARS {
-        cmd.env_remove(var);
-    }
     let status = cmd
         .status()
         .map_err(|e| format!("running cargo for the guest adapters: {e}"))?;
@@ -64,6 +48,35 @@ pub fn build(root: &Path, target_dir: &Path, packages: &[&str]) -> Result<PathBu
         ));
     }
     Ok(target_dir.join("wasm32-wasip2").join("release"))
+}
+
+/// A `cargo` command for a build nested in another cargo run (a build script or a test): none of
+/// the outer build's flags, wrappers or target directory leak in, and under rustup the
+/// toolchain is chosen by the nested project's own files, whatever toolchain runs the outer
+/// build (e.g. nightly for fuzzing).
+pub fn nested_cargo() -> Command {
+    let under_rustup = std::env::var_os("RUSTUP_TOOLCHAIN").is_some();
+    let cargo = if under_rustup {
+        "cargo".to_string()
+    } else {
+        std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+    };
+    let mut cmd = Command::new(cargo);
+    without_outer_build_env(&mut cmd);
+    cmd
+}
+
+/// Removes the outer cargo run's variables from `cmd`'s environment, for commands that run
+/// cargo themselves (e.g. an adapter project's build script).
+pub fn without_outer_build_env(cmd: &mut Command) {
+    if std::env::var_os("RUSTUP_TOOLCHAIN").is_some() {
+        for var in ["RUSTUP_TOOLCHAIN", "RUSTC", "RUSTDOC", "CARGO"] {
+            cmd.env_remove(var);
+        }
+    }
+    for var in OUTER_BUILD_VARS {
+        cmd.env_remove(var);
+    }
 }
 
 /// The file name of guest `name`'s component (`openai` → `wasmgate_openai.wasm`).
