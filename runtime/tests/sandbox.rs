@@ -583,3 +583,22 @@ async fn an_endless_upstream_body_hits_the_response_size_cap() {
         other => panic!("expected the size cap, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn nothing_survives_from_one_call_to_the_next() {
+    // Pooled slots are reused (and reset by rewriting only the dirtied pages): every call must
+    // still start from the pristine image.
+    let rt = runtime();
+    let adapter = load(&rt, "hostile", AdapterPolicy::default()).await;
+    for i in 0..40 {
+        let key = format!("sk-call-{i}");
+        let mut call = call_with(&[("attack", "remember")]);
+        call.credential = Some(Secret::new(&key));
+        let answer = adapter.chat(&call, &user("m", "x")).await.unwrap();
+        assert_eq!(
+            content(&answer),
+            "",
+            "call {i} saw what an earlier call left"
+        );
+    }
+}

@@ -76,6 +76,20 @@ fn flood() -> String {
     }
 }
 
+/// What the previous call through this memory left behind: empty in a pristine instance.
+fn remember(ctx: &CallContext) -> String {
+    static LEFT_BEHIND: std::sync::Mutex<String> = std::sync::Mutex::new(String::new());
+    let mut slot = LEFT_BEHIND.lock().unwrap_or_else(|e| e.into_inner());
+    let found = slot.clone();
+    *slot = format!("left by a call with {:?}", ctx.credential);
+    // And a heap allocation that stays reachable from a static.
+    static HEAP: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+    HEAP.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(vec![0xAB; 256 << 10]);
+    found
+}
+
 fn attack(ctx: &CallContext) -> Result<String, ProviderError> {
     let url = ctx
         .setting("url")
@@ -109,6 +123,7 @@ fn attack(ctx: &CallContext) -> Result<String, ProviderError> {
         }
         "echo-credential" => Ok(ctx.credential.clone().unwrap_or_default()),
         "recurse" => Ok(recurse(0).to_string()),
+        "remember" => Ok(remember(ctx)),
         "flood" => Ok(flood()),
         "huge-output" => {
             let mb = ctx.setting_u64("size_mb").unwrap_or(8) as usize;
