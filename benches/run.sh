@@ -3,8 +3,21 @@
 # it, and wrk (Debian) driving load. Every case alternates direct-to-upstream and through-gateway
 # runs in one session, so the ratio survives a noisy machine. Writes target/bench/results.md.
 #
+# Usage: benches/run.sh [--litellm]
+#   --litellm  also runs LiteLLM's proxy (PyPI litellm[proxy], pinned below; 1 worker, same
+#              upstream, LITELLM_LOCAL_MODEL_COST_MAP=True so it makes no outbound calls) in the
+#              same rounds and adds its columns.
 # Environment: BENCH_DURATION (seconds per wrk run, default 10), BENCH_ROUNDS (default 2).
 set -euo pipefail
+LITELLM=0
+for arg in "$@"; do
+  case "$arg" in
+    --litellm) LITELLM=1 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+LITELLM_VERSION=1.109.1
+LL_PORT=${BENCH_LITELLM_PORT:-9300}
 cd "$(dirname "$0")/.."
 DUR=${BENCH_DURATION:-10}
 ROUNDS=${BENCH_ROUNDS:-2}
@@ -35,16 +48,45 @@ target/release/wasmgate-upstream "$UP_PORT" > "$OUT/upstream.log" 2>&1 &
 UP_PID=$!
 target/release/wasmgate serve --config "$OUT/config.yaml" --port "$GW_PORT" > "$OUT/gateway.log" 2>&1 &
 GW_PID=$!
-trap 'kill $UP_PID $GW_PID 2>/dev/null || true' EXIT
+LL_PID=""
+trap 'kill $UP_PID $GW_PID $LL_PID 2>/dev/null || true' EXIT
 for port in "$UP_PORT" "$GW_PORT"; do
   for _ in $(seq 1 200); do curl -sf -o /dev/null "http://127.0.0.1:$port/v1/models" && break; sleep 0.05; done
 done
 
-rss() { awk '/VmRSS/{print $2}' "/proc/$GW_PID/status"; }
-hwm() { awk '/VmHWM/{print $2}' "/proc/$GW_PID/status"; }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$GW_PID/stat"; }
+if [ "$LITELLM" = 1 ]; then
+  venv=target/bench/litellm-venv
+  if ! "$venv/bin/pip" show litellm 2>/dev/null | grep -qx "Version: $LITELLM_VERSION"; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "litellm[proxy]==$LITELLM_VERSION"
+  fi
+  cat > "$OUT/litellm.yaml" <<YAML
+model_list:
+- model_name: gpt
+  litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
+- model_name: paced
+  litellm_params: {model: openai/paced-50, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
+- model_name: embed
+  litellm_params: {model: openai/text-embedding-3-small, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
+YAML
+  LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR "$venv/bin/litellm" --config "$OUT/litellm.yaml" \
+    --host 127.0.0.1 --port "$LL_PORT" --num_workers 1 > "$OUT/litellm.log" 2>&1 &
+  LL_PID=$!
+  for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$LL_PORT/health/liveliness" && break; sleep 0.1; done
+  curl -sf -o /dev/null "http://127.0.0.1:$LL_PORT/health/liveliness" || { echo "LiteLLM did not start; see $OUT/litellm.log" >&2; exit 1; }
+fi
+
+rss() { awk '/VmRSS/{print $2}' "/proc/${1:-$GW_PID}/status"; }
+hwm() { awk '/VmHWM/{print $2}' "/proc/${1:-$GW_PID}/status"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/${1:-$GW_PID}/stat"; }
 TICK_MS=$(( 1000 / $(getconf CLK_TCK) ))
 IDLE_RSS=$(rss)
+if [ "$LITELLM" = 1 ]; then
+  # One warm-up request, as the first one pays for lazy imports.
+  curl -s -o /dev/null "http://127.0.0.1:$LL_PORT/v1/chat/completions" -H 'content-type: application/json' \
+    -d '{"model":"gpt","messages":[{"role":"user","content":"Hi"}]}'
+  LL_IDLE_RSS=$(rss "$LL_PID")
+fi
 
 chat() { printf '{"model":"%s","messages":[{"role":"user","content":"Hello, how are you?"}]}' "$1"; }
 embed() { printf '{"model":"%s","input":["the quick brown fox","jumps over the lazy dog"]}' "$1"; }
@@ -53,7 +95,7 @@ stream() { printf '{"model":"%s","stream":true,"messages":[{"role":"user","conte
 # wrk_run URL BODY CONNECTIONS -> "p50_us p90_us p99_us rps errors"
 wrk_run() {
   local threads=$(( $3 < 2 ? 1 : 2 ))
-  BODY="$2" wrk -t"$threads" -c"$3" -d"${DUR}s" --latency -s benches/post.lua "$1" > "$OUT/wrk.txt" 2>&1 || true
+  BODY="$2" wrk -t"$threads" -c"$3" -d"${DUR}s" --timeout 30s --latency -s benches/post.lua "$1" > "$OUT/wrk.txt" 2>&1 || true
   python3 - "$OUT/wrk.txt" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -69,21 +111,33 @@ print(f"{pct['50']:.0f} {pct['90']:.0f} {pct['99']:.0f} {rps:.0f} {errors}")
 PY
 }
 
-# case NAME PATH DIRECT_BODY GATEWAY_BODY CONNECTIONS: alternating rounds, the best round of each.
-declare -a ROWS
+# The better of two "p50 p90 p99 rps errors" lines (lower p50).
+better() { if [ -z "$1" ] || [ "$(echo "$2" | cut -d' ' -f1)" -lt "$(echo "$1" | cut -d' ' -f1)" ]; then echo "$2"; else echo "$1"; fi; }
+
+# case NAME PATH DIRECT_BODY GATEWAY_BODY CONNECTIONS: alternating rounds (direct, wasmgate,
+# LiteLLM when asked), the best round of each.
+declare -a ROWS LL_ROWS
 bench_case() {
   local name=$1 path=$2 direct_body=$3 gateway_body=$4 conns=$5
-  local best_d="" best_g="" cpu_ms=0 requests=0
+  local best_d="" best_g="" best_l="" cpu_ms=0 requests=0 ll_cpu_ms=0 ll_requests=0
   for _ in $(seq 1 "$ROUNDS"); do
-    local d g t0 t1
+    local d g l t0 t1
     d=$(wrk_run "http://127.0.0.1:$UP_PORT$path" "$direct_body" "$conns")
     t0=$(cpu_ticks)
     g=$(wrk_run "http://127.0.0.1:$GW_PORT$path" "$gateway_body" "$conns")
     t1=$(cpu_ticks)
     cpu_ms=$(( cpu_ms + (t1 - t0) * TICK_MS ))
     requests=$(( requests + $(echo "$g" | awk -v d="$DUR" '{printf "%d", $4 * d}') ))
-    if [ -z "$best_d" ] || [ "$(echo "$d" | cut -d' ' -f1)" -lt "$(echo "$best_d" | cut -d' ' -f1)" ]; then best_d=$d; fi
-    if [ -z "$best_g" ] || [ "$(echo "$g" | cut -d' ' -f1)" -lt "$(echo "$best_g" | cut -d' ' -f1)" ]; then best_g=$g; fi
+    best_d=$(better "$best_d" "$d")
+    best_g=$(better "$best_g" "$g")
+    if [ "$LITELLM" = 1 ]; then
+      t0=$(cpu_ticks "$LL_PID")
+      l=$(wrk_run "http://127.0.0.1:$LL_PORT$path" "$gateway_body" "$conns")
+      t1=$(cpu_ticks "$LL_PID")
+      ll_cpu_ms=$(( ll_cpu_ms + (t1 - t0) * TICK_MS ))
+      ll_requests=$(( ll_requests + $(echo "$l" | awk -v d="$DUR" '{printf "%d", $4 * d}') ))
+      best_l=$(better "$best_l" "$l")
+    fi
   done
   read -r dp50 dp90 dp99 drps derr <<< "$best_d"
   read -r gp50 gp90 gp99 grps gerr <<< "$best_g"
@@ -91,6 +145,13 @@ bench_case() {
   cpu_per_req=$(python3 -c "print(f'{$cpu_ms / max($requests, 1):.3f}')")
   ROWS+=("| $name | $conns | $dp50 / $dp90 / $dp99 | $gp50 / $gp90 / $gp99 | $((gp50 - dp50)) / $((gp99 - dp99)) | $drps | $grps | $gerr | $cpu_per_req | $(hwm) |")
   echo "${ROWS[-1]}"
+  if [ "$LITELLM" = 1 ]; then
+    read -r lp50 lp90 lp99 lrps lerr <<< "$best_l"
+    local ll_cpu_per_req
+    ll_cpu_per_req=$(python3 -c "print(f'{$ll_cpu_ms / max($ll_requests, 1):.3f}')")
+    LL_ROWS+=("| $name | $conns | $((gp50 - dp50)) / $((gp99 - dp99)) | $((lp50 - dp50)) / $((lp99 - dp99)) | $grps | $lrps | $gerr | $lerr | $cpu_per_req | $ll_cpu_per_req | $(hwm) | $(hwm "$LL_PID") |")
+    echo "${LL_ROWS[-1]}"
+  fi
 }
 
 bench_case "chat" /v1/chat/completions "$(chat gpt-4o-mini)" "$(chat gpt)" 1
@@ -105,22 +166,34 @@ for _ in $(seq 1 "$ROUNDS"); do
   read -r d_fb d_fb99 d_lb d_lb99 <<< "$(python3 benches/stream_timing.py ttfb 127.0.0.1 "$UP_PORT" gpt-4o-mini 300)"
   read -r g_fb g_fb99 g_lb g_lb99 <<< "$(python3 benches/stream_timing.py ttfb 127.0.0.1 "$GW_PORT" gpt 300)"
   STREAM_ROWS+=("| stream, c=1 | $d_fb / $d_lb | $g_fb / $g_lb | $((g_fb - d_fb)) | $((g_lb - d_lb)) |")
+  if [ "$LITELLM" = 1 ]; then
+    read -r l_fb l_fb99 l_lb l_lb99 <<< "$(python3 benches/stream_timing.py ttfb 127.0.0.1 "$LL_PORT" gpt 100)"
+    STREAM_ROWS+=("| stream, c=1, LiteLLM | $d_fb / $d_lb | $l_fb / $l_lb | $((l_fb - d_fb)) | $((l_lb - d_lb)) |")
+  fi
 done
 
-# Paced stream: 50 chunks 20 ms apart; each chunk's arrival through the gateway vs direct.
-python3 benches/stream_timing.py paced 127.0.0.1 "$UP_PORT" paced-50 > "$OUT/paced-direct.txt"
-python3 benches/stream_timing.py paced 127.0.0.1 "$GW_PORT" paced > "$OUT/paced-gateway.txt"
-PACED=$(python3 - "$OUT/paced-direct.txt" "$OUT/paced-gateway.txt" <<'PY'
+# Paced stream: 50 chunks 20 ms apart. Each chunk's arrival is taken relative to the stream's
+# first chunk, through the gateway and direct; the difference is the delay the gateway adds to
+# that chunk beyond the first (buffering would make it grow).
+paced_summary() {
+  python3 - "$OUT/paced-direct.txt" "$1" "$2" <<'PY'
 import sys
 d = [float(x) for x in open(sys.argv[1])]
 g = [float(x) for x in open(sys.argv[2])]
 n = min(len(d), len(g))
-delta = sorted(g[i] - d[i] for i in range(n))
+delta = sorted((g[i] - g[1]) - (d[i] - d[1]) for i in range(1, n))
 gaps = [g[i + 1] - g[i] for i in range(1, n - 2)]
-print(f"{n} events; added delay per chunk p50 {delta[n // 2]:.0f} us, max {delta[-1]:.0f} us; "
-      f"gateway inter-chunk gap min {min(gaps) / 1000:.1f} ms, max {max(gaps) / 1000:.1f} ms")
+print(f"{sys.argv[3]}: {n} events; added delay per chunk after the first p50 {delta[len(delta) // 2]:.0f} us, "
+      f"max {delta[-1]:.0f} us; inter-chunk gap min {min(gaps) / 1000:.1f} ms, max {max(gaps) / 1000:.1f} ms")
 PY
-)
+}
+python3 benches/stream_timing.py paced 127.0.0.1 "$UP_PORT" paced-50 > "$OUT/paced-direct.txt"
+python3 benches/stream_timing.py paced 127.0.0.1 "$GW_PORT" paced > "$OUT/paced-gateway.txt"
+PACED=$(paced_summary "$OUT/paced-gateway.txt" wasmgate)
+if [ "$LITELLM" = 1 ]; then
+  python3 benches/stream_timing.py paced 127.0.0.1 "$LL_PORT" paced > "$OUT/paced-litellm.txt"
+  PACED="$PACED; $(paced_summary "$OUT/paced-litellm.txt" LiteLLM)"
+fi
 
 {
   echo "# wasmgate benchmark"
@@ -139,4 +212,14 @@ PY
   echo "Paced stream (upstream sends 50 chunks 20 ms apart): $PACED."
   echo
   echo "Gateway RSS: idle ${IDLE_RSS} KiB with the built-in adapters loaded; peak $(hwm) KiB."
+  if [ "$LITELLM" = 1 ]; then
+    echo
+    echo "## Side by side with LiteLLM $LITELLM_VERSION (proxy, 1 worker, same upstream, same rounds)"
+    echo
+    echo "| case | conns | wasmgate added p50 / p99 | LiteLLM added p50 / p99 | wasmgate req/s | LiteLLM req/s | wasmgate errors | LiteLLM errors | wasmgate CPU ms/req | LiteLLM CPU ms/req | wasmgate peak RSS KiB | LiteLLM peak RSS KiB |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${LL_ROWS[@]}"
+    echo
+    echo "RSS idle: wasmgate ${IDLE_RSS} KiB, LiteLLM ${LL_IDLE_RSS} KiB."
+  fi
 } | tee "$OUT/results.md"

@@ -146,7 +146,9 @@ async fn read_json(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
-/// Turns a handler's result into the response: logs it and adds the overhead header.
+/// Turns a handler's result into the response: logs it and adds the overhead header. Successful
+/// requests are logged at debug level (a line per request costs a write to stderr); failures at
+/// info, server-side failures at warn.
 fn finish(
     route: &str,
     result: Result<Response, ApiError>,
@@ -154,11 +156,13 @@ fn finish(
     metrics: &CallMetrics,
 ) -> Response {
     let response = result.unwrap_or_else(IntoResponse::into_response);
-    tracing::info!(
-        route,
-        status = response.status().as_u16(),
-        ms = started.elapsed().as_millis() as u64
-    );
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_millis() as u64;
+    match status {
+        500.. => tracing::warn!(route, status, ms),
+        400.. => tracing::info!(route, status, ms),
+        _ => tracing::debug!(route, status, ms),
+    }
     with_overhead(response, started, metrics)
 }
 
