@@ -16,7 +16,7 @@ for arg in "$@"; do
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
-LITELLM_VERSION=1.109.1
+LITELLM_VERSION=1.106.2
 LL_PORT=${BENCH_LITELLM_PORT:-9300}
 cd "$(dirname "$0")/.."
 DUR=${BENCH_DURATION:-10}
@@ -69,7 +69,8 @@ model_list:
 - model_name: embed
   litellm_params: {model: openai/text-embedding-3-small, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
 YAML
-  LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR "$venv/bin/litellm" --config "$OUT/litellm.yaml" \
+  LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY=true LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR \
+    "$venv/bin/litellm" --config "$OUT/litellm.yaml" \
     --host 127.0.0.1 --port "$LL_PORT" --num_workers 1 > "$OUT/litellm.log" 2>&1 &
   LL_PID=$!
   for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$LL_PORT/health/liveliness" && break; sleep 0.1; done
@@ -172,19 +173,18 @@ for _ in $(seq 1 "$ROUNDS"); do
   fi
 done
 
-# Paced stream: 50 chunks 20 ms apart. Each chunk's arrival is taken relative to the stream's
-# first chunk, through the gateway and direct; the difference is the delay the gateway adds to
-# that chunk beyond the first (buffering would make it grow).
+# Paced stream: 50 chunks 20 ms apart, each stamped by the upstream with its send time. Per
+# chunk: time from the upstream sending it to the client reading it, direct and through the
+# gateway; the difference of the two is the delay the gateway adds to each chunk.
 paced_summary() {
   python3 - "$OUT/paced-direct.txt" "$1" "$2" <<'PY'
 import sys
-d = [float(x) for x in open(sys.argv[1])]
-g = [float(x) for x in open(sys.argv[2])]
-n = min(len(d), len(g))
-delta = sorted((g[i] - g[1]) - (d[i] - d[1]) for i in range(1, n))
-gaps = [g[i + 1] - g[i] for i in range(1, n - 2)]
-print(f"{sys.argv[3]}: {n} events; added delay per chunk after the first p50 {delta[len(delta) // 2]:.0f} us, "
-      f"max {delta[-1]:.0f} us; inter-chunk gap min {min(gaps) / 1000:.1f} ms, max {max(gaps) / 1000:.1f} ms")
+d = sorted(int(x) for x in open(sys.argv[1]))
+g = sorted(int(x) for x in open(sys.argv[2]))
+base = d[len(d) // 2]
+print(f"{sys.argv[3]}: {len(g)} chunks; upstream-to-client per chunk p50 {g[len(g) // 2]} us, max {g[-1]} us "
+      f"(direct p50 {base} us, max {d[-1]} us): added per chunk p50 {g[len(g) // 2] - base} us, "
+      f"max {g[-1] - base} us")
 PY
 }
 python3 benches/stream_timing.py paced 127.0.0.1 "$UP_PORT" paced-50 > "$OUT/paced-direct.txt"

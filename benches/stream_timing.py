@@ -2,13 +2,26 @@
 
 ttfb HOST PORT MODEL N: p50/p99 time to first body byte and to the last byte over N streamed chat
 requests on one keep-alive connection, in microseconds.
-paced HOST PORT MODEL: arrival time of each SSE event of one streamed request, in microseconds
-since the request was sent, one per line.
+paced HOST PORT MODEL: for each chunk of one streamed request whose content carries the upstream's
+send time (`...@<unix microseconds>`, the upstream's `paced-50` model), the time from the upstream
+sending it to this client reading it, in microseconds, one per line.
 """
 import http.client
 import json
 import sys
 import time
+
+
+def send_delay_us(event):
+    """Microseconds since the upstream stamped this SSE event, or None if it carries no stamp."""
+    now = time.time_ns() // 1000
+    for line in event.split(b"\n"):
+        if line.startswith(b"data: {"):
+            choices = json.loads(line[6:]).get("choices") or [{}]
+            content = (choices[0].get("delta") or {}).get("content") or ""
+            if "@" in content:
+                return now - int(content.rsplit("@", 1)[1])
+    return None
 
 
 def body(model):
@@ -31,9 +44,9 @@ def stream_once(conn, model, on_event=None):
             first = now
         buf += chunk
         while b"\n\n" in buf:
-            _, buf = buf.split(b"\n\n", 1)
+            event, buf = buf.split(b"\n\n", 1)
             if on_event:
-                on_event((now - start) * 1e6)
+                on_event(event)
     return (first - start) * 1e6, (time.perf_counter() - start) * 1e6
 
 
@@ -55,9 +68,9 @@ def main():
             ttlb.append(b)
         print(f"{pct(ttfb, 0.5):.0f} {pct(ttfb, 0.99):.0f} {pct(ttlb, 0.5):.0f} {pct(ttlb, 0.99):.0f}")
     elif mode == "paced":
-        events = []
-        stream_once(conn, model, events.append)
-        print("\n".join(f"{e:.0f}" for e in events))
+        delays = []
+        stream_once(conn, model, lambda event: delays.append(send_delay_us(event)))
+        print("\n".join(str(d) for d in delays if d is not None))
 
 
 main()

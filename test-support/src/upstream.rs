@@ -10,7 +10,7 @@
 //! | `error-401-echo` | 401 whose message repeats the `authorization` header it got (as some providers do) |
 //! | `gated-stream` | one chunk, then waits for [`Upstream::release_gate`], then the rest |
 //! | `paced-stream` | 5 chunks 50 ms apart |
-//! | `paced-50` | 50 content chunks 20 ms apart (for checking that chunks are forwarded as they come) |
+//! | `paced-50` | 50 content chunks 20 ms apart, each `" w<i>@<unix µs when sent>"` (for measuring the delay a proxy adds to each chunk) |
 //! | `stream-error` | one chunk, then an SSE error event |
 //! | `drip` | a JSON body sent one byte per second |
 //! | `endless` | a body that never ends |
@@ -159,6 +159,34 @@ fn paced(parts: Vec<(Duration, Bytes)>) -> Body {
             tokio::time::sleep(delay).await;
         }
         Ok::<_, Infallible>(Frame::data(bytes))
+    });
+    BodyExt::boxed(StreamBody::new(stream))
+}
+
+/// `count` content chunks `interval` apart, each carrying the wall-clock time it was sent (Unix
+/// microseconds, a clock every process on the machine shares), then a stop chunk and `[DONE]`.
+fn stamped(model: String, count: usize, interval: Duration) -> Body {
+    let stream = futures::stream::iter(0..=count).then(move |i| {
+        let model = model.clone();
+        async move {
+            let bytes = if i < count {
+                tokio::time::sleep(interval).await;
+                let sent = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_micros();
+                event(&chunk(
+                    &model,
+                    json!({"content": format!(" w{i}@{sent}")}),
+                    None,
+                ))
+            } else {
+                let mut end = event(&chunk(&model, json!({}), Some("stop"))).to_vec();
+                end.extend_from_slice(b"data: [DONE]\n\n");
+                Bytes::from(end)
+            };
+            Ok::<_, Infallible>(Frame::data(bytes))
+        }
     });
     BodyExt::boxed(StreamBody::new(stream))
 }
@@ -370,12 +398,7 @@ async fn chat(state: Arc<State>, body: &Value, headers: &HeaderMap) -> Response<
                 .map(|b| (Duration::from_millis(50), b))
                 .collect(),
         )),
-        "paced-50" => sse(paced(
-            chunks
-                .into_iter()
-                .map(|b| (Duration::from_millis(20), b))
-                .collect(),
-        )),
+        "paced-50" => sse(stamped(model.to_string(), 50, Duration::from_millis(20))),
         "stream-error" => {
             let err = json!({"error": {"message": "upstream failed mid-stream", "type": "server_error", "code": 503}});
             let parts = vec![
