@@ -28,6 +28,11 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// Largest memory limit any adapter may be given, in bytes.
     pub max_memory_bytes: usize,
+    /// Pooling only: how much of each instance slot's linear memory stays resident after use,
+    /// reset by rewriting just the pages the instance dirtied (Linux 6.7+, else `memset`) rather
+    /// than released with `madvise`. Releasing costs TLB shootdowns across cores and page faults
+    /// on reuse; keeping costs up to this much RSS per slot that has ever been used.
+    pub keep_resident_bytes: usize,
     /// The shared outgoing HTTP client.
     pub client: ClientConfig,
 }
@@ -40,6 +45,7 @@ impl Default for RuntimeConfig {
             pooling: true,
             max_instances: 1000,
             max_memory_bytes: 1 << 30,
+            keep_resident_bytes: 4 << 20,
             client: ClientConfig::default(),
         }
     }
@@ -79,8 +85,9 @@ pub struct Runtime {
     inner: Arc<RuntimeInner>,
 }
 
-/// How much of each pooled memory and table stays resident between instances.
-const KEEP_RESIDENT_BYTES: usize = 4 << 20;
+/// The most of each pooled table kept resident: tables are small (a CPython component's is
+/// under 100 KiB).
+const TABLE_KEEP_RESIDENT_BYTES: usize = 256 << 10;
 
 impl Runtime {
     /// A runtime with `config`. Must be called within a Tokio runtime (the HTTP pool spawns
@@ -98,12 +105,9 @@ impl Runtime {
                 .total_tables(n.saturating_mul(2))
                 .total_stacks(n)
                 .max_memory_size(config.max_memory_bytes)
-                // Reset a returning instance's memory by rewriting only the pages it dirtied
-                // (found with the PAGEMAP_SCAN ioctl on Linux 6.7+) instead of `madvise`: no
-                // TLB shootdowns across cores, and no page faults when the slot is reused.
                 .pagemap_scan(wasmtime::Enabled::Auto)
-                .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
-                .table_keep_resident(KEEP_RESIDENT_BYTES);
+                .linear_memory_keep_resident(config.keep_resident_bytes)
+                .table_keep_resident(config.keep_resident_bytes.min(TABLE_KEEP_RESIDENT_BYTES));
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine =
