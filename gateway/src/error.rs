@@ -164,7 +164,7 @@ impl From<CallError> for ApiError {
                 code: Some("timeout".into()),
                 ..Self::new(StatusCode::GATEWAY_TIMEOUT, "timeout_error", message)
             },
-            CallError::Overloaded(_) => ApiError {
+            CallError::Overloaded(_) | CallError::RuntimeFull(_) => ApiError {
                 retry_after: Some(Duration::from_secs(1)),
                 ..Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,

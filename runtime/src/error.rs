@@ -59,6 +59,9 @@ pub enum CallError {
     /// All instance slots of the adapter stayed busy for the whole queue timeout.
     #[error("the adapter is at its concurrency limit of {0}; try again later")]
     Overloaded(usize),
+    /// Every instance slot of the runtime is in use (all adapters together).
+    #[error("the runtime has no free instance slot ({0}); try again later")]
+    RuntimeFull(String),
     /// The call's options are invalid (e.g. an `api_base` that is not a URL).
     #[error("invalid call: {0}")]
     InvalidCall(String),
@@ -71,7 +74,7 @@ impl CallError {
         match self {
             CallError::Provider(e) => e.kind,
             CallError::Timeout(_) => ErrorKind::Timeout,
-            CallError::Overloaded(_) => ErrorKind::Unavailable,
+            CallError::Overloaded(_) | CallError::RuntimeFull(_) => ErrorKind::Unavailable,
             CallError::InvalidCall(_) => ErrorKind::BadRequest,
             CallError::CpuLimit(_)
             | CallError::MemoryLimit { .. }
@@ -127,6 +130,9 @@ pub(crate) fn from_guest_failure(err: wasmtime::Error, cpu: Duration) -> CallErr
     }
     if let Some(m) = err.downcast_ref::<MemoryLimitExceeded>() {
         return CallError::MemoryLimit { limit: m.limit };
+    }
+    if let Some(full) = err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>() {
+        return CallError::RuntimeFull(full.to_string());
     }
     // The outer context of a wasmtime error is often only "error while executing at wasm
     // backtrace:"; the trap code or the root cause says what happened.

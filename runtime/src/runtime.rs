@@ -100,7 +100,8 @@ impl Runtime {
             let n = config.max_instances;
             let mut pool = PoolingAllocationConfig::default();
             pool.total_component_instances(n)
-                .total_core_instances(n.saturating_mul(4))
+                // A CPython component instantiates 14 core modules, SpiderMonkey 4, Rust 1-2.
+                .total_core_instances(n.saturating_mul(16))
                 .total_memories(n)
                 .total_tables(n.saturating_mul(2))
                 .total_stacks(n)

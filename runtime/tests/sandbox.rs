@@ -602,3 +602,36 @@ async fn nothing_survives_from_one_call_to_the_next() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_full_runtime_refuses_calls_as_unavailable() {
+    use wasmgate_runtime::RuntimeConfig;
+    let rt = wasmgate_runtime::Runtime::new(RuntimeConfig {
+        max_instances: 2,
+        cache_dir: Some(
+            wasmgate_test_support::workspace_root()
+                .join("target")
+                .join("wasmgate-test-cache"),
+        ),
+        ..Default::default()
+    })
+    .unwrap();
+    let adapter = load(&rt, "mock", AdapterPolicy::default()).await;
+    let slow = call_with(&[("mock_latency_ms", "400")]);
+    let request = user("m", "x");
+    let held = (0..2).map(|_| adapter.chat(&slow, &request));
+    let extra = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        adapter.chat(&call_with(&[]), &user("m", "x")).await
+    };
+    let (held, extra) = tokio::join!(futures::future::join_all(held), extra);
+    assert!(held.iter().all(Result::is_ok));
+    match extra {
+        Err(e @ CallError::RuntimeFull(_)) => {
+            assert_eq!(e.kind(), ErrorKind::Unavailable);
+            assert!(e.to_string().contains("no free instance slot"), "{e}");
+        }
+        other => panic!("expected RuntimeFull, got {other:?}"),
+    }
+    assert!(adapter.chat(&call_with(&[]), &user("m", "x")).await.is_ok());
+}
