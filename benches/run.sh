@@ -60,17 +60,9 @@ if [ "$LITELLM" = 1 ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install -q --disable-pip-version-check "litellm[proxy]==$LITELLM_VERSION"
   fi
-  cat > "$OUT/litellm.yaml" <<YAML
-model_list:
-- model_name: gpt
-  litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
-- model_name: paced
-  litellm_params: {model: openai/paced-50, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
-- model_name: embed
-  litellm_params: {model: openai/text-embedding-3-small, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
-YAML
+  # The same config file as wasmgate's: wasmgate reads LiteLLM's model_list format.
   LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY=true LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_LOG=ERROR \
-    "$venv/bin/litellm" --config "$OUT/litellm.yaml" \
+    "$venv/bin/litellm" --config "$OUT/config.yaml" \
     --host 127.0.0.1 --port "$LL_PORT" --num_workers 1 > "$OUT/litellm.log" 2>&1 &
   LL_PID=$!
   for _ in $(seq 1 600); do curl -sf -o /dev/null "http://127.0.0.1:$LL_PORT/health/liveliness" && break; sleep 0.1; done

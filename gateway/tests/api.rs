@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{sse_events, start, url};
+use common::{sse_events, start, streamed_tool_call, url};
 use serde_json::{json, Value};
 use std::time::Duration;
 use wasmgate::server::OVERHEAD_HEADER;
@@ -140,18 +140,10 @@ async fn tool_calls_whole_and_streamed() {
             .await
             .text(),
     );
-    let deltas: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str::<Value>(e).unwrap())
-        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0).cloned())
-        .collect();
-    assert_eq!(deltas[0]["id"], "call_1");
-    assert_eq!(deltas[0]["type"], "function");
-    assert_eq!(deltas[0]["function"]["name"], "get_weather");
-    let args: String = deltas
-        .iter()
-        .filter_map(|d| d["function"]["arguments"].as_str())
-        .collect();
+    let (first, args) = streamed_tool_call(&events);
+    assert_eq!(first["id"], "call_1");
+    assert_eq!(first["type"], "function");
+    assert_eq!(first["function"]["name"], "get_weather");
     assert_eq!(args, r#"{"city":"Paris"}"#);
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{sse_events, start, url};
+use common::{sse_events, start, streamed_tool_call, url};
 use serde_json::{json, Value};
 use std::path::Path;
 use wasmgate::Gateway;
@@ -118,17 +118,9 @@ async fn tool_calls(gw: &Gateway, upstream: &Upstream) {
             .await
             .text(),
     );
-    let deltas: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str::<Value>(e).unwrap())
-        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0).cloned())
-        .collect();
-    assert_eq!(deltas[0]["id"], "call_1");
-    assert_eq!(deltas[0]["function"]["name"], "get_weather");
-    let args: String = deltas
-        .iter()
-        .filter_map(|d| d["function"]["arguments"].as_str())
-        .collect();
+    let (first, args) = streamed_tool_call(&events);
+    assert_eq!(first["id"], "call_1");
+    assert_eq!(first["function"]["name"], "get_weather");
     assert_eq!(args, r#"{"city":"Paris"}"#);
 }
 

@@ -44,3 +44,18 @@ pub fn sse_events(body: &str) -> Vec<String> {
         })
         .collect()
 }
+
+/// The first tool-call delta of a streamed answer (events as from [`sse_events`], `[DONE]`
+/// last) and the concatenation of every delta's argument fragments.
+pub fn streamed_tool_call(events: &[String]) -> (serde_json::Value, String) {
+    let deltas: Vec<serde_json::Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str::<serde_json::Value>(e).unwrap())
+        .filter_map(|c| c["choices"][0]["delta"]["tool_calls"].get(0).cloned())
+        .collect();
+    let args = deltas
+        .iter()
+        .filter_map(|d| d["function"]["arguments"].as_str())
+        .collect();
+    (deltas.first().cloned().expect("a tool-call delta"), args)
+}

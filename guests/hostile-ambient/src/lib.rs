@@ -71,25 +71,7 @@ impl Guest for Ambient {
             .map(|(what, got)| format!("{what}: {got}"))
             .collect::<Vec<_>>()
             .join("\n");
-        Ok(ChatResponse {
-            id: "ambient".into(),
-            model: req.model,
-            created: 0,
-            choices: vec![Choice {
-                index: 0,
-                message: AssistantMessage {
-                    content: Some(report),
-                    reasoning_content: None,
-                    tool_calls: Vec::new(),
-                    refusal: None,
-                },
-                finish_reason: Some(FinishReason::Stop),
-                logprobs: None,
-            }],
-            usage: None,
-            system_fingerprint: None,
-            extra: None,
-        })
+        Ok(ChatResponse::text("ambient", req.model, report))
     }
 
     fn chat_stream(_: CallContext, _: ChatRequest) -> Result<ChunkStream, ProviderError> {

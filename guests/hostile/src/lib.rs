@@ -19,28 +19,6 @@ use wasmgate_guest::prelude::*;
 
 struct Hostile;
 
-fn reply(model: String, text: String) -> ChatResponse {
-    ChatResponse {
-        id: "hostile".into(),
-        model,
-        created: 0,
-        choices: vec![Choice {
-            index: 0,
-            message: AssistantMessage {
-                content: Some(text),
-                reasoning_content: None,
-                tool_calls: Vec::new(),
-                refusal: None,
-            },
-            finish_reason: Some(FinishReason::Stop),
-            logprobs: None,
-        }],
-        usage: None,
-        system_fingerprint: None,
-        extra: None,
-    }
-}
-
 #[inline(never)]
 fn spin() -> ! {
     let mut x: u64 = 0;
@@ -153,7 +131,7 @@ impl Guest for Hostile {
     }
 
     fn chat(ctx: CallContext, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
-        Ok(reply(req.model, attack(&ctx)?))
+        Ok(ChatResponse::text("hostile", req.model, attack(&ctx)?))
     }
 
     fn chat_stream(ctx: CallContext, _req: ChatRequest) -> Result<ChunkStream, ProviderError> {

@@ -39,6 +39,7 @@ pub mod error;
 pub mod http;
 pub mod log;
 pub mod openai;
+pub mod response;
 pub mod sse;
 pub mod url;
 
