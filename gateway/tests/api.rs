@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{sse_events, start, streamed_tool_call, url};
+use common::{sse_events, start, streamed_chunks, streamed_tool_call, url};
 use serde_json::{json, Value};
 use std::time::Duration;
 use wasmgate::server::OVERHEAD_HEADER;
@@ -82,20 +82,11 @@ async fn streaming_byte_format_with_usage() {
     );
     let text = reply.text();
     assert!(text.starts_with("data: {"), "{text}");
-    let events = sse_events(&text);
-    assert_eq!(events.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect();
+    let (chunks, content) = streamed_chunks(&sse_events(&text));
     assert!(chunks
         .iter()
         .all(|c| c["object"] == "chat.completion.chunk" && c["model"] == "gpt"));
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-    let content: String = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
     assert_eq!(content, "Hello from upstream");
     let usage = chunks.last().unwrap();
     assert_eq!(usage["choices"], json!([]));

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{sse_events, start, streamed_tool_call, url};
+use common::{sse_events, start, streamed_chunks, streamed_tool_call, url};
 use serde_json::{json, Value};
 use std::path::Path;
 use wasmgate::Gateway;
@@ -77,17 +77,8 @@ async fn streaming_with_usage(gw: &Gateway) {
     body["stream_options"] = json!({"include_usage": true});
     let reply = post_json(&url(gw, "/v1/chat/completions"), &body, &[]).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    let events = sse_events(&reply.text());
-    assert_eq!(events.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = events[..events.len() - 1]
-        .iter()
-        .map(|e| serde_json::from_str(e).unwrap())
-        .collect();
+    let (chunks, content) = streamed_chunks(&sse_events(&reply.text()));
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
-    let content: String = chunks
-        .iter()
-        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
-        .collect();
     assert_eq!(content, "Hello from upstream");
     let usage = chunks.last().unwrap();
     assert_eq!(usage["choices"], json!([]));

@@ -59,3 +59,18 @@ pub fn streamed_tool_call(events: &[String]) -> (serde_json::Value, String) {
         .collect();
     (deltas.first().cloned().expect("a tool-call delta"), args)
 }
+
+/// The chunks of a streamed answer (events as from [`sse_events`], `[DONE]` last, which is
+/// checked) as JSON, and the concatenation of their first choice's content.
+pub fn streamed_chunks(events: &[String]) -> (Vec<serde_json::Value>, String) {
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    let chunks: Vec<serde_json::Value> = events[..events.len() - 1]
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    let content = chunks
+        .iter()
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+        .collect();
+    (chunks, content)
+}
