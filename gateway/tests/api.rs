@@ -3,7 +3,10 @@
 
 mod common;
 
-use common::{sse_events, start, streamed_chunks, streamed_tool_call, url};
+use common::{
+    assert_upstream_chat_answer, chat_body, sse_events, start, streamed_chunks, streamed_tool_call,
+    url,
+};
 use serde_json::{json, Value};
 use std::time::Duration;
 use wasmgate::server::OVERHEAD_HEADER;
@@ -21,30 +24,13 @@ fn upstream_config(upstream: &Upstream) -> String {
     )
 }
 
-fn chat_body(model: &str) -> Value {
-    json!({"model": model, "messages": [{"role": "user", "content": "Hi"}]})
-}
-
 #[tokio::test]
 async fn chat_completion_round_trip() {
     let upstream = Upstream::start().await;
     let gw = start(&upstream_config(&upstream)).await;
     let reply = post_json(&url(&gw, "/v1/chat/completions"), &chat_body("gpt"), &[]).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
-    let body = reply.json();
-    assert_eq!(body["object"], "chat.completion");
-    assert_eq!(
-        body["model"], "gpt",
-        "the response names the model the client asked for"
-    );
-    assert_eq!(body["choices"][0]["message"]["role"], "assistant");
-    assert_eq!(
-        body["choices"][0]["message"]["content"],
-        "Hello from upstream"
-    );
-    assert_eq!(body["choices"][0]["finish_reason"], "stop");
-    assert_eq!(body["usage"]["total_tokens"], 12);
-    assert_eq!(body["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+    assert_upstream_chat_answer(&reply.json());
     let overhead: f64 = reply
         .header(OVERHEAD_HEADER)
         .expect("overhead header")

@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{sse_events, start, streamed_chunks, streamed_tool_call, url};
+use common::{
+    assert_upstream_chat_answer, chat_body, sse_events, start, streamed_chunks, streamed_tool_call,
+    url,
+};
 use serde_json::{json, Value};
 use std::path::Path;
 use wasmgate::Gateway;
@@ -38,24 +41,11 @@ fn config(wasm: &Path, upstream: &Upstream) -> String {
     yaml
 }
 
-fn chat(model: &str) -> Value {
-    json!({"model": model, "messages": [{"role": "user", "content": "Hi"}]})
-}
-
 async fn chat_round_trip(gw: &Gateway, upstream: &Upstream) {
-    let reply = post_json(&url(gw, "/v1/chat/completions"), &chat("gpt"), &[]).await;
+    let reply = post_json(&url(gw, "/v1/chat/completions"), &chat_body("gpt"), &[]).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let body = reply.json();
-    assert_eq!(body["object"], "chat.completion");
-    assert_eq!(body["model"], "gpt");
-    assert_eq!(body["choices"][0]["message"]["role"], "assistant");
-    assert_eq!(
-        body["choices"][0]["message"]["content"],
-        "Hello from upstream"
-    );
-    assert_eq!(body["choices"][0]["finish_reason"], "stop");
-    assert_eq!(body["usage"]["total_tokens"], 12);
-    assert_eq!(body["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+    assert_upstream_chat_answer(&body);
     assert_eq!(body["system_fingerprint"], "fp_test");
     assert!(!reply.text().contains(KEY));
     let sent = upstream
@@ -72,7 +62,7 @@ async fn chat_round_trip(gw: &Gateway, upstream: &Upstream) {
 }
 
 async fn streaming_with_usage(gw: &Gateway) {
-    let mut body = chat("gpt");
+    let mut body = chat_body("gpt");
     body["stream"] = json!(true);
     body["stream_options"] = json!({"include_usage": true});
     let reply = post_json(&url(gw, "/v1/chat/completions"), &body, &[]).await;
@@ -86,7 +76,7 @@ async fn streaming_with_usage(gw: &Gateway) {
 }
 
 async fn tool_calls(gw: &Gateway, upstream: &Upstream) {
-    let mut body = chat("tools");
+    let mut body = chat_body("tools");
     body["tools"] = json!([{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]);
     body["tool_choice"] = json!("auto");
     let whole = post_json(&url(gw, "/v1/chat/completions"), &body, &[]).await;
@@ -174,7 +164,7 @@ async fn upstream_errors(gw: &Gateway) {
     ];
     for (model, status, code) in cases {
         for stream in [false, true] {
-            let mut body = chat(model);
+            let mut body = chat_body(model);
             body["stream"] = json!(stream);
             let reply = post_json(&url(gw, "/v1/chat/completions"), &body, &[]).await;
             assert_eq!(
@@ -193,7 +183,7 @@ async fn upstream_errors(gw: &Gateway) {
 }
 
 async fn mid_stream_error(gw: &Gateway) {
-    let mut body = chat("flaky");
+    let mut body = chat_body("flaky");
     body["stream"] = json!(true);
     let reply = post_json(&url(gw, "/v1/chat/completions"), &body, &[]).await;
     assert_eq!(reply.status, 200);
@@ -207,7 +197,7 @@ async fn mid_stream_error(gw: &Gateway) {
 /// A POST the host refuses must come back as the adapter's own error, not kill its engine.
 async fn refused_egress(gw: &Gateway) {
     for stream in [false, true] {
-        let mut body = chat("elsewhere");
+        let mut body = chat_body("elsewhere");
         body["stream"] = json!(stream);
         let reply = post_json(&url(gw, "/v1/chat/completions"), &body, &[]).await;
         assert!(
@@ -226,7 +216,7 @@ async fn refused_egress(gw: &Gateway) {
         );
         assert!(!reply.text().contains(KEY));
     }
-    let reply = post_json(&url(gw, "/v1/chat/completions"), &chat("gpt"), &[]).await;
+    let reply = post_json(&url(gw, "/v1/chat/completions"), &chat_body("gpt"), &[]).await;
     assert_eq!(reply.status, 200, "later requests still work");
 }
 

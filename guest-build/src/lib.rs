@@ -55,11 +55,9 @@ pub fn build(root: &Path, target_dir: &Path, packages: &[&str]) -> Result<PathBu
 /// toolchain is chosen by the nested project's own files, whatever toolchain runs the outer
 /// build (e.g. nightly for fuzzing).
 pub fn nested_cargo() -> Command {
-    let under_rustup = std::env::var_os("RUSTUP_TOOLCHAIN").is_some();
-    let cargo = if under_rustup {
-        "cargo".to_string()
-    } else {
-        std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+    let cargo = match std::env::var_os("RUSTUP_TOOLCHAIN") {
+        Some(_) => "cargo".into(),
+        None => std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()),
     };
     let mut cmd = Command::new(cargo);
     without_outer_build_env(&mut cmd);

@@ -74,3 +74,25 @@ pub fn streamed_chunks(events: &[String]) -> (Vec<serde_json::Value>, String) {
         .collect();
     (chunks, content)
 }
+
+/// A one-message chat request body for `model`.
+pub fn chat_body(model: &str) -> serde_json::Value {
+    serde_json::json!({"model": model, "messages": [{"role": "user", "content": "Hi"}]})
+}
+
+/// Checks a non-streamed answer to [`chat_body`]`("gpt")` relayed from the test upstream.
+pub fn assert_upstream_chat_answer(body: &serde_json::Value) {
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(
+        body["model"], "gpt",
+        "the response names the model the client asked for"
+    );
+    assert_eq!(body["choices"][0]["message"]["role"], "assistant");
+    assert_eq!(
+        body["choices"][0]["message"]["content"],
+        "Hello from upstream"
+    );
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    assert_eq!(body["usage"]["total_tokens"], 12);
+    assert_eq!(body["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+}
