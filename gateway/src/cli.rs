@@ -150,6 +150,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         "sealed"
                     }
                 );
+                let uses: Vec<String> = loaded
+                    .adapter
+                    .credential_uses()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                println!(
+                    "  key used for:  {}{}",
+                    if uses.is_empty() {
+                        "(nothing)".to_string()
+                    } else {
+                        uses.join(", ")
+                    },
+                    if policy.credential_uses.is_some() {
+                        " (set by the operator)"
+                    } else {
+                        ""
+                    }
+                );
+                println!("  requests/call: {}", policy.limits.max_requests_per_call);
                 println!(
                     "  memory / cpu:  {} MiB / {:?} per call",
                     policy.limits.memory_bytes >> 20,

@@ -68,6 +68,8 @@ struct RawParams {
     tpm: Option<u64>,
     #[serde(default)]
     settings: BTreeMap<String, Value>,
+    #[serde(default)]
+    extra_headers: BTreeMap<String, Value>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -83,6 +85,7 @@ struct RawLimits {
     max_concurrency: Option<usize>,
     queue_timeout_ms: Option<u64>,
     max_response_mb: Option<u64>,
+    max_requests_per_call: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +100,7 @@ struct RawAdapter {
     allow_private_networks: bool,
     #[serde(default)]
     raw_credentials: bool,
+    credential_uses: Option<Vec<String>>,
     #[serde(default)]
     limits: RawLimits,
 }
@@ -105,6 +109,7 @@ struct RawAdapter {
 #[serde(default)]
 struct RawGeneral {
     master_key: Option<String>,
+    forward_client_headers_to_llm_api: Option<bool>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -124,6 +129,7 @@ struct RawServer {
     port: Option<u16>,
     max_request_body_mb: Option<u64>,
     shutdown_grace_s: Option<f64>,
+    forward_client_headers: Option<Vec<String>>,
 }
 
 /// One deployment of a model name.
@@ -143,6 +149,10 @@ pub struct ModelDeployment {
     pub timeout: Option<Duration>,
     /// Settings handed to the adapter (`settings:` and unrecognised scalar params).
     pub settings: Vec<(String, String)>,
+    /// `extra_headers` with plain values.
+    pub headers: Vec<(String, String)>,
+    /// `extra_headers` given as `os.environ/VAR`: secrets, sealed like the key.
+    pub secret_headers: Vec<(String, Secret)>,
     /// Where the entry starts.
     pub line: Option<usize>,
 }
@@ -166,6 +176,8 @@ pub struct AdapterLimits {
     pub queue_timeout: Option<Duration>,
     /// Upstream response size cap in MiB.
     pub max_response_mb: Option<u64>,
+    /// Outgoing requests per call.
+    pub max_requests_per_call: Option<u32>,
 }
 
 /// An external adapter component.
@@ -185,6 +197,8 @@ pub struct ExternalAdapter {
     pub allow_private_networks: bool,
     /// Grants the raw credential to the adapter.
     pub raw_credentials: bool,
+    /// The requests that may carry the credential (`METHOD /path`), replacing the adapter's own.
+    pub credential_uses: Option<Vec<wasmgate_runtime::egress::CredentialUse>>,
     /// Limits.
     pub limits: AdapterLimits,
     /// Where the entry starts.
@@ -202,6 +216,8 @@ pub struct ServerSettings {
     pub max_request_body_bytes: Option<usize>,
     /// How long in-flight requests may take to finish after a shutdown signal.
     pub shutdown_grace: Option<Duration>,
+    /// Which client headers reach adapters.
+    pub forward_headers: crate::headers::ForwardRule,
 }
 
 /// A loaded, validated config.
@@ -427,6 +443,18 @@ impl Config {
                 credential_hosts: a.credential_hosts.clone(),
                 allow_private_networks: a.allow_private_networks,
                 raw_credentials: a.raw_credentials,
+                credential_uses: a
+                    .credential_uses
+                    .as_ref()
+                    .map(|uses| {
+                        uses.iter()
+                            .map(|u| {
+                                wasmgate_runtime::egress::CredentialUse::parse(u)
+                                    .map_err(|e| loader.error(line, e.to_string()))
+                            })
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                    .transpose()?,
                 limits: AdapterLimits {
                     memory_mb: l.memory_mb,
                     cpu_ms: l.cpu_ms,
@@ -439,6 +467,7 @@ impl Config {
                     max_concurrency: l.max_concurrency,
                     queue_timeout: l.queue_timeout_ms.map(Duration::from_millis),
                     max_response_mb: l.max_response_mb,
+                    max_requests_per_call: l.max_requests_per_call,
                 },
                 line,
             });
@@ -453,6 +482,10 @@ impl Config {
                 .shutdown_grace_s
                 .map(|s| seconds(s, "server.shutdown_grace_s", &loader, server_line))
                 .transpose()?,
+            forward_headers: forward_rule(
+                raw.server.forward_client_headers.as_deref(),
+                raw.general_settings.forward_client_headers_to_llm_api,
+            ),
         };
         Ok(Config {
             file: Some(PathBuf::from(file)),
@@ -467,6 +500,26 @@ impl Config {
             warnings: loader.warnings,
         })
     }
+}
+
+/// The client headers forwarded to adapters: `server.forward_client_headers` (names, or
+/// prefixes as `x-foo-*`), else the defaults; LiteLLM's
+/// `general_settings.forward_client_headers_to_llm_api: true` adds every `x-*` header.
+fn forward_rule(
+    names: Option<&[String]>,
+    litellm_forward_all: Option<bool>,
+) -> crate::headers::ForwardRule {
+    let mut patterns: Vec<String> = match names {
+        Some(list) => list.to_vec(),
+        None => crate::headers::DEFAULT_FORWARDED
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    };
+    if litellm_forward_all == Some(true) {
+        patterns.push("x-*".into());
+    }
+    crate::headers::ForwardRule::new(patterns)
 }
 
 /// Parameters passed to adapters as settings without a warning: LiteLLM names with an obvious
@@ -546,6 +599,21 @@ fn model(
             loader.resolve(&text, line, &format!("setting `{k}`"))?,
         ));
     }
+    let mut headers = Vec::new();
+    let mut secret_headers = Vec::new();
+    for (k, v) in &p.extra_headers {
+        let text = scalar_text(v)
+            .ok_or_else(|| loader.error(line, format!("extra_headers `{k}` must be a string")))?;
+        let what = format!("extra_headers `{k}`");
+        if text.trim().starts_with("os.environ/") {
+            secret_headers.push((
+                k.to_ascii_lowercase(),
+                Secret::new(loader.resolve(&text, line, &what)?),
+            ));
+        } else {
+            headers.push((k.to_ascii_lowercase(), text));
+        }
+    }
     let mut ignored = Vec::new();
     for (k, v) in &p.other {
         match scalar_text(v) {
@@ -590,6 +658,8 @@ fn model(
         api_key,
         timeout,
         settings,
+        headers,
+        secret_headers,
         line,
     })
 }
@@ -631,10 +701,8 @@ mod tests {
             "{w}"
         );
         assert!(w.contains("c.yaml:8: `litellm_params.temperature`"), "{w}");
-        assert!(
-            w.contains("c.yaml:9: `litellm_params.extra_headers`"),
-            "{w}"
-        );
+        assert!(!w.contains("extra_headers"), "{w}");
+        assert_eq!(m.headers, vec![("a".to_string(), "b".to_string())]);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct ApiError {
     pub code: Option<String>,
     /// Sent as `retry-after` (seconds) when set.
     pub retry_after: Option<Duration>,
+    /// Upstream headers the adapter passed on (filtered by [`crate::headers`] when answered).
+    pub upstream_headers: Vec<(String, String)>,
 }
 
 impl ApiError {
@@ -34,7 +36,13 @@ impl ApiError {
             param: None,
             code: None,
             retry_after: None,
+            upstream_headers: Vec::new(),
         }
+    }
+
+    /// 502: the provider's answer could not be used.
+    pub fn upstream(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, "api_error", message)
     }
 
     /// 400 invalid_request_error.
@@ -151,6 +159,7 @@ impl From<ProviderError> for ApiError {
             param: None,
             code: code.map(str::to_string).or(e.provider_code),
             retry_after: e.retry_after_ms.map(Duration::from_millis),
+            upstream_headers: e.headers,
         }
     }
 }
@@ -173,6 +182,10 @@ impl From<CallError> for ApiError {
                 )
             },
             CallError::InvalidCall(_) => Self::internal(message),
+            CallError::Refused(_) => ApiError {
+                code: Some("egress_refused".into()),
+                ..Self::internal(message)
+            },
             CallError::CpuLimit(_)
             | CallError::MemoryLimit { .. }
             | CallError::Trap(_)
@@ -187,6 +200,7 @@ impl From<CallError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();
+        crate::headers::add_upstream_headers(response.headers_mut(), &self.upstream_headers);
         if let Some(after) = self.retry_after {
             let secs = after.as_secs_f64().ceil().max(1.0) as u64;
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

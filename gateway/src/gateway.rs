@@ -91,6 +91,7 @@ impl Gateway {
                 .server
                 .max_request_body_bytes
                 .unwrap_or(DEFAULT_MAX_BODY),
+            forward_headers: config.server.forward_headers.clone(),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let grace = config

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod gateway;
+pub mod headers;
 pub mod logging;
 pub mod registry;
 pub mod scaffold;

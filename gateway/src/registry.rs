@@ -74,6 +74,7 @@ fn external_policy(a: &ExternalAdapter) -> Result<AdapterPolicy, RegistryError> 
         credential_hosts: a.credential_hosts.as_deref().map(parse).transpose()?,
         allow_private_networks: a.allow_private_networks,
         raw_credentials: a.raw_credentials,
+        credential_uses: a.credential_uses.clone(),
         limits: Limits {
             memory_bytes: l.memory_mb.map_or(d.memory_bytes, |mb| (mb as usize) << 20),
             cpu_time: l.cpu_ms.map_or(d.cpu_time, Duration::from_millis),
@@ -85,6 +86,7 @@ fn external_policy(a: &ExternalAdapter) -> Result<AdapterPolicy, RegistryError> 
             max_response_bytes: l
                 .max_response_mb
                 .map_or(d.max_response_bytes, |mb| mb << 20),
+            max_requests_per_call: l.max_requests_per_call.unwrap_or(d.max_requests_per_call),
             ..d
         },
     })
@@ -181,8 +183,10 @@ impl Registry {
                     api_base: m.api_base.clone().or(alias_base.map(str::to_string)),
                     credential: m.api_key.clone().or_else(|| env_key(alias_key)),
                     settings: m.settings.clone(),
+                    headers: m.headers.clone(),
+                    secret_headers: m.secret_headers.clone(),
                     timeout: m.timeout,
-                    metrics: None,
+                    ..Default::default()
                 };
                 groups
                     .entry(m.model_name.clone())

@@ -2,6 +2,7 @@
 //! header, SSE streaming, and graceful shutdown.
 
 use crate::error::ApiError;
+use crate::headers::{add_upstream_headers, ForwardRule};
 use crate::registry::{Deployment, Registry};
 use crate::wire;
 use axum::body::Body;
@@ -20,7 +21,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use wasmgate_runtime::types::{ChatRequest, EmbeddingRequest};
+use wasmgate_runtime::types::{ChatChunk, ChatRequest, EmbeddingRequest};
 use wasmgate_runtime::{CallError, CallMetrics, CallOptions, ChatStream, Secret};
 
 /// The response header carrying the gateway's own share of the request time.
@@ -37,6 +38,8 @@ pub struct AppState {
     pub master_key: Option<Secret>,
     /// Largest request body.
     pub max_body: usize,
+    /// Which client headers reach adapters.
+    pub forward_headers: ForwardRule,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -202,6 +205,7 @@ async fn with_deployments<R: ProviderRequest, T>(
     state: &AppState,
     model: &str,
     metrics: &Arc<CallMetrics>,
+    client_headers: &[(String, String)],
     request: &mut R,
     mut attempt: impl AsyncFnMut(&Deployment, &CallOptions, &mut R) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
@@ -214,6 +218,16 @@ async fn with_deployments<R: ProviderRequest, T>(
         let d = &deployments[i % deployments.len()];
         let mut call = d.call.clone();
         call.metrics = Some(metrics.clone());
+        for (name, value) in client_headers {
+            // The deployment's own headers win over a client's.
+            if !call
+                .headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+            {
+                call.headers.push((name.clone(), value.clone()));
+            }
+        }
         request.set_model(&d.provider_model);
         match attempt(d, &call, request).await {
             Ok(v) => return Ok(v),
@@ -249,21 +263,26 @@ async fn chat_response(
     let json = read_json(state, headers, body).await?;
     let mut call = wire::chat_call(&json)?;
     let model = call.model.clone();
+    let client_headers = state.forward_headers.select(headers);
     if !call.stream {
         let answer = with_deployments(
             state,
             &model,
             metrics,
+            &client_headers,
             &mut call.request,
             async |d, opts, req| d.adapter.chat(opts, req).await.map_err(ApiError::from),
         )
         .await?;
-        return Ok(Json(wire::chat_response_json(&answer, &model)).into_response());
+        let mut response = Json(wire::chat_response_json(&answer, &model)).into_response();
+        add_upstream_headers(response.headers_mut(), &answer.headers);
+        return Ok(response);
     }
     let (first, rest) = with_deployments(
         state,
         &model,
         metrics,
+        &client_headers,
         &mut call.request,
         async |d, opts, req| {
             let mut stream = d
@@ -272,7 +291,7 @@ async fn chat_response(
                 .await
                 .map_err(ApiError::from)?;
             // A failure before the first chunk is answered with its own status code.
-            match stream.next().await {
+            match stream.next_batch().await {
                 Some(Err(e)) => Err(ApiError::from(e)),
                 first => Ok((first, stream)),
             }
@@ -282,34 +301,45 @@ async fn chat_response(
     Ok(sse_response(first, rest, model))
 }
 
+fn write_sse_event(out: &mut Vec<u8>, v: &Value) {
+    out.extend_from_slice(b"data: ");
+    serde_json::to_writer(&mut *out, v).expect("JSON values serialize");
+    out.extend_from_slice(b"\n\n");
+}
+
 fn sse_event(v: &Value) -> Bytes {
     let mut out = Vec::with_capacity(256);
-    out.extend_from_slice(b"data: ");
-    serde_json::to_writer(&mut out, v).expect("JSON values serialize");
-    out.extend_from_slice(b"\n\n");
+    write_sse_event(&mut out, v);
     Bytes::from(out)
 }
 
-/// `data: {chunk}` events, then `data: [DONE]`; an error mid-stream becomes one
-/// `data: {"error": ...}` event that ends the stream.
+/// One write to the client for a whole batch of chunks.
+fn sse_batch(batch: &[ChatChunk], model: &str) -> Bytes {
+    let mut out = Vec::with_capacity(256 * batch.len());
+    for chunk in batch {
+        write_sse_event(&mut out, &wire::chat_chunk_json(chunk, model));
+    }
+    Bytes::from(out)
+}
+
+/// `data: {chunk}` events (one write per batch the adapter made), then `data: [DONE]`; an error
+/// mid-stream becomes one `data: {"error": ...}` event that ends the stream.
 fn sse_response(
-    first: Option<Result<wasmgate_runtime::types::ChatChunk, CallError>>,
+    first: Option<Result<Vec<ChatChunk>, CallError>>,
     rest: ChatStream,
     model: String,
 ) -> Response {
+    let upstream_headers = rest.headers().to_vec();
     let events = futures::stream::unfold(Some((Some(first), rest)), move |state| {
         let model = model.clone();
         async move {
             let (pending, mut stream) = state?;
             let item = match pending {
                 Some(item) => item,
-                None => stream.next().await,
+                None => stream.next_batch().await,
             };
             Some(match item {
-                Some(Ok(chunk)) => (
-                    sse_event(&wire::chat_chunk_json(&chunk, &model)),
-                    Some((None, stream)),
-                ),
+                Some(Ok(batch)) => (sse_batch(&batch, &model), Some((None, stream))),
                 Some(Err(e)) => {
                     let error = ApiError::from(e);
                     tracing::warn!(
@@ -325,12 +355,14 @@ fn sse_response(
         }
     })
     .map(Ok::<_, Infallible>);
-    Response::builder()
+    let mut response = Response::builder()
         .header(http::header::CONTENT_TYPE, "text/event-stream")
         .header(http::header::CACHE_CONTROL, "no-cache")
         .header("x-accel-buffering", "no")
         .body(Body::from_stream(events))
-        .expect("static headers are valid")
+        .expect("static headers are valid");
+    add_upstream_headers(response.headers_mut(), &upstream_headers);
+    response
 }
 
 async fn embeddings(State(state): Shared, headers: HeaderMap, body: Body) -> Response {
@@ -340,22 +372,20 @@ async fn embeddings(State(state): Shared, headers: HeaderMap, body: Body) -> Res
         authorize(&state, &headers)?;
         let json = read_json(&state, &headers, body).await?;
         let mut call = wire::embedding_call(&json)?;
+        let client_headers = state.forward_headers.select(&headers);
         let answer = with_deployments(
             &state,
             &call.model,
             &metrics,
+            &client_headers,
             &mut call.request,
             async |d, opts, req| d.adapter.embed(opts, req).await.map_err(ApiError::from),
         )
         .await?;
-        Ok::<_, ApiError>(
-            Json(wire::embedding_response_json(
-                &answer,
-                &call.model,
-                call.base64,
-            ))
-            .into_response(),
-        )
+        let body = wire::embedding_response_json(&answer, &call.model, call.encoding)?;
+        let mut response = Json(body).into_response();
+        add_upstream_headers(response.headers_mut(), &answer.headers);
+        Ok::<_, ApiError>(response)
     }
     .await;
     finish("embeddings", result, started, &metrics)

@@ -26,6 +26,7 @@ const CHAT_FIELDS: &[&str] = &[
     "response_format",
     "temperature",
     "top_p",
+    "top_k",
     "max_tokens",
     "max_completion_tokens",
     "stop",
@@ -90,12 +91,193 @@ fn object<'a>(v: &'a Value, param: &str) -> Res<&'a Map<String, Value>> {
 }
 
 fn extra(body: &Map<String, Value>, known: &[&str]) -> Option<String> {
-    let rest: Map<String, Value> = body
+    extra_nested(body, known, &[])
+}
+
+/// The keys of `body` not in `known`, as the JSON text of an `extra` field. Unknown keys of the
+/// nested objects named in `nested` (which the record flattens) are kept under their name.
+fn extra_nested(
+    body: &Map<String, Value>,
+    known: &[&str],
+    nested: &[(&str, &[&str])],
+) -> Option<String> {
+    let mut rest: Map<String, Value> = body
         .iter()
         .filter(|(k, _)| !known.contains(&k.as_str()))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    for (name, inner_known) in nested {
+        if let Some(Value::Object(inner)) = body.get(*name) {
+            let unknown: Map<String, Value> = inner
+                .iter()
+                .filter(|(k, _)| !inner_known.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !unknown.is_empty() {
+                rest.insert(name.to_string(), Value::Object(unknown));
+            }
+        }
+    }
     (!rest.is_empty()).then(|| Value::Object(rest).to_string())
+}
+
+/// Merges a record's `extra` into `out`: its keys are added, and two objects under one key are
+/// merged key by key; keys the record set itself win.
+fn merge_extra(out: &mut Map<String, Value>, extra: &Option<String>) {
+    if let Some(Value::Object(more)) = extra.as_deref().and_then(|e| serde_json::from_str(e).ok()) {
+        merge_under(out, more);
+    }
+}
+
+fn merge_under(out: &mut Map<String, Value>, more: Map<String, Value>) {
+    for (key, value) in more {
+        match (out.get_mut(&key), value) {
+            (Some(Value::Object(mine)), Value::Object(theirs)) => merge_under(mine, theirs),
+            (Some(_), _) => {}
+            (None, value) => {
+                out.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Keys of the OpenAI wire objects the records model.
+mod known {
+    pub const MESSAGE: &[&str] = &[
+        "role",
+        "content",
+        "name",
+        "tool_calls",
+        "tool_call_id",
+        "reasoning_content",
+        "thinking_blocks",
+    ];
+    pub const TOOL_CALL: &[&str] = &["index", "id", "type", "function"];
+    pub const FUNCTION_CALL: &[&str] = &["name", "arguments"];
+    pub const TOOL: &[&str] = &["type", "function"];
+    pub const FUNCTION: &[&str] = &["name", "description", "parameters", "strict"];
+    pub const TEXT_PART: &[&str] = &["type", "text"];
+    pub const IMAGE_PART: &[&str] = &["type", "image_url"];
+}
+
+/// Where a tool call's signature travels on the OpenAI wire: Google's OpenAI-compatible
+/// `extra_content.google.thought_signature`.
+const SIGNATURE_POINTER: &str = "/extra_content/google/thought_signature";
+
+/// A tool call's signature, and the call object without it.
+fn take_signature(call: &Map<String, Value>) -> (Option<String>, Map<String, Value>) {
+    let mut call = call.clone();
+    let signature = Value::Object(call.clone())
+        .pointer(SIGNATURE_POINTER)
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    if signature.is_some() {
+        if let Some(Value::Object(content)) = call.get_mut("extra_content") {
+            if let Some(Value::Object(google)) = content.get_mut("google") {
+                google.remove("thought_signature");
+                if google.is_empty() {
+                    content.remove("google");
+                }
+            }
+            if content.is_empty() {
+                call.remove("extra_content");
+            }
+        }
+    }
+    (signature, call)
+}
+
+fn put_signature(call: &mut Value, signature: &Option<String>) {
+    if let Some(sig) = signature {
+        call["extra_content"]["google"]["thought_signature"] = json!(sig);
+    }
+}
+
+/// A message's reasoning: `thinking_blocks` (LiteLLM's name: `{type: thinking, thinking,
+/// signature}` and `{type: redacted_thinking, data}`), else `reasoning_content` as one block.
+fn reasoning_blocks(m: &Map<String, Value>, param: &str) -> Res<Vec<ReasoningBlock>> {
+    match m.get("thinking_blocks") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(blocks)) => {
+            return blocks
+                .iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    let p = format!("{param}.thinking_blocks[{i}]");
+                    let b = object(b, &p)?;
+                    match b.get("type").and_then(Value::as_str) {
+                        Some("redacted_thinking") => Ok(ReasoningBlock::Redacted(
+                            opt_str(b, "data", &format!("{p}.data"))?
+                                .ok_or_else(|| bad(&p, "a redacted_thinking block needs `data`"))?,
+                        )),
+                        Some("thinking") | None => Ok(ReasoningBlock::Thinking(Thinking {
+                            text: opt_str(b, "thinking", &format!("{p}.thinking"))?
+                                .unwrap_or_default(),
+                            signature: opt_str(b, "signature", &format!("{p}.signature"))?,
+                        })),
+                        Some(_) => Err(bad(
+                            &format!("{p}.type"),
+                            "a thinking block's `type` must be thinking or redacted_thinking",
+                        )),
+                    }
+                })
+                .collect();
+        }
+        Some(_) => {
+            return Err(bad(
+                &format!("{param}.thinking_blocks"),
+                "`thinking_blocks` must be an array",
+            ))
+        }
+    }
+    Ok(opt_str(
+        m,
+        "reasoning_content",
+        &format!("{param}.reasoning_content"),
+    )?
+    .map(|text| {
+        ReasoningBlock::Thinking(Thinking {
+            text,
+            signature: None,
+        })
+    })
+    .into_iter()
+    .collect())
+}
+
+fn thinking_block_json(b: &ReasoningBlock) -> Value {
+    match b {
+        ReasoningBlock::Thinking(t) => {
+            let mut v = json!({"type": "thinking", "thinking": t.text});
+            if let Some(s) = &t.signature {
+                v["signature"] = json!(s);
+            }
+            v
+        }
+        ReasoningBlock::Redacted(data) => json!({"type": "redacted_thinking", "data": data}),
+    }
+}
+
+/// `reasoning_content` (the text) and, when any block is signed or redacted or there are
+/// several, `thinking_blocks`.
+fn put_reasoning(out: &mut Value, blocks: &[ReasoningBlock]) {
+    let text: String = blocks
+        .iter()
+        .filter_map(|b| match b {
+            ReasoningBlock::Thinking(t) => Some(t.text.as_str()),
+            ReasoningBlock::Redacted(_) => None,
+        })
+        .collect();
+    if !text.is_empty() {
+        out["reasoning_content"] = json!(text);
+    }
+    let opaque = blocks.iter().any(|b| match b {
+        ReasoningBlock::Thinking(t) => t.signature.is_some(),
+        ReasoningBlock::Redacted(_) => true,
+    });
+    if opaque || blocks.len() > 1 {
+        out["thinking_blocks"] = Value::Array(blocks.iter().map(thinking_block_json).collect());
+    }
 }
 
 /// The required `model` field.
@@ -175,6 +357,7 @@ pub fn chat_call(body: &Value) -> Res<ChatCall> {
             .transpose()?,
         temperature: opt_f64(body, "temperature")?,
         top_p: opt_f64(body, "top_p")?,
+        top_k: opt_u32(body, "top_k")?,
         max_tokens: opt_u32(body, "max_tokens")?,
         max_completion_tokens: opt_u32(body, "max_completion_tokens")?,
         stop,
@@ -243,7 +426,14 @@ fn message(v: &Value, param: &str) -> Res<Message> {
                     c.get("function").unwrap_or(&Value::Null),
                     &format!("{p}.function"),
                 )?;
+                let (signature, rest) = take_signature(c);
                 Ok(ToolCall {
+                    signature,
+                    extra: extra_nested(
+                        &rest,
+                        known::TOOL_CALL,
+                        &[("function", known::FUNCTION_CALL)],
+                    ),
                     id: opt_str(c, "id", &format!("{p}.id"))?.unwrap_or_default(),
                     function: FunctionCall {
                         name: opt_str(f, "name", &format!("{p}.function.name"))?
@@ -270,21 +460,21 @@ fn message(v: &Value, param: &str) -> Res<Message> {
         name: opt_str(m, "name", &format!("{param}.name"))?,
         tool_calls,
         tool_call_id: opt_str(m, "tool_call_id", &format!("{param}.tool_call_id"))?,
-        reasoning_content: opt_str(
-            m,
-            "reasoning_content",
-            &format!("{param}.reasoning_content"),
-        )?,
+        reasoning: reasoning_blocks(m, param)?,
+        extra: extra(m, known::MESSAGE),
     })
 }
 
 fn content_part(v: &Value, param: &str) -> Res<ContentPart> {
     let p = object(v, param)?;
     match p.get("type").and_then(Value::as_str) {
-        Some("text") => Ok(ContentPart::Text(
-            opt_str(p, "text", &format!("{param}.text"))?
-                .ok_or_else(|| bad(param, "a text part needs `text`"))?,
-        )),
+        Some("text") => Ok(ContentPart {
+            body: PartBody::Text(
+                opt_str(p, "text", &format!("{param}.text"))?
+                    .ok_or_else(|| bad(param, "a text part needs `text`"))?,
+            ),
+            extra: extra(p, known::TEXT_PART),
+        }),
         Some("image_url") => {
             let image = match p.get("image_url") {
                 Some(Value::String(url)) => ImageUrl {
@@ -298,9 +488,15 @@ fn content_part(v: &Value, param: &str) -> Res<ContentPart> {
                 },
                 _ => return Err(bad(param, "an image part needs `image_url`")),
             };
-            Ok(ContentPart::Image(image))
+            Ok(ContentPart {
+                body: PartBody::Image(image),
+                extra: extra(p, known::IMAGE_PART),
+            })
         }
-        Some(_) => Ok(ContentPart::Other(v.to_string())),
+        Some(_) => Ok(ContentPart {
+            body: PartBody::Other(v.to_string()),
+            extra: None,
+        }),
         None => Err(bad(
             &format!("{param}.type"),
             "a content part needs a `type`",
@@ -333,6 +529,7 @@ fn tool(v: &Value, param: &str) -> Res<FunctionDefinition> {
             .filter(|p| !p.is_null())
             .map(Value::to_string),
         strict: opt_bool(f, "strict")?,
+        extra: extra_nested(t, known::TOOL, &[("function", known::FUNCTION)]),
     })
 }
 
@@ -414,17 +611,35 @@ fn raw_json(text: &Option<String>) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// OpenAI's `usage` object.
+/// OpenAI's `usage` object, with the provider's other counts merged in.
 pub fn usage_json(u: &Usage) -> Value {
     let mut v = json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
                        "total_tokens": u.total_tokens});
     if let Some(c) = u.cached_tokens {
         v["prompt_tokens_details"] = json!({"cached_tokens": c});
     }
+    if let Some(w) = u.cache_write_tokens {
+        v["cache_creation_input_tokens"] = json!(w);
+    }
     if let Some(r) = u.reasoning_tokens {
         v["completion_tokens_details"] = json!({"reasoning_tokens": r});
     }
+    with_extra(v, &u.extra)
+}
+
+/// `v` (an object) with `extra` merged in.
+fn with_extra(mut v: Value, extra: &Option<String>) -> Value {
+    if let Value::Object(map) = &mut v {
+        merge_extra(map, extra);
+    }
     v
+}
+
+fn tool_call_json(t: &ToolCall) -> Value {
+    let mut call = json!({"id": t.id, "type": "function",
+                          "function": {"name": t.function.name, "arguments": t.function.arguments}});
+    put_signature(&mut call, &t.signature);
+    with_extra(call, &t.extra)
 }
 
 /// A `chat.completion` object, with `model` set to the name the client asked for.
@@ -433,35 +648,22 @@ pub fn chat_response_json(r: &ChatResponse, model: &str) -> Value {
         .choices
         .iter()
         .map(|c| {
-            let mut message = json!({"role": "assistant", "content": c.message.content});
-            if !c.message.tool_calls.is_empty() {
-                message["tool_calls"] = Value::Array(
-                    c.message
-                        .tool_calls
-                        .iter()
-                        .map(|t| json!({"id": t.id, "type": "function",
-                                        "function": {"name": t.function.name, "arguments": t.function.arguments}}))
-                        .collect(),
-                );
+            let m = &c.message;
+            let mut message = json!({"role": "assistant", "content": m.content});
+            if !m.tool_calls.is_empty() {
+                message["tool_calls"] = m.tool_calls.iter().map(tool_call_json).collect();
             }
-            if let Some(r) = &c.message.reasoning_content {
-                message["reasoning_content"] = json!(r);
-            }
-            if let Some(r) = &c.message.refusal {
+            put_reasoning(&mut message, &m.reasoning);
+            if let Some(r) = &m.refusal {
                 message["refusal"] = json!(r);
             }
-            json!({"index": c.index, "message": message, "logprobs": raw_json(&c.logprobs),
-                   "finish_reason": c.finish_reason.as_ref().map(finish_reason)})
+            let message = with_extra(message, &m.extra);
+            let choice = json!({"index": c.index, "message": message, "logprobs": raw_json(&c.logprobs),
+                                "finish_reason": c.finish_reason.as_ref().map(finish_reason)});
+            with_extra(choice, &c.extra)
         })
         .collect();
     let mut out = Map::new();
-    if let Some(Value::Object(extra)) = r
-        .extra
-        .as_deref()
-        .and_then(|e| serde_json::from_str(e).ok())
-    {
-        out.extend(extra);
-    }
     out.insert("id".into(), json!(r.id));
     out.insert("object".into(), json!("chat.completion"));
     out.insert("created".into(), json!(r.created));
@@ -473,7 +675,45 @@ pub fn chat_response_json(r: &ChatResponse, model: &str) -> Value {
     if let Some(f) = &r.system_fingerprint {
         out.insert("system_fingerprint".into(), json!(f));
     }
+    merge_extra(&mut out, &r.extra);
     Value::Object(out)
+}
+
+fn reasoning_delta_json(d: &ChoiceDelta, delta: &mut Map<String, Value>) {
+    if d.reasoning.is_empty() {
+        return;
+    }
+    let text: String = d
+        .reasoning
+        .iter()
+        .filter_map(|r| r.text.as_deref())
+        .collect();
+    if !text.is_empty() {
+        delta.insert("reasoning_content".into(), json!(text));
+    }
+    let plain = d
+        .reasoning
+        .iter()
+        .all(|r| r.index == 0 && r.signature.is_none() && r.redacted.is_none());
+    if plain {
+        return;
+    }
+    let blocks = d
+        .reasoning
+        .iter()
+        .map(|r| match &r.redacted {
+            Some(data) => json!({"index": r.index, "type": "redacted_thinking", "data": data}),
+            None => {
+                let mut b = json!({"index": r.index, "type": "thinking",
+                                   "thinking": r.text.as_deref().unwrap_or("")});
+                if let Some(s) = &r.signature {
+                    b["signature"] = json!(s);
+                }
+                b
+            }
+        })
+        .collect();
+    delta.insert("thinking_blocks".into(), Value::Array(blocks));
 }
 
 /// A `chat.completion.chunk` object, with `model` set to the name the client asked for.
@@ -489,9 +729,7 @@ pub fn chat_chunk_json(c: &ChatChunk, model: &str) -> Value {
             if let Some(t) = &d.content {
                 delta.insert("content".into(), json!(t));
             }
-            if let Some(t) = &d.reasoning_content {
-                delta.insert("reasoning_content".into(), json!(t));
-            }
+            reasoning_delta_json(d, &mut delta);
             if let Some(t) = &d.refusal {
                 delta.insert("refusal".into(), json!(t));
             }
@@ -513,13 +751,15 @@ pub fn chat_chunk_json(c: &ChatChunk, model: &str) -> Value {
                             function.insert("arguments".into(), json!(a));
                         }
                         call["function"] = Value::Object(function);
-                        call
+                        put_signature(&mut call, &t.signature);
+                        with_extra(call, &t.extra)
                     })
                     .collect();
                 delta.insert("tool_calls".into(), Value::Array(calls));
             }
-            json!({"index": d.index, "delta": delta, "logprobs": raw_json(&d.logprobs),
-                   "finish_reason": d.finish_reason.as_ref().map(finish_reason)})
+            let choice = json!({"index": d.index, "delta": delta, "logprobs": raw_json(&d.logprobs),
+                                "finish_reason": d.finish_reason.as_ref().map(finish_reason)});
+            with_extra(choice, &d.extra)
         })
         .collect();
     let mut out = json!({"id": c.id, "object": "chat.completion.chunk", "created": c.created,
@@ -530,17 +770,54 @@ pub fn chat_chunk_json(c: &ChatChunk, model: &str) -> Value {
     if let Some(u) = &c.usage {
         out["usage"] = usage_json(u);
     }
-    out
+    with_extra(out, &c.extra)
 }
 
 /// A parsed `/v1/embeddings` request.
 pub struct EmbeddingCall {
     /// The model name the client asked for.
     pub model: String,
-    /// `encoding_format: base64`.
-    pub base64: bool,
+    /// The encoding the client asked for.
+    pub encoding: EncodingFormat,
     /// The request for the adapter.
     pub request: EmbeddingRequest,
+}
+
+fn embedding_input(v: &Value, param: &str) -> Res<EmbeddingInput> {
+    let tokens = |list: &Vec<Value>| {
+        list.iter()
+            .map(|t| t.as_u64().and_then(|n| u32::try_from(n).ok()))
+            .collect::<Option<Vec<u32>>>()
+    };
+    match v {
+        Value::String(s) => Ok(EmbeddingInput::Text(s.clone())),
+        Value::Array(list) => tokens(list).map(EmbeddingInput::Tokens).ok_or_else(|| {
+            bad(
+                param,
+                "a token input must be an array of non-negative integers",
+            )
+        }),
+        Value::Object(o) => {
+            let url = o
+                .get("image_url")
+                .and_then(|i| i.as_str().or_else(|| i.get("url").and_then(Value::as_str)))
+                .or_else(|| o.get("image").and_then(Value::as_str))
+                .ok_or_else(|| {
+                    bad(
+                        param,
+                        "an object input must be an image: `{\"image\": URL}`",
+                    )
+                })?;
+            Ok(EmbeddingInput::Image(ImageUrl {
+                url: url.to_string(),
+                detail: None,
+            }))
+        }
+        _ => Err(bad(
+            param,
+            "an input must be a string, a token array or an image",
+        )),
+    }
 }
 
 /// Parses an embeddings request body.
@@ -550,21 +827,29 @@ pub fn embedding_call(body: &Value) -> Res<EmbeddingCall> {
         .ok_or_else(|| ApiError::bad_request("the request body must be a JSON object"))?;
     let model = model_of(body)?;
     let input = match body.get("input") {
-        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::String(s)) => vec![EmbeddingInput::Text(s.clone())],
+        // One token array is one input; an array of anything else is a list of inputs.
+        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_number) => {
+            vec![embedding_input(&Value::Array(a.clone()), "input")?]
+        }
         Some(Value::Array(a)) if !a.is_empty() => a
             .iter()
-            .map(|s| s.as_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| bad("input", "`input` must be a string or an array of strings (token arrays are not supported)"))?,
-        _ => return Err(bad("input", "`input` must be a non-empty string or array of strings")),
+            .enumerate()
+            .map(|(i, v)| embedding_input(v, &format!("input[{i}]")))
+            .collect::<Res<Vec<_>>>()?,
+        _ => return Err(bad("input", "`input` must be a non-empty string or array")),
     };
     let encoding = match opt_str(body, "encoding_format", "encoding_format")?.as_deref() {
         None | Some("float") => EncodingFormat::Float,
         Some("base64") => EncodingFormat::Base64,
+        Some("int8") => EncodingFormat::Int8,
+        Some("uint8") => EncodingFormat::Uint8,
+        Some("binary") => EncodingFormat::Binary,
+        Some("ubinary") => EncodingFormat::Ubinary,
         Some(_) => {
             return Err(bad(
                 "encoding_format",
-                "`encoding_format` must be float or base64",
+                "`encoding_format` must be float, base64, int8, uint8, binary or ubinary",
             ))
         }
     };
@@ -581,32 +866,66 @@ pub fn embedding_call(body: &Value) -> Res<EmbeddingCall> {
     };
     Ok(EmbeddingCall {
         model,
-        base64: encoding == EncodingFormat::Base64,
+        encoding,
         request,
     })
 }
 
-/// An embeddings `list` object; vectors as floats or as base64 of little-endian f32.
-pub fn embedding_response_json(r: &EmbeddingResponse, model: &str, base64: bool) -> Value {
-    let data: Vec<Value> = r
+fn encoding_name(e: EncodingFormat) -> &'static str {
+    match e {
+        EncodingFormat::Float => "float",
+        EncodingFormat::Base64 => "base64",
+        EncodingFormat::Int8 => "int8",
+        EncodingFormat::Uint8 => "uint8",
+        EncodingFormat::Binary => "binary",
+        EncodingFormat::Ubinary => "ubinary",
+    }
+}
+
+/// One vector as the client asked for it: floats, base64 of little-endian f32, or the
+/// provider's quantized numbers. An adapter that answered in another encoding is an upstream
+/// error, never a silent conversion.
+fn vector_json(v: &EmbeddingVector, encoding: EncodingFormat) -> Res<Value> {
+    Ok(match (v, encoding) {
+        (EmbeddingVector::Float(f), EncodingFormat::Float) => json!(f),
+        (EmbeddingVector::Float(f), EncodingFormat::Base64) => {
+            let bytes: Vec<u8> = f.iter().flat_map(|x| x.to_le_bytes()).collect();
+            json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+        }
+        (EmbeddingVector::Int8(i), EncodingFormat::Int8)
+        | (EmbeddingVector::Binary(i), EncodingFormat::Binary) => json!(i),
+        (EmbeddingVector::Uint8(u), EncodingFormat::Uint8)
+        | (EmbeddingVector::Ubinary(u), EncodingFormat::Ubinary) => json!(u),
+        _ => {
+            return Err(ApiError::upstream(format!(
+                "the provider did not answer in the `{}` encoding the request asked for",
+                encoding_name(encoding)
+            )))
+        }
+    })
+}
+
+/// An embeddings `list` object in the encoding the client asked for.
+pub fn embedding_response_json(
+    r: &EmbeddingResponse,
+    model: &str,
+    encoding: EncodingFormat,
+) -> Res<Value> {
+    let data = r
         .data
         .iter()
         .map(|e| {
-            let embedding = if base64 {
-                let bytes: Vec<u8> = e.vector.iter().flat_map(|f| f.to_le_bytes()).collect();
-                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
-            } else {
-                json!(e.vector)
-            };
-            json!({"object": "embedding", "index": e.index, "embedding": embedding})
+            Ok(json!({"object": "embedding", "index": e.index,
+                      "embedding": vector_json(&e.vector, encoding)?}))
         })
-        .collect();
+        .collect::<Res<Vec<Value>>>()?;
     let usage = r
         .usage
         .as_ref()
         .map(|u| json!({"prompt_tokens": u.prompt_tokens, "total_tokens": u.total_tokens}))
         .unwrap_or_else(|| json!({"prompt_tokens": 0, "total_tokens": 0}));
-    json!({"object": "list", "data": data, "model": model, "usage": usage})
+    let out = json!({"object": "list", "data": data, "model": model, "usage": usage});
+    Ok(with_extra(out, &r.extra))
 }
 
 #[cfg(test)]
@@ -635,7 +954,7 @@ mod tests {
         let r = &call.request;
         assert_eq!(r.messages.len(), 4);
         assert!(
-            matches!(&r.messages[1].content, Some(MessageContent::Parts(p)) if p.len() == 3 && matches!(&p[2], ContentPart::Other(_)))
+            matches!(&r.messages[1].content, Some(MessageContent::Parts(p)) if p.len() == 3 && matches!(&p[2].body, PartBody::Other(_)))
         );
         assert_eq!(r.messages[2].tool_calls[0].function.name, "f");
         assert_eq!(r.messages[3].tool_call_id.as_deref(), Some("c1"));
@@ -683,11 +1002,13 @@ mod tests {
             model: "m".into(),
             data: vec![Embedding {
                 index: 0,
-                vector: vec![1.0, -2.0],
+                vector: EmbeddingVector::Float(vec![1.0, -2.0]),
             }],
             usage: None,
+            extra: None,
+            headers: Vec::new(),
         };
-        let v = embedding_response_json(&r, "alias", true);
+        let v = embedding_response_json(&r, "alias", EncodingFormat::Base64).unwrap();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(v["data"][0]["embedding"].as_str().unwrap())
             .unwrap();

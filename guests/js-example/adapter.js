@@ -14,6 +14,7 @@ function post(ctx, path, body, extraHeaders = {}) {
   const headers = { ...http.bearer(ctx.credential), ...extraHeaders };
   if (settings.organization) headers["openai-organization"] = settings.organization;
   if (settings.project) headers["openai-project"] = settings.project;
+  for (const [name, value] of ctx.headers) headers[name] = value;
   return http.postJson(base + path, body, headers);
 }
 
@@ -22,7 +23,7 @@ class ChunkStream {
   #reader;
   #decoder = new TextDecoder();
   #parser = new SseParser();
-  #ready = [];
+  #held;
 
   constructor(response) {
     this.#reader = response.body.getReader();
@@ -37,35 +38,52 @@ class ChunkStream {
     }
   }
 
+  // Every chunk of the events one read completed; an empty list at the end. An error that
+  // follows chunks of the same read is reported on the next call.
   async #next() {
-    while (this.#reader !== undefined) {
-      while (this.#ready.length > 0) {
-        const event = this.#ready.shift();
-        if (event.isDone()) return this.#finish();
-        if (event.data.trim() === "") continue;
-        let value;
-        try {
-          value = JSON.parse(event.data);
-        } catch (e) {
-          throw errors.upstream(`invalid JSON in the provider's stream: ${e.message}`);
-        }
-        const failure = openai.streamError(value);
-        if (failure !== undefined) throw failure;
-        return openai.parseChatChunk(value);
-      }
+    if (this.#held !== undefined) {
+      const held = this.#held;
+      this.#held = undefined;
+      throw held;
+    }
+    const out = [];
+    while (this.#reader !== undefined && out.length === 0) {
       const { done, value } = await this.#reader.read().catch((e) => {
         throw errors.upstream(`reading the provider's stream: ${e.message ?? e}`);
       });
-      if (done) return this.#finish();
-      this.#ready.push(...this.#parser.feed(this.#decoder.decode(value, { stream: true })));
+      if (done) {
+        this.#finish();
+        break;
+      }
+      for (const event of this.#parser.feed(this.#decoder.decode(value, { stream: true }))) {
+        if (event.isDone()) {
+          this.#finish();
+          break;
+        }
+        if (event.data.trim() === "") continue;
+        let failure;
+        let parsed;
+        try {
+          parsed = JSON.parse(event.data);
+          failure = openai.streamError(parsed);
+        } catch (e) {
+          failure = errors.upstream(`invalid JSON in the provider's stream: ${e.message}`);
+        }
+        if (failure !== undefined) {
+          this.#finish();
+          if (out.length === 0) throw failure;
+          this.#held = failure;
+          break;
+        }
+        out.push(openai.parseChatChunk(parsed));
+      }
     }
-    return undefined;
+    return out;
   }
 
   #finish() {
     this.#reader?.cancel().catch(() => {});
     this.#reader = undefined;
-    return undefined;
   }
 }
 
@@ -75,27 +93,35 @@ export const adapter = {
     return {
       name: "js-example",
       version: "0.1.0",
-      capabilities: { chat: true, streaming: true, embeddings: true, tools: true, vision: true },
+      capabilities: { chat: true, streaming: true, embeddings: true, tools: true, vision: true, reasoning: false },
       defaultApiBase: DEFAULT_API_BASE,
       requiredHosts: ["https://api.openai.com"],
+      credentialUses: [
+        { method: "POST", path: "/chat/completions" },
+        { method: "POST", path: "/embeddings" },
+      ],
       description: "OpenAI-compatible chat and embeddings, written in JavaScript",
     };
   },
 
   chat: errors.reported(async (ctx, request) => {
     const response = await post(ctx, "/chat/completions", openai.chatRequestBody(request, false));
-    return openai.parseChatResponse(await http.readJson(response, MAX_RESPONSE));
+    const answer = openai.parseChatResponse(await http.readJson(response, MAX_RESPONSE));
+    answer.headers = errors.passedOn(response.headers);
+    return answer;
   }),
 
   chatStream: errors.reported(async (ctx, request) => {
     const body = openai.chatRequestBody(request, true);
     const response = await post(ctx, "/chat/completions", body, { accept: "text/event-stream" });
-    return new ChunkStream(response);
+    return { chunks: new ChunkStream(response), headers: errors.passedOn(response.headers) };
   }),
 
   embed: errors.reported(async (ctx, request) => {
     const response = await post(ctx, "/embeddings", openai.embeddingRequestBody(request));
-    return openai.parseEmbeddingResponse(await http.readJson(response, MAX_RESPONSE));
+    const answer = openai.parseEmbeddingResponse(await http.readJson(response, MAX_RESPONSE), request.encodingFormat);
+    answer.headers = errors.passedOn(response.headers);
+    return answer;
   }),
 
   ChunkStream,

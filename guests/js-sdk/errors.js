@@ -10,7 +10,7 @@ export class ProviderError extends Error {
   /**
    * @param {string} kind one of the WIT `error-kind` cases, e.g. "bad-request"
    * @param {string} message
-   * @param {{status?: number, retryAfterMs?: number, providerCode?: string}} [details]
+   * @param {{status?: number, retryAfterMs?: number, providerCode?: string, headers?: [string, string][]}} [details]
    */
   constructor(kind, message, details = {}) {
     super(message);
@@ -18,7 +18,24 @@ export class ProviderError extends Error {
     this.status = details.status;
     this.retryAfterMs = details.retryAfterMs === undefined ? undefined : BigInt(details.retryAfterMs);
     this.providerCode = details.providerCode;
+    this.headers = details.headers ?? [];
   }
+}
+
+// Headers about the connection or the body, which mean nothing past this hop.
+const HOP_HEADERS = new Set([
+  "connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
+  "content-type", "set-cookie", "date", "server", "vary", "alt-svc", "via",
+]);
+
+/** The response headers an adapter passes on to the host (the host decides which reach the
+ * client), as `[name, value]` pairs. */
+export function passedOn(headers) {
+  const out = [];
+  headers.forEach((value, name) => {
+    if (!HOP_HEADERS.has(name.toLowerCase())) out.push([name.toLowerCase(), value]);
+  });
+  return out;
 }
 
 /** The request cannot be served by this provider (400). */
@@ -99,7 +116,12 @@ export function fromHttp(status, headers, body) {
   }
   let [message, code] = parsed === undefined ? [undefined, undefined] : errorFields(parsed);
   message ??= snippet(body) || `the provider answered HTTP ${status}`;
-  return new ProviderError(kindFor(status, message, code), message, { status, retryAfterMs: retryAfterMs(headers), providerCode: code });
+  return new ProviderError(kindFor(status, message, code), message, {
+    status,
+    retryAfterMs: retryAfterMs(headers),
+    providerCode: code,
+    headers: passedOn(headers),
+  });
 }
 
 /** The error for a `fetch` that did not produce a response. */

@@ -1,6 +1,6 @@
 // Logging through the host: lines are tagged with the adapter's name and respect the gateway's
 // log level. Never log credentials or request bodies.
-import { log } from "wasmgate:provider/logging@0.1.0";
+import { log } from "wasmgate:provider/logging@0.2.0";
 
 /** A debug line. */
 export const debug = (message) => log("debug", message);

@@ -13,13 +13,104 @@ function parse(what, text) {
   }
 }
 
-/** Merges the request's `extra` JSON object into `body`, its keys winning. */
+/** Merges a record's `extra` JSON object into `body`: its keys win, except that two objects
+ * under one key are merged key by key. */
 export function mergeExtra(body, extra) {
   if (extra === undefined || extra === null) return;
   const value = parse("extra", extra);
   if (value === null) return;
   if (typeof value !== "object" || Array.isArray(value)) throw badRequest("`extra` must be a JSON object");
-  Object.assign(body, value);
+  merge(body, value);
+}
+
+function merge(into, more) {
+  for (const [k, v] of Object.entries(more)) {
+    if (isObject(into[k]) && isObject(v)) merge(into[k], v);
+    else into[k] = v;
+  }
+}
+
+/** The keys of `o` not in `known` as the JSON text of an `extra` field; unknown keys of the
+ * nested objects named in `nested` are kept under their name. */
+export function extraOf(o, known, nested = {}) {
+  if (!isObject(o)) return undefined;
+  const rest = Object.fromEntries(Object.entries(o).filter(([k]) => !known.has(k)));
+  for (const [name, innerKnown] of Object.entries(nested)) {
+    if (isObject(o[name])) {
+      const unknown = Object.fromEntries(Object.entries(o[name]).filter(([k]) => !innerKnown.has(k)));
+      if (Object.keys(unknown).length > 0) rest[name] = unknown;
+    }
+  }
+  return Object.keys(rest).length > 0 ? JSON.stringify(rest) : undefined;
+}
+
+const TOOL_CALL_KEYS = new Set(["index", "id", "type", "function"]);
+const FUNCTION_CALL_KEYS = new Set(["name", "arguments"]);
+const MESSAGE_KEYS = new Set(["role", "content", "tool_calls", "refusal", "reasoning_content", "reasoning", "thinking_blocks"]);
+const CHOICE_KEYS = new Set(["index", "message", "finish_reason", "logprobs"]);
+const CHUNK_CHOICE_KEYS = new Set(["index", "delta", "finish_reason", "logprobs"]);
+const USAGE_KEYS = new Set(["prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details",
+  "completion_tokens_details", "cache_creation_input_tokens", "cache_read_input_tokens"]);
+
+/** A tool call's signature (Google's `extra_content.google.thought_signature`) and its other
+ * unknown keys. */
+function signatureAndExtra(call) {
+  if (!isObject(call)) return [undefined, undefined];
+  const copy = JSON.parse(JSON.stringify(call));
+  let signature;
+  if (isObject(copy.extra_content) && isObject(copy.extra_content.google)) {
+    signature = typeof copy.extra_content.google.thought_signature === "string" ? copy.extra_content.google.thought_signature : undefined;
+    delete copy.extra_content.google.thought_signature;
+    if (Object.keys(copy.extra_content.google).length === 0) delete copy.extra_content.google;
+    if (Object.keys(copy.extra_content).length === 0) delete copy.extra_content;
+  }
+  return [signature, extraOf(copy, TOOL_CALL_KEYS, { function: FUNCTION_CALL_KEYS })];
+}
+
+function toolCallJson(t) {
+  const out = { id: t.id, type: "function", function: { name: t.function.name, arguments: t.function.arguments } };
+  if (t.signature !== undefined) out.extra_content = { google: { thought_signature: t.signature } };
+  mergeExtra(out, t.extra);
+  return out;
+}
+
+function putReasoning(out, blocks) {
+  if (blocks.length === 0) return;
+  const text = blocks.filter((b) => b.tag === "thinking").map((b) => b.val.text).join("");
+  if (text) out.reasoning_content = text;
+  const opaque = blocks.some((b) => b.tag === "redacted" || b.val.signature !== undefined);
+  if (opaque || blocks.length > 1) {
+    out.thinking_blocks = blocks.map((b) =>
+      b.tag === "redacted"
+        ? { type: "redacted_thinking", data: b.val }
+        : { type: "thinking", thinking: b.val.text, ...(b.val.signature !== undefined ? { signature: b.val.signature } : {}) },
+    );
+  }
+}
+
+function parseReasoning(m) {
+  if (Array.isArray(m.thinking_blocks)) {
+    return m.thinking_blocks.filter(isObject).map((b) =>
+      b.type === "redacted_thinking"
+        ? { tag: "redacted", val: str(b, "data") ?? "" }
+        : { tag: "thinking", val: { text: str(b, "thinking") ?? "", signature: str(b, "signature") } },
+    );
+  }
+  const text = str(m, "reasoning_content") ?? str(m, "reasoning");
+  return text === undefined ? [] : [{ tag: "thinking", val: { text, signature: undefined } }];
+}
+
+function parseReasoningDeltas(d) {
+  if (Array.isArray(d.thinking_blocks)) {
+    return d.thinking_blocks.filter(isObject).map((b, i) => ({
+      index: u32(b, "index") ?? i,
+      text: b.type === "redacted_thinking" ? undefined : str(b, "thinking") || undefined,
+      signature: str(b, "signature"),
+      redacted: b.type === "redacted_thinking" ? str(b, "data") : undefined,
+    }));
+  }
+  const text = str(d, "reasoning_content") ?? str(d, "reasoning");
+  return text === undefined ? [] : [{ index: 0, text, signature: undefined, redacted: undefined }];
 }
 
 function setIfDefined(body, key, value) {
@@ -35,6 +126,7 @@ export function chatRequestBody(req, stream) {
   setIfDefined(body, "parallel_tool_calls", req.parallelToolCalls);
   setIfDefined(body, "temperature", req.temperature);
   setIfDefined(body, "top_p", req.topP);
+  setIfDefined(body, "top_k", req.topK);
   setIfDefined(body, "max_tokens", req.maxTokens);
   setIfDefined(body, "max_completion_tokens", req.maxCompletionTokens);
   if (req.stop.length > 0) body.stop = req.stop;
@@ -61,25 +153,24 @@ function messageJson(m) {
   else if (c.tag === "text") out.content = c.val;
   else out.content = c.val.map(contentPartJson);
   if (m.name !== undefined) out.name = m.name;
-  if (m.toolCalls.length > 0) {
-    out.tool_calls = m.toolCalls.map((t) => ({
-      id: t.id,
-      type: "function",
-      function: { name: t.function.name, arguments: t.function.arguments },
-    }));
-  }
+  if (m.toolCalls.length > 0) out.tool_calls = m.toolCalls.map(toolCallJson);
   if (m.toolCallId !== undefined) out.tool_call_id = m.toolCallId;
+  putReasoning(out, m.reasoning);
+  mergeExtra(out, m.extra);
   return out;
 }
 
 function contentPartJson(p) {
-  if (p.tag === "text") return { type: "text", text: p.val };
-  if (p.tag === "image") {
-    const url = { url: p.val.url };
-    if (p.val.detail !== undefined) url.detail = p.val.detail;
-    return { type: "image_url", image_url: url };
-  }
-  return parse("a content part", p.val);
+  const b = p.body;
+  let out;
+  if (b.tag === "text") out = { type: "text", text: b.val };
+  else if (b.tag === "image") {
+    const url = { url: b.val.url };
+    if (b.val.detail !== undefined) url.detail = b.val.detail;
+    out = { type: "image_url", image_url: url };
+  } else out = parse("a content part", b.val);
+  if (isObject(out)) mergeExtra(out, p.extra);
+  return out;
 }
 
 function toolJson(f) {
@@ -87,7 +178,9 @@ function toolJson(f) {
   if (f.description !== undefined) fn.description = f.description;
   if (f.parameters !== undefined) fn.parameters = parse("tool parameters", f.parameters);
   if (f.strict !== undefined) fn.strict = f.strict;
-  return { type: "function", function: fn };
+  const out = { type: "function", function: fn };
+  mergeExtra(out, f.extra);
+  return out;
 }
 
 function toolChoiceJson(c) {
@@ -113,7 +206,6 @@ const list = (v, key) => (isObject(v) && Array.isArray(v[key]) ? v[key] : []);
 const u32 = (v, key) => (isObject(v) && Number.isInteger(v[key]) && v[key] >= 0 ? Math.min(v[key], U32_MAX) : undefined);
 const u64 = (v, key) => (isObject(v) && Number.isInteger(v[key]) && v[key] >= 0 ? BigInt(v[key]) : 0n);
 const json = (v, key) => (isObject(v) && v[key] !== undefined && v[key] !== null ? JSON.stringify(v[key]) : undefined);
-const reasoning = (v) => str(v, "reasoning_content") ?? str(v, "reasoning");
 
 /** An OpenAI finish reason as the WIT variant. */
 export function parseFinishReason(v) {
@@ -132,7 +224,12 @@ export function parseUsage(v) {
     completionTokens: completion,
     totalTokens: u32(v, "total_tokens") ?? Math.min(prompt + completion, U32_MAX),
     cachedTokens: u32(obj(v, "prompt_tokens_details"), "cached_tokens"),
+    cacheWriteTokens: u32(v, "cache_creation_input_tokens"),
     reasoningTokens: u32(obj(v, "completion_tokens_details"), "reasoning_tokens"),
+    extra: extraOf(v, USAGE_KEYS, {
+      prompt_tokens_details: new Set(["cached_tokens"]),
+      completion_tokens_details: new Set(["reasoning_tokens"]),
+    }),
   };
 }
 
@@ -147,18 +244,24 @@ export function parseChatResponse(v) {
       index: u32(c, "index") ?? i,
       message: {
         content: str(m, "content"),
-        reasoningContent: reasoning(m),
-        toolCalls: list(m, "tool_calls").map((t) => ({
-          id: str(t, "id") ?? "",
-          function: { name: str(obj(t, "function"), "name") ?? "", arguments: str(obj(t, "function"), "arguments") ?? "" },
-        })),
+        reasoning: parseReasoning(m),
+        toolCalls: list(m, "tool_calls").map((t) => {
+          const [signature, extra] = signatureAndExtra(t);
+          return {
+            id: str(t, "id") ?? "",
+            function: { name: str(obj(t, "function"), "name") ?? "", arguments: str(obj(t, "function"), "arguments") ?? "" },
+            signature,
+            extra,
+          };
+        }),
         refusal: str(m, "refusal"),
+        extra: extraOf(m, MESSAGE_KEYS),
       },
       finishReason: parseFinishReason(isObject(c) ? c.finish_reason : undefined),
       logprobs: json(c, "logprobs"),
+      extra: extraOf(c, CHOICE_KEYS),
     };
   });
-  const extra = Object.fromEntries(Object.entries(v).filter(([k, x]) => !KNOWN_TOP_LEVEL.has(k) && x !== null));
   return {
     id: str(v, "id") ?? "",
     model: str(v, "model") ?? "",
@@ -166,7 +269,8 @@ export function parseChatResponse(v) {
     choices,
     usage: parseUsage(v.usage),
     systemFingerprint: str(v, "system_fingerprint"),
-    extra: Object.keys(extra).length > 0 ? JSON.stringify(extra) : undefined,
+    extra: extraOf(v, KNOWN_TOP_LEVEL),
+    headers: [],
   };
 }
 
@@ -180,16 +284,22 @@ export function parseChatChunk(v) {
       index: u32(c, "index") ?? i,
       role: role === "function" ? "tool" : ROLES.has(role) ? role : undefined,
       content: str(d, "content"),
-      reasoningContent: reasoning(d),
-      toolCalls: list(d, "tool_calls").map((t, j) => ({
-        index: u32(t, "index") ?? j,
-        id: str(t, "id"),
-        name: str(obj(t, "function"), "name"),
-        arguments: str(obj(t, "function"), "arguments"),
-      })),
+      reasoning: parseReasoningDeltas(d),
+      toolCalls: list(d, "tool_calls").map((t, j) => {
+        const [signature, extra] = signatureAndExtra(t);
+        return {
+          index: u32(t, "index") ?? j,
+          id: str(t, "id"),
+          name: str(obj(t, "function"), "name"),
+          arguments: str(obj(t, "function"), "arguments"),
+          signature,
+          extra,
+        };
+      }),
       refusal: str(d, "refusal"),
       finishReason: parseFinishReason(isObject(c) ? c.finish_reason : undefined),
       logprobs: json(c, "logprobs"),
+      extra: extraOf(c, CHUNK_CHOICE_KEYS, { delta: MESSAGE_KEYS }),
     };
   });
   return {
@@ -199,6 +309,7 @@ export function parseChatChunk(v) {
     choices,
     usage: parseUsage(v.usage),
     systemFingerprint: str(v, "system_fingerprint"),
+    extra: extraOf(v, KNOWN_TOP_LEVEL),
   };
 }
 
@@ -210,25 +321,47 @@ export function streamError(v) {
   return fromHttp(status, new Headers(), JSON.stringify({ error: v.error }));
 }
 
-/** The JSON body of an `/embeddings` request. Floats are always requested; the host encodes
- * base64 for clients that ask for it. */
+const QUANTIZED = { int8: [-128, 127], uint8: [0, 255], binary: [-128, 127], ubinary: [0, 255] };
+
+/** The JSON body of an `/embeddings` request. Floats are requested for float and base64 (the
+ * host encodes base64 for clients that ask for it); quantized encodings are passed on. */
 export function embeddingRequestBody(req) {
-  const body = { model: req.model, input: req.input, encoding_format: "float" };
+  const input = req.input.map((i) => {
+    if (i.tag === "text") return i.val;
+    if (i.tag === "tokens") return Array.from(i.val);
+    throw badRequest("this provider's embeddings endpoint takes text or tokens, not images");
+  });
+  const encoding = req.encodingFormat in QUANTIZED ? req.encodingFormat : "float";
+  const body = { model: req.model, input, encoding_format: encoding };
   setIfDefined(body, "dimensions", req.dimensions);
   setIfDefined(body, "user", req.user);
   mergeExtra(body, req.extra);
   return body;
 }
 
-/** An `/embeddings` response body. */
-export function parseEmbeddingResponse(v) {
+/** An `/embeddings` response body, its vectors in `encoding` (floats by default). */
+export function parseEmbeddingResponse(v, encoding) {
   if (!isObject(v) || !Array.isArray(v.data)) throw upstream("the provider's response has no `data`");
   const data = v.data.map((item, i) => {
     const vector = isObject(item) ? item.embedding : undefined;
     if (!Array.isArray(vector) || !vector.every((x) => typeof x === "number")) {
       throw upstream("an embedding in the provider's response is not a list of numbers");
     }
-    return { index: u32(item, "index") ?? i, vector: Float32Array.from(vector) };
+    const range = QUANTIZED[encoding];
+    if (range !== undefined) {
+      if (!vector.every((x) => Number.isInteger(x) && x >= range[0] && x <= range[1])) {
+        throw upstream("an embedding holds a number out of its encoding's range");
+      }
+      const array = range[0] < 0 ? Int8Array.from(vector) : Uint8Array.from(vector);
+      return { index: u32(item, "index") ?? i, vector: { tag: encoding, val: array } };
+    }
+    return { index: u32(item, "index") ?? i, vector: { tag: "float", val: Float32Array.from(vector) } };
   });
-  return { model: str(v, "model") ?? "", data, usage: parseUsage(v.usage) };
+  return {
+    model: str(v, "model") ?? "",
+    data,
+    usage: parseUsage(v.usage),
+    extra: extraOf(v, new Set(["object", "data", "model", "usage"])),
+    headers: [],
+  };
 }

@@ -6,7 +6,7 @@ Settings: `organization` and `project` become OpenAI's headers.
 """
 
 import json
-from typing import Optional
+from typing import List, Optional
 
 from wasmgate_guest import errors, openai, sse
 from wasmgate_guest.http import Request, Response
@@ -26,7 +26,7 @@ def _request(ctx: t.CallContext, path: str, body: dict) -> Request:
         request.header("openai-organization", settings["organization"])
     if "project" in settings:
         request.header("openai-project", settings["project"])
-    return request
+    return request.call_headers(ctx.headers)
 
 
 class Adapter(exports.Adapter):
@@ -43,6 +43,10 @@ class Adapter(exports.Adapter):
             | t.Capabilities.VISION,
             default_api_base=DEFAULT_API_BASE,
             required_hosts=["https://api.openai.com"],
+            credential_uses=[
+                t.CredentialUse(method="POST", path="/chat/completions"),
+                t.CredentialUse(method="POST", path="/embeddings"),
+            ],
             description="OpenAI-compatible chat and embeddings, written in Python",
         )
 
@@ -50,10 +54,12 @@ class Adapter(exports.Adapter):
     def chat(self, ctx: t.CallContext, request: t.ChatRequest) -> t.ChatResponse:
         body = openai.chat_request_body(request, stream=False)
         response = _request(ctx, "/chat/completions", body).send().raise_for_status()
-        return openai.parse_chat_response(response.json(MAX_RESPONSE))
+        answer = openai.parse_chat_response(response.json(MAX_RESPONSE))
+        answer.headers = response.passed_on_headers()
+        return answer
 
     @errors.reported
-    def chat_stream(self, ctx: t.CallContext, request: t.ChatRequest) -> "ChunkStream":
+    def chat_stream(self, ctx: t.CallContext, request: t.ChatRequest) -> exports.adapter.OpenedStream:
         body = openai.chat_request_body(request, stream=True)
         response = (
             _request(ctx, "/chat/completions", body)
@@ -61,13 +67,15 @@ class Adapter(exports.Adapter):
             .send()
             .raise_for_status()
         )
-        return ChunkStream(response)
+        return exports.adapter.OpenedStream(ChunkStream(response), response.passed_on_headers())
 
     @errors.reported
     def embed(self, ctx: t.CallContext, request: t.EmbeddingRequest) -> t.EmbeddingResponse:
         body = openai.embedding_request_body(request)
         response = _request(ctx, "/embeddings", body).send().raise_for_status()
-        return openai.parse_embedding_response(response.json(MAX_RESPONSE))
+        answer = openai.parse_embedding_response(response.json(MAX_RESPONSE), request.encoding_format)
+        answer.headers = response.passed_on_headers()
+        return answer
 
 
 class ChunkStream(exports.adapter.ChunkStream):
@@ -76,35 +84,42 @@ class ChunkStream(exports.adapter.ChunkStream):
     def __init__(self, response: Response) -> None:
         self._response: Optional[Response] = response
         self._parser = sse.Parser()
-        self._ready: list = []
+        self._held: Optional[Exception] = None
 
     @errors.reported
-    def next(self) -> Optional[t.ChatChunk]:
-        while self._response is not None:
-            while self._ready:
-                event = self._ready.pop(0)
+    def next(self) -> List[t.ChatChunk]:
+        """Every chunk of the events one read completed; an empty list at the end. An error that
+        follows chunks of the same read is reported on the next call."""
+        if self._held is not None:
+            held, self._held = self._held, None
+            raise held
+        out: List[t.ChatChunk] = []
+        while self._response is not None and not out:
+            data = self._response.read_chunk()
+            if data is None:
+                self._finish()
+                break
+            for event in self._parser.feed(data):
                 if event.is_done():
-                    return self._finish()
+                    self._finish()
+                    break
                 if not event.data.strip():
                     continue
                 try:
                     value = json.loads(event.data)
+                    failure = openai.stream_error(value)
                 except ValueError as e:
-                    self._finish()
-                    raise errors.upstream(f"invalid JSON in the provider's stream: {e}") from None
-                failure = openai.stream_error(value)
+                    failure = errors.upstream(f"invalid JSON in the provider's stream: {e}")
                 if failure is not None:
                     self._finish()
-                    raise failure
-                return openai.parse_chat_chunk(value)
-            data = self._response.read_chunk()
-            if data is None:
-                return self._finish()
-            self._ready.extend(self._parser.feed(data))
-        return None
+                    if not out:
+                        raise failure
+                    self._held = failure
+                    break
+                out.append(openai.parse_chat_chunk(value))
+        return out
 
     def _finish(self) -> None:
         if self._response is not None:
             self._response.close()
             self._response = None
-        return None

@@ -2,11 +2,12 @@
 //! runs in a fresh store and instance, so nothing leaks between calls.
 
 use crate::bindings::types::{
-    AdapterInfo, CallContext, ChatRequest, ChatResponse, EmbeddingRequest, EmbeddingResponse,
+    AdapterInfo, CallContext, ChatRequest, ChatResponse, CredentialKind, EmbeddingRequest,
+    EmbeddingResponse,
 };
 use crate::bindings::{Provider, ProviderPre};
-use crate::credential::{SealedCredential, Secret};
-use crate::egress::{AllowedHost, CallEgress};
+use crate::credential::{drop_leaking, Secret, Vault};
+use crate::egress::{ApiBase, CallEgress, CredentialUse, Refusal};
 use crate::error::{from_guest_failure, CallError, RuntimeError};
 use crate::output::OutputSize;
 use crate::policy::AdapterPolicy;
@@ -14,7 +15,7 @@ use crate::runtime::RuntimeInner;
 use crate::state::CallState;
 use crate::stream::ChatStream;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use wasmtime::Store;
@@ -27,10 +28,17 @@ pub struct CallOptions {
     /// The provider base URL; its origin becomes reachable for this call, private addresses
     /// included, and may receive the credential.
     pub api_base: Option<String>,
-    /// The API key. Sealed unless the policy grants raw credentials.
+    /// The API key or token. Sealed unless the policy grants raw credentials.
     pub credential: Option<Secret>,
+    /// What `credential` is; `api-key` when unset and there is a credential.
+    pub credential_kind: Option<CredentialKind>,
     /// Operator settings passed to the adapter.
     pub settings: Vec<(String, String)>,
+    /// Headers for the adapter to send upstream (the deployment's and forwarded client ones).
+    pub headers: Vec<(String, String)>,
+    /// Headers whose values are secrets: the adapter sees placeholders, sealed like the
+    /// credential.
+    pub secret_headers: Vec<(String, Secret)>,
     /// Wall-clock bound on the call, capped by the policy's `call_timeout`. For streams it
     /// bounds opening the stream and each wait for the next chunk.
     pub timeout: Option<Duration>,
@@ -42,6 +50,17 @@ pub struct CallOptions {
 #[derive(Debug, Default)]
 pub struct CallMetrics {
     upstream_nanos: AtomicU64,
+}
+
+impl CallOptions {
+    /// Every secret of the call, for scrubbing errors.
+    pub(crate) fn secrets(&self) -> Vec<Secret> {
+        self.credential
+            .iter()
+            .cloned()
+            .chain(self.secret_headers.iter().map(|(_, s)| s.clone()))
+            .collect()
+    }
 }
 
 impl CallMetrics {
@@ -72,6 +91,10 @@ pub(crate) struct AdapterInner {
     pub(crate) policy: Arc<AdapterPolicy>,
     slots: Arc<Semaphore>,
     cpu_budget_ticks: u64,
+    /// The adapter's default API base, for credential-use paths when a call has none.
+    default_base: Option<Arc<ApiBase>>,
+    /// The requests that may carry the credential (the policy's, else the adapter's own).
+    credential_uses: Arc<[CredentialUse]>,
 }
 
 /// A running instance of an adapter. Its store holds the instance slot, so the slot is freed
@@ -80,6 +103,42 @@ pub(crate) struct Instance {
     pub(crate) store: Store<CallState>,
     pub(crate) provider: Provider,
     pub(crate) context: CallContext,
+    /// The last outgoing request the host refused in this call.
+    pub(crate) refusal: Arc<Mutex<Option<Refusal>>>,
+}
+
+impl Instance {
+    /// The error a failed call reports: the host's refusal when one explains it, else `err`.
+    pub(crate) fn explain(refusal: &Mutex<Option<Refusal>>, err: CallError) -> CallError {
+        match (&err, refusal.lock().ok().and_then(|r| r.clone())) {
+            (CallError::Provider(_) | CallError::Trap(_), Some(refusal)) => {
+                CallError::Refused(refusal)
+            }
+            _ => err,
+        }
+    }
+}
+
+/// The credential uses in force: the policy's when it sets them, else the adapter's own.
+fn credential_uses(
+    policy: &AdapterPolicy,
+    info: &AdapterInfo,
+) -> Result<Arc<[CredentialUse]>, String> {
+    if let Some(uses) = &policy.credential_uses {
+        return Ok(uses.clone().into());
+    }
+    info.credential_uses
+        .iter()
+        .map(|u| CredentialUse::new(&u.method, &u.path).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()
+        .map(Into::into)
+}
+
+fn default_base(info: &AdapterInfo) -> Option<Arc<ApiBase>> {
+    info.default_api_base
+        .as_deref()
+        .and_then(|b| ApiBase::parse(b).ok())
+        .map(Arc::new)
 }
 
 /// Fails when `value` is larger than `limit` bytes.
@@ -117,12 +176,15 @@ impl AdapterInner {
                 capabilities: crate::bindings::types::Capabilities::empty(),
                 default_api_base: None,
                 required_hosts: Vec::new(),
+                credential_uses: Vec::new(),
                 description: String::new(),
             },
             pre,
             policy: Arc::new(policy),
             slots,
             cpu_budget_ticks,
+            default_base: None,
+            credential_uses: Arc::from([]),
         };
         let load_err = |message: String| RuntimeError::Load {
             name: name.to_string(),
@@ -154,6 +216,9 @@ impl AdapterInner {
                 info.name
             )));
         }
+        adapter.credential_uses = credential_uses(&adapter.policy, &info)
+            .map_err(|e| load_err(format!("info() declares {e}")))?;
+        adapter.default_base = default_base(&info);
         adapter.name = Arc::from(info.name.as_str());
         adapter.info = info;
         Ok(adapter)
@@ -171,20 +236,37 @@ impl AdapterInner {
     pub(crate) async fn instantiate(&self, call: &CallOptions) -> Result<Instance, CallError> {
         let slot = self.acquire_slot().await?;
         let api_base = match call.api_base.as_deref().filter(|b| !b.is_empty()) {
-            Some(base) => Some(
-                AllowedHost::origin_of(base).map_err(|e| CallError::InvalidCall(e.to_string()))?,
-            ),
+            Some(base) => {
+                Some(ApiBase::parse(base).map_err(|e| CallError::InvalidCall(e.to_string()))?)
+            }
             None => None,
         };
-        let (credential, sealed) =
-            SealedCredential::seal(call.credential.as_ref(), self.policy.raw_credentials);
+        let mut vault = Vault::default();
+        let credential = call
+            .credential
+            .as_ref()
+            .map(|secret| vault.seal(secret, self.policy.raw_credentials));
+        let mut headers = call.headers.clone();
+        for (name, secret) in &call.secret_headers {
+            headers.push((name.clone(), vault.seal(secret, false)));
+        }
+        let credential_kind = match (&credential, call.credential_kind) {
+            (None, _) => CredentialKind::None,
+            (Some(_), Some(kind)) => kind,
+            (Some(_), None) => CredentialKind::ApiKey,
+        };
+        let refusal = Arc::new(Mutex::new(None));
         let egress = CallEgress {
             adapter: self.name.clone(),
             policy: self.policy.clone(),
             api_base,
-            credential: sealed,
+            default_base: self.default_base.clone(),
+            credential_uses: self.credential_uses.clone(),
+            vault,
             client: self.runtime.egress.clone(),
             metrics: call.metrics.clone(),
+            requests: 0,
+            refusal: refusal.clone(),
         };
         let limits = &self.policy.limits;
         let state = CallState::new(
@@ -205,13 +287,16 @@ impl AdapterInner {
             deployment_model: call.deployment_model.clone(),
             api_base: call.api_base.clone(),
             credential,
+            credential_kind,
             settings: call.settings.clone(),
+            headers,
             timeout_ms: Some(self.call_timeout(call).as_millis() as u64),
         };
         Ok(Instance {
             store,
             provider,
             context,
+            refusal,
         })
     }
 
@@ -237,7 +322,10 @@ impl Adapter {
     /// recompiling; e.g. to grant the hosts its `info()` declares.
     pub fn with_policy(&self, policy: AdapterPolicy) -> Adapter {
         let inner = &self.inner;
+        let uses = credential_uses(&policy, &inner.info).unwrap_or_else(|_| Arc::from([]));
         Adapter::from_inner(AdapterInner {
+            credential_uses: uses,
+            default_base: inner.default_base.clone(),
             runtime: inner.runtime.clone(),
             name: inner.name.clone(),
             sha256: inner.sha256.clone(),
@@ -259,6 +347,11 @@ impl Adapter {
         &self.inner.policy
     }
 
+    /// The requests that may carry the credential: the policy's list, else the adapter's own.
+    pub fn credential_uses(&self) -> &[CredentialUse] {
+        &self.inner.credential_uses
+    }
+
     /// Runs `f` on a fresh instance under the call's wall-clock bound.
     async fn run<T, F, Fut>(&self, call: &CallOptions, f: F) -> Result<T, CallError>
     where
@@ -268,12 +361,15 @@ impl Adapter {
         let timeout = self.inner.call_timeout(call);
         let work = async {
             let instance = self.inner.instantiate(call).await?;
-            f(instance).await
+            let refusal = instance.refusal.clone();
+            f(instance)
+                .await
+                .map_err(|e| Instance::explain(&refusal, e))
         };
         tokio::time::timeout(timeout, work)
             .await
             .map_err(|_| CallError::Timeout(timeout))?
-            .map_err(|e| e.scrubbed(call.credential.as_ref()))
+            .map_err(|e| e.scrubbed(&call.secrets()))
     }
 
     fn cpu_time(&self) -> Duration {
@@ -318,6 +414,10 @@ impl Adapter {
         })
         .await
         .and_then(|r| self.bounded(r))
+        .map(|mut r| {
+            drop_leaking(&mut r.headers, &call.secrets());
+            r
+        })
     }
 
     /// A chat completion as a stream of chunks. The instance lives as long as the stream;
@@ -335,14 +435,14 @@ impl Adapter {
             .stream_next_timeout
             .min(self.inner.call_timeout(call));
         self.run(call, |mut i| async move {
-            let handle = i
+            let opened = i
                 .provider
                 .wasmgate_provider_adapter()
                 .call_chat_stream(&mut i.store, &i.context, request)
                 .await
                 .map_err(|e| from_guest_failure(e, cpu))?
                 .map_err(CallError::Provider)?;
-            Ok(ChatStream::new(i, handle, &limits, call.credential.clone()))
+            Ok(ChatStream::new(i, opened, &limits, call.secrets()))
         })
         .await
     }
@@ -364,5 +464,9 @@ impl Adapter {
         })
         .await
         .and_then(|r| self.bounded(r))
+        .map(|mut r| {
+            drop_leaking(&mut r.headers, &call.secrets());
+            r
+        })
     }
 }

@@ -1,5 +1,5 @@
-//! Sealed credentials: the adapter gets a random placeholder, and the host swaps the real key in
-//! on the way out, only toward hosts allowed to receive it.
+//! Sealed credentials: the adapter gets random placeholders, and the host swaps the real values
+//! in on the way out, only toward hosts (and for requests) allowed to receive them.
 
 use std::fmt;
 
@@ -41,35 +41,70 @@ pub(crate) fn new_placeholder() -> String {
     format!("{PLACEHOLDER_PREFIX}{}", hex::encode(bytes))
 }
 
-/// How one call's credential reaches the upstream.
+/// One sealed value: what the adapter holds, and what the host puts in its place.
 #[derive(Clone, Debug)]
-pub(crate) enum SealedCredential {
-    /// No credential for this call.
-    None,
-    /// The adapter holds `placeholder`; the host substitutes `secret` for it.
-    Sealed { placeholder: String, secret: Secret },
-    /// The adapter was granted the real key.
-    Raw,
+pub(crate) struct Sealed {
+    pub(crate) placeholder: String,
+    pub(crate) secret: Secret,
 }
 
-impl SealedCredential {
-    /// The value handed to the adapter, and the host-side record of it.
-    pub(crate) fn seal(secret: Option<&Secret>, raw: bool) -> (Option<String>, SealedCredential) {
-        match secret {
-            None => (None, SealedCredential::None),
-            Some(s) if raw => (Some(s.expose().to_string()), SealedCredential::Raw),
-            Some(s) => {
-                let placeholder = new_placeholder();
-                (
-                    Some(placeholder.clone()),
-                    SealedCredential::Sealed {
-                        placeholder,
-                        secret: s.clone(),
-                    },
-                )
-            }
+/// The secrets of one call, as the host keeps them.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Vault {
+    /// Every sealed value of the call (the credential first, then secret headers).
+    pub(crate) sealed: Vec<Sealed>,
+    /// The adapter was handed the real credential (the operator granted raw credentials).
+    pub(crate) raw: bool,
+}
+
+impl Vault {
+    /// Seals `secret`, returning what the adapter gets: a placeholder, or the secret itself
+    /// when `raw`.
+    pub(crate) fn seal(&mut self, secret: &Secret, raw: bool) -> String {
+        if raw {
+            self.raw = true;
+            return secret.expose().to_string();
         }
+        let placeholder = new_placeholder();
+        self.sealed.push(Sealed {
+            placeholder: placeholder.clone(),
+            secret: secret.clone(),
+        });
+        placeholder
     }
+
+    /// Whether any placeholder of this call occurs in `text`.
+    pub(crate) fn occurs_in(&self, text: &str) -> bool {
+        self.sealed
+            .iter()
+            .any(|s| text.contains(s.placeholder.as_str()))
+    }
+
+    /// `text` with every placeholder replaced by its secret.
+    pub(crate) fn unseal(&self, text: &str) -> String {
+        self.sealed.iter().fold(text.to_string(), |t, s| {
+            t.replace(s.placeholder.as_str(), s.secret.expose())
+        })
+    }
+
+    /// The placeholders, for scanning bodies.
+    pub(crate) fn placeholders(&self) -> Vec<String> {
+        self.sealed.iter().map(|s| s.placeholder.clone()).collect()
+    }
+}
+
+/// `text` with every non-empty secret replaced by `[redacted]`.
+pub(crate) fn redact(text: &str, secrets: &[Secret]) -> String {
+    secrets
+        .iter()
+        .map(Secret::expose)
+        .filter(|s| !s.is_empty())
+        .fold(text.to_string(), |t, s| t.replace(s, "[redacted]"))
+}
+
+/// Drops every header whose value holds one of `secrets` (an upstream that echoes a key).
+pub(crate) fn drop_leaking(headers: &mut Vec<(String, String)>, secrets: &[Secret]) {
+    headers.retain(|(_, v)| redact(v, secrets) == *v);
 }
 
 #[cfg(test)]
@@ -85,13 +120,15 @@ mod tests {
     #[test]
     fn placeholders_are_fresh_and_sealed() {
         let key = Secret::new("sk-live-123");
-        let (a, sealed) = SealedCredential::seal(Some(&key), false);
-        let (b, _) = SealedCredential::seal(Some(&key), false);
-        let (a, b) = (a.unwrap(), b.unwrap());
+        let mut vault = Vault::default();
+        let a = vault.seal(&key, false);
+        let b = vault.seal(&key, false);
         assert!(a.starts_with(PLACEHOLDER_PREFIX) && a != b && !a.contains("sk-live"));
-        assert!(matches!(sealed, SealedCredential::Sealed { .. }));
-        assert!(!format!("{sealed:?}").contains("sk-live"));
-        let (raw, _) = SealedCredential::seal(Some(&key), true);
-        assert_eq!(raw.as_deref(), Some("sk-live-123"));
+        assert!(!format!("{vault:?}").contains("sk-live"));
+        assert!(vault.occurs_in(&format!("Bearer {b}")) && !vault.occurs_in("Bearer x"));
+        assert_eq!(vault.unseal(&format!("Bearer {a}")), "Bearer sk-live-123");
+        assert!(!vault.raw);
+        assert_eq!(vault.seal(&key, true), "sk-live-123");
+        assert!(vault.raw);
     }
 }

@@ -1,6 +1,7 @@
 //! Errors of the runtime: loading adapters, and calls that did not produce an answer.
 
 use crate::bindings::types::{ErrorKind, ProviderError};
+use crate::credential::{drop_leaking, redact};
 use std::time::Duration;
 
 /// A failure to set up the runtime or load an adapter.
@@ -65,6 +66,9 @@ pub enum CallError {
     /// The call's options are invalid (e.g. an `api_base` that is not a URL).
     #[error("invalid call: {0}")]
     InvalidCall(String),
+    /// The call failed after the host refused one of the adapter's outgoing requests.
+    #[error("the host refused the adapter's outgoing request: {0}")]
+    Refused(crate::egress::Refusal),
 }
 
 impl CallError {
@@ -79,7 +83,8 @@ impl CallError {
             CallError::CpuLimit(_)
             | CallError::MemoryLimit { .. }
             | CallError::Trap(_)
-            | CallError::OutputTooLarge { .. } => ErrorKind::Internal,
+            | CallError::OutputTooLarge { .. }
+            | CallError::Refused(_) => ErrorKind::Internal,
         }
     }
 
@@ -93,16 +98,15 @@ impl CallError {
 }
 
 impl CallError {
-    /// Replaces every occurrence of `secret` in a provider error's text with `[redacted]`, so a
-    /// key an upstream echoed back never reaches clients or logs.
-    pub(crate) fn scrubbed(self, secret: Option<&crate::Secret>) -> CallError {
-        let Some(secret) = secret.map(|s| s.expose()).filter(|s| !s.is_empty()) else {
-            return self;
-        };
+    /// Replaces every occurrence of the call's secrets in a provider error's text with
+    /// `[redacted]` and drops headers that hold one, so a key an upstream echoed back never
+    /// reaches clients or logs.
+    pub(crate) fn scrubbed(self, secrets: &[crate::Secret]) -> CallError {
         match self {
             CallError::Provider(mut e) => {
-                e.message = e.message.replace(secret, "[redacted]");
-                e.provider_code = e.provider_code.map(|c| c.replace(secret, "[redacted]"));
+                e.message = redact(&e.message, secrets);
+                e.provider_code = e.provider_code.map(|c| redact(&c, secrets));
+                drop_leaking(&mut e.headers, secrets);
                 CallError::Provider(e)
             }
             other => other,

@@ -61,6 +61,45 @@ pub(crate) fn forbidden_import(component: &Component, engine: &Engine) -> Option
         .map(str::to_string)
 }
 
+/// The `wasmgate:provider` version this host speaks.
+pub const CONTRACT_VERSION: &str = "0.2.0";
+
+const ADAPTER_EXPORT: &str = "wasmgate:provider/adapter";
+
+/// Why a component's exports do not fit this host's contract, if they do not: a component built
+/// against another version of `wasmgate:provider` is named with both versions.
+pub(crate) fn contract_mismatch(component: &Component, engine: &Engine) -> Option<String> {
+    let exports: Vec<String> = component
+        .component_type()
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let found = exports.iter().find_map(|name| {
+        let (interface, version) = name.split_once('@').unwrap_or((name.as_str(), ""));
+        (interface == ADAPTER_EXPORT).then_some(version)
+    });
+    match found {
+        Some(version) if compatible(version) => None,
+        Some(version) => Some(format!(
+            "it implements wasmgate:provider@{}, and this host speaks wasmgate:provider@{CONTRACT_VERSION}; \
+             rebuild it against the {CONTRACT_VERSION} WIT (see docs/contract.md, \"Migrating from 0.1\")",
+            if version.is_empty() { "(no version)" } else { version }
+        )),
+        None => Some(format!(
+            "it does not export {ADAPTER_EXPORT}@{CONTRACT_VERSION} (it exports: {})",
+            if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
+        )),
+    }
+}
+
+/// Whether an export version is one this host can call: the same `0.minor` (0.x releases
+/// change minor versions only for breaking changes).
+fn compatible(version: &str) -> bool {
+    let ours: Vec<&str> = CONTRACT_VERSION.split('.').collect();
+    let theirs: Vec<&str> = version.split('.').collect();
+    theirs.len() == 3 && theirs[0] == ours[0] && theirs[1] == ours[1]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,7 +108,7 @@ mod tests {
     fn only_the_provider_world_and_inert_wasi_are_allowed() {
         assert!(is_allowed("wasi:http/outgoing-handler@0.2.12"));
         assert!(is_allowed("wasi:cli/environment@0.2.0"));
-        assert!(is_allowed("wasmgate:provider/logging@0.1.0"));
+        assert!(is_allowed("wasmgate:provider/logging@0.2.0"));
         assert!(is_allowed("wasi:filesystem/preopens@0.2.9"));
         assert!(is_allowed("wasi:sockets/tcp@0.2.9"));
         for denied in [
@@ -80,5 +119,12 @@ mod tests {
         ] {
             assert!(!is_allowed(denied), "{denied}");
         }
+    }
+
+    #[test]
+    fn only_the_same_minor_contract_is_compatible() {
+        assert!(compatible("0.2.0") && compatible("0.2.7"));
+        assert!(!compatible("0.1.0") && !compatible("0.3.0") && !compatible("1.2.0"));
+        assert!(!compatible("") && !compatible("0.2"));
     }
 }

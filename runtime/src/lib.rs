@@ -52,6 +52,7 @@ pub use adapter::{Adapter, CallMetrics, CallOptions};
 pub use cache::sha256_hex;
 pub use credential::{Secret, PLACEHOLDER_PREFIX};
 pub use error::{CallError, RuntimeError};
+pub use imports::CONTRACT_VERSION;
 pub use policy::{AdapterPolicy, Limits};
 pub use runtime::{default_cache_dir, Runtime, RuntimeConfig};
 pub use stream::ChatStream;
@@ -74,6 +75,7 @@ pub fn chat_request(model: &str) -> ChatRequest {
         response_format: None,
         temperature: None,
         top_p: None,
+        top_k: None,
         max_tokens: None,
         max_completion_tokens: None,
         stop: Vec::new(),
@@ -98,6 +100,23 @@ pub fn empty_message() -> Message {
         name: None,
         tool_calls: Vec::new(),
         tool_call_id: None,
-        reasoning_content: None,
+        reasoning: Vec::new(),
+        extra: None,
+    }
+}
+
+impl From<&str> for types::EmbeddingInput {
+    fn from(text: &str) -> Self {
+        types::EmbeddingInput::Text(text.to_string())
+    }
+}
+
+impl types::EmbeddingVector {
+    /// The vector's floats, when it is in the float encoding.
+    pub fn as_floats(&self) -> Option<&[f32]> {
+        match self {
+            types::EmbeddingVector::Float(v) => Some(v),
+            _ => None,
+        }
     }
 }

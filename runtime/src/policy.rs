@@ -1,7 +1,7 @@
 //! What an adapter is allowed to do: where it may connect, where its credential may go, and how
 //! much memory, CPU and time it gets. Every default is safe for an untrusted adapter.
 
-use crate::egress::AllowedHost;
+use crate::egress::{AllowedHost, CredentialUse};
 use std::time::Duration;
 
 /// Resource limits of one adapter.
@@ -39,6 +39,8 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Table elements an instance may grow to.
     pub max_table_elements: usize,
+    /// Outgoing requests one call (or one whole stream) may make.
+    pub max_requests_per_call: u32,
 }
 
 impl Default for Limits {
@@ -59,6 +61,7 @@ impl Default for Limits {
             hostcall_fuel: 16 << 20,
             max_header_bytes: 64 << 10,
             max_table_elements: 100_000,
+            max_requests_per_call: 4,
         }
     }
 }
@@ -77,6 +80,9 @@ pub struct AdapterPolicy {
     /// Hands the real credential to the adapter instead of a placeholder (for adapters that must
     /// sign requests themselves).
     pub raw_credentials: bool,
+    /// The requests that may carry the credential; `None` means those the adapter declares in
+    /// `info()`. The operator narrows or widens an adapter's own list with this.
+    pub credential_uses: Option<Vec<CredentialUse>>,
     /// Resource limits.
     pub limits: Limits,
 }

@@ -176,6 +176,9 @@ impl Runtime {
         .await
         .map_err(|e| load_err(format!("compilation task failed: {e}")))?;
         let component = component.map_err(|e| load_err(format!("not a valid component: {e}")))?;
+        if let Some(mismatch) = crate::imports::contract_mismatch(&component, &self.inner.engine) {
+            return Err(load_err(mismatch));
+        }
         if let Some(import) = crate::imports::forbidden_import(&component, &self.inner.engine) {
             return Err(load_err(format!(
                 "it imports `{import}`, which adapters may not use; adapters may import only \

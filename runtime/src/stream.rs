@@ -1,23 +1,31 @@
-//! A streamed chat answer: the adapter's `chunk-stream` resource pulled chunk by chunk, each
+//! A streamed chat answer: the adapter's `chunk-stream` resource pulled batch by batch, each
 //! `next` with its own CPU budget and wall-clock bound, the whole stream with an overall bound.
 
 use crate::adapter::{check_output, Instance};
+use crate::bindings::exports::wasmgate::provider::adapter::OpenedStream;
 use crate::bindings::types::ChatChunk;
+use crate::credential::drop_leaking;
 use crate::error::{from_guest_failure, CallError};
 use crate::policy::Limits;
 use crate::Secret;
-use futures::Stream;
+use futures::{Stream, StreamExt};
+use std::collections::VecDeque;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 use wasmtime::component::ResourceAny;
 
-type ChunkResult = Result<ChatChunk, CallError>;
+/// What one pull yields: the chunks the adapter made from one upstream read (never empty).
+type BatchResult = Result<Vec<ChatChunk>, CallError>;
 
-/// Chunks of a streamed answer. Ends after the last chunk or after the first error.
+/// A streamed answer. As a [`Stream`] it yields chunk by chunk; [`ChatStream::next_batch`]
+/// yields what the adapter made from one upstream read, for one write per batch. Ends after the
+/// last chunk or after the first error.
 pub struct ChatStream {
-    inner: Pin<Box<dyn Stream<Item = ChunkResult> + Send>>,
+    headers: Vec<(String, String)>,
+    buffered: VecDeque<ChatChunk>,
+    inner: Pin<Box<dyn Stream<Item = BatchResult> + Send>>,
 }
 
 struct Pull {
@@ -28,11 +36,11 @@ struct Pull {
     deadline: Instant,
     cpu: Duration,
     max_output_bytes: usize,
-    secret: Option<Secret>,
+    secrets: Vec<Secret>,
 }
 
 impl Pull {
-    async fn next(&mut self) -> Option<ChunkResult> {
+    async fn next(&mut self) -> Option<BatchResult> {
         let i = &mut self.instance;
         i.store.data_mut().reset_cpu();
         let adapter = i.provider.wasmgate_provider_adapter();
@@ -46,47 +54,77 @@ impl Pull {
             Err(_) => Err(CallError::Timeout(self.next_timeout)),
             Ok(Err(trap)) => Err(from_guest_failure(trap, self.cpu)),
             Ok(Ok(Err(e))) => Err(CallError::Provider(e)),
-            Ok(Ok(Ok(None))) => return None,
-            Ok(Ok(Ok(Some(chunk)))) => check_output(&chunk, self.max_output_bytes).map(|()| chunk),
+            Ok(Ok(Ok(batch))) if batch.is_empty() => return None,
+            Ok(Ok(Ok(batch))) => check_output(&batch, self.max_output_bytes).map(|()| batch),
         };
-        Some(result.map_err(|e| e.scrubbed(self.secret.as_ref())))
+        Some(result.map_err(|e| Instance::explain(&i.refusal, e).scrubbed(&self.secrets)))
     }
 }
 
 impl ChatStream {
     pub(crate) fn new(
         instance: Instance,
-        handle: ResourceAny,
+        opened: OpenedStream,
         limits: &Limits,
-        secret: Option<Secret>,
+        secrets: Vec<Secret>,
     ) -> Self {
+        let mut headers = opened.headers;
+        drop_leaking(&mut headers, &secrets);
         let pull = Pull {
             instance,
-            handle,
+            handle: opened.chunks,
             next_timeout: limits.stream_next_timeout,
             stream_timeout: limits.stream_timeout,
             deadline: Instant::now() + limits.stream_timeout,
             cpu: limits.cpu_time,
             max_output_bytes: limits.max_output_bytes,
-            secret,
+            secrets,
         };
         let inner = futures::stream::unfold(Some(pull), |state| async move {
             let mut pull = state?;
             match pull.next().await? {
-                Ok(chunk) => Some((Ok(chunk), Some(pull))),
+                Ok(batch) => Some((Ok(batch), Some(pull))),
                 Err(e) => Some((Err(e), None)),
             }
         });
         ChatStream {
+            headers,
+            buffered: VecDeque::new(),
             inner: Box::pin(inner),
         }
+    }
+
+    /// The next batch: the chunks the adapter made from one upstream read (never empty), the
+    /// stream's error, or `None` at its end.
+    pub async fn next_batch(&mut self) -> Option<BatchResult> {
+        if !self.buffered.is_empty() {
+            return Some(Ok(self.buffered.drain(..).collect()));
+        }
+        self.inner.next().await
+    }
+
+    /// The upstream response headers the adapter passed on when the stream opened.
+    pub fn headers(&self) -> &[(String, String)] {
+        &self.headers
     }
 }
 
 impl Stream for ChatStream {
-    type Item = ChunkResult;
+    type Item = Result<ChatChunk, CallError>;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<ChunkResult>> {
-        self.inner.as_mut().poll_next(cx)
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<ChatChunk, CallError>>> {
+        loop {
+            if let Some(chunk) = self.buffered.pop_front() {
+                return Poll::Ready(Some(Ok(chunk)));
+            }
+            match ready!(self.inner.as_mut().poll_next(cx)) {
+                Some(Ok(batch)) => self.buffered.extend(batch),
+                Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+                None => return Poll::Ready(None),
+            }
+        }
     }
 }

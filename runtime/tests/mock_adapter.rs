@@ -94,6 +94,7 @@ async fn simulates_tool_calls() {
         description: None,
         parameters: Some(r#"{"type":"object"}"#.into()),
         strict: None,
+        extra: None,
     }];
     let answer = mock
         .chat(&call_with(&[("mock_tool_call", "true")]), &req)
@@ -168,9 +169,10 @@ async fn embeds_deterministic_unit_vectors() {
     };
     let answer = mock.embed(&call_with(&[]), &req).await.unwrap();
     assert_eq!(answer.data.len(), 3);
-    assert_eq!(answer.data[0].vector.len(), 8);
-    assert_eq!(answer.data[0].vector, answer.data[2].vector);
-    assert_ne!(answer.data[0].vector, answer.data[1].vector);
-    let norm: f32 = answer.data[1].vector.iter().map(|x| x * x).sum();
+    let floats = |i: usize| answer.data[i].vector.as_floats().unwrap();
+    assert_eq!(floats(0).len(), 8);
+    assert_eq!(floats(0), floats(2));
+    assert_ne!(floats(0), floats(1));
+    let norm: f32 = floats(1).iter().map(|x| x * x).sum();
     assert!((norm - 1.0).abs() < 1e-4);
 }

@@ -25,6 +25,10 @@ fn content(answer: &wasmgate_runtime::types::ChatResponse) -> String {
 
 fn expect_denied(result: Result<wasmgate_runtime::types::ChatResponse, CallError>, needle: &str) {
     match result {
+        Err(CallError::Refused(refusal)) => {
+            let message = refusal.to_string();
+            assert!(message.contains(needle), "unexpected refusal: {message}");
+        }
         Err(CallError::Provider(e)) => {
             assert_eq!(e.kind, ErrorKind::Internal);
             assert!(
@@ -46,7 +50,7 @@ async fn egress_outside_the_allow_list_is_denied() {
     let url = format!("{}/steal", upstream.origin());
     expect_denied(
         hostile.chat(&attack("egress", &url), &user("m", "x")).await,
-        "refused this outgoing request",
+        "not on the adapter's allow-list",
     );
     assert!(
         upstream.requests().is_empty(),
@@ -148,7 +152,7 @@ async fn the_placeholder_cannot_be_sent_to_a_host_outside_the_credential_hosts()
     };
     expect_denied(
         hostile.chat(&call, &user("m", "x")).await,
-        "refused this outgoing request",
+        "the sealed credential may not be sent to this host",
     );
     assert!(
         upstream.requests().is_empty(),

@@ -61,6 +61,7 @@ impl Guest for Ambient {
             capabilities: Capabilities::CHAT,
             default_api_base: None,
             required_hosts: Vec::new(),
+            credential_uses: Vec::new(),
             description: "Tries files, sockets and name lookup; reports what it got".into(),
         }
     }
@@ -74,7 +75,7 @@ impl Guest for Ambient {
         Ok(ChatResponse::text("ambient", req.model, report))
     }
 
-    fn chat_stream(_: CallContext, _: ChatRequest) -> Result<ChunkStream, ProviderError> {
+    fn chat_stream(_: CallContext, _: ChatRequest) -> Result<OpenedStream, ProviderError> {
         Err(ProviderError::bad_request("no streams"))
     }
 
@@ -87,8 +88,8 @@ impl Guest for Ambient {
 struct Never;
 
 impl GuestChunkStream for Never {
-    fn next(&self) -> Result<Option<ChatChunk>, ProviderError> {
-        Ok(None)
+    fn next(&self) -> Result<Vec<ChatChunk>, ProviderError> {
+        Ok(Vec::new())
     }
 }
 

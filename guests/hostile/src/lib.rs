@@ -10,6 +10,11 @@
 //! - `flood`: create outgoing-request handles until the host refuses;
 //! - `huge-output`: answer with `size_mb` (default 8) MiB of text;
 //! - `ambient`: report what environment variables and arguments it can see;
+//! - `misuse-credential`: send the credential to its own API base with the setting `method`
+//!   (default `GET`) on the setting `path` (default `/files`), which it never declared;
+//! - `request-loop`: POST to its API base's declared path with the credential `count` times
+//!   (default 100) and report how many the host let through;
+//! - `dump-context`: answer with everything the host told it (`Debug` of the call context);
 //! - anything else: a normal one-word answer.
 //!
 //! Streams run the attack on every `next`, so with no attack a stream never ends;
@@ -100,6 +105,35 @@ fn attack(ctx: &CallContext) -> Result<String, ProviderError> {
             ))
         }
         "echo-credential" => Ok(ctx.credential.clone().unwrap_or_default()),
+        "misuse-credential" => {
+            let method = match ctx.setting("method").unwrap_or("GET") {
+                "DELETE" => Method::Delete,
+                "POST" => Method::Post,
+                "PUT" => Method::Put,
+                _ => Method::Get,
+            };
+            let path = ctx.setting("path").unwrap_or("/files");
+            let url = format!("{}{path}", ctx.api_base_or("http://127.0.0.1:9"));
+            let response = Request::new(method, url)
+                .bearer(ctx.credential.as_deref())
+                .send()?;
+            Ok(format!("misuse succeeded with status {}", response.status))
+        }
+        "request-loop" => {
+            let count = ctx.setting_u64("count").unwrap_or(100);
+            let url = format!("{}/chat/completions", ctx.api_base_or("http://127.0.0.1:9"));
+            let mut sent = 0;
+            for _ in 0..count {
+                let request = Request::post_json(url.clone(), &serde_json::json!({"n": sent}))
+                    .bearer(ctx.credential.as_deref());
+                match request.send() {
+                    Ok(_) => sent += 1,
+                    Err(_) => break,
+                }
+            }
+            Ok(format!("the host let {sent} of {count} requests through"))
+        }
+        "dump-context" => Ok(format!("{ctx:?}")),
         "recurse" => Ok(recurse(0).to_string()),
         "remember" => Ok(remember(ctx)),
         "flood" => Ok(flood()),
@@ -126,6 +160,10 @@ impl Guest for Hostile {
             capabilities: Capabilities::CHAT | Capabilities::STREAMING,
             default_api_base: None,
             required_hosts: Vec::new(),
+            credential_uses: vec![CredentialUse {
+                method: "POST".into(),
+                path: "/chat/completions".into(),
+            }],
             description: "Attacks its host; for sandbox tests only".into(),
         }
     }
@@ -134,11 +172,14 @@ impl Guest for Hostile {
         Ok(ChatResponse::text("hostile", req.model, attack(&ctx)?))
     }
 
-    fn chat_stream(ctx: CallContext, _req: ChatRequest) -> Result<ChunkStream, ProviderError> {
-        Ok(ChunkStream::new(HostileStream {
-            ctx,
-            sent: std::cell::Cell::new(0),
-        }))
+    fn chat_stream(ctx: CallContext, _req: ChatRequest) -> Result<OpenedStream, ProviderError> {
+        Ok(OpenedStream {
+            chunks: ChunkStream::new(HostileStream {
+                ctx,
+                sent: std::cell::Cell::new(0),
+            }),
+            headers: Vec::new(),
+        })
     }
 
     fn embed(_: CallContext, _: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
@@ -155,14 +196,14 @@ struct HostileStream {
 }
 
 impl GuestChunkStream for HostileStream {
-    fn next(&self) -> Result<Option<ChatChunk>, ProviderError> {
+    fn next(&self) -> Result<Vec<ChatChunk>, ProviderError> {
         let sent = self.sent.get();
         self.sent.set(sent + 1);
         if self.ctx.setting("attack") == Some("panic-mid-stream") && sent > 0 {
             panic!("hostile adapter panics mid-stream");
         }
         let text = attack(&self.ctx)?;
-        Ok(Some(ChatChunk {
+        Ok(vec![ChatChunk {
             id: "hostile".into(),
             model: String::new(),
             created: 0,
@@ -170,15 +211,17 @@ impl GuestChunkStream for HostileStream {
                 index: 0,
                 role: None,
                 content: Some(text),
-                reasoning_content: None,
+                reasoning: Vec::new(),
                 tool_calls: Vec::new(),
                 refusal: None,
                 finish_reason: None,
                 logprobs: None,
+                extra: None,
             }],
             usage: None,
             system_fingerprint: None,
-        }))
+            extra: None,
+        }])
     }
 }
 

@@ -77,6 +77,7 @@ impl Knobs {
             message: format!("mock error: {name}"),
             retry_after_ms: self.number("mock_retry_after_ms"),
             provider_code: Some(format!("mock_{}", name.replace('-', "_"))),
+            headers: Vec::new(),
         })
     }
 }
@@ -94,8 +95,8 @@ fn text_of(content: &Option<MessageContent>) -> String {
         Some(MessageContent::Text(t)) => t.clone(),
         Some(MessageContent::Parts(parts)) => parts
             .iter()
-            .filter_map(|p| match p {
-                ContentPart::Text(t) => Some(t.as_str()),
+            .filter_map(|p| match &p.body {
+                PartBody::Text(t) => Some(t.as_str()),
                 _ => None,
             })
             .collect::<Vec<_>>()
@@ -155,6 +156,8 @@ fn answer(knobs: &Knobs, req: &ChatRequest) -> Answer {
                 name,
                 arguments: serde_json::json!({ "input": last_user }).to_string(),
             },
+            signature: None,
+            extra: None,
         }
     });
     let prompt: u32 = req
@@ -184,7 +187,9 @@ fn answer(knobs: &Knobs, req: &ChatRequest) -> Answer {
             completion_tokens: completion,
             total_tokens: prompt + completion,
             cached_tokens: None,
+            cache_write_tokens: None,
             reasoning_tokens: None,
+            extra: None,
         },
     }
 }
@@ -203,6 +208,7 @@ impl Guest for Mock {
                 | Capabilities::VISION,
             default_api_base: None,
             required_hosts: Vec::new(),
+            credential_uses: Vec::new(),
             description: "Offline mock provider: deterministic answers, no network".into(),
         }
     }
@@ -227,20 +233,23 @@ impl Guest for Mock {
                 index: 0,
                 message: AssistantMessage {
                     content: a.tool_call.is_none().then(|| a.words.concat()),
-                    reasoning_content: None,
+                    reasoning: Vec::new(),
                     tool_calls: a.tool_call.into_iter().collect(),
                     refusal: None,
+                    extra: None,
                 },
                 finish_reason: Some(finish),
                 logprobs: None,
+                extra: None,
             }],
             usage: Some(a.usage),
             system_fingerprint: None,
             extra: None,
+            headers: Vec::new(),
         })
     }
 
-    fn chat_stream(ctx: CallContext, req: ChatRequest) -> Result<ChunkStream, ProviderError> {
+    fn chat_stream(ctx: CallContext, req: ChatRequest) -> Result<OpenedStream, ProviderError> {
         let knobs = Knobs::new(ctx, req.extra.as_deref())?;
         knobs.sleep("mock_latency_ms");
         let error_after = knobs.number("mock_error_after_chunks");
@@ -262,16 +271,18 @@ impl Guest for Mock {
             choices: vec![delta],
             usage,
             system_fingerprint: None,
+            extra: None,
         };
         let delta = |content: Option<String>| ChoiceDelta {
             index: 0,
             role: None,
             content,
-            reasoning_content: None,
+            reasoning: Vec::new(),
             tool_calls: Vec::new(),
             refusal: None,
             finish_reason: None,
             logprobs: None,
+            extra: None,
         };
         chunks.push(chunk(
             ChoiceDelta {
@@ -291,6 +302,8 @@ impl Guest for Mock {
                         id: Some(call.id.clone()),
                         name: Some(call.function.name.clone()),
                         arguments: Some(String::new()),
+                        signature: None,
+                        extra: None,
                     }],
                     ..delta(None)
                 },
@@ -303,6 +316,8 @@ impl Guest for Mock {
                         id: None,
                         name: None,
                         arguments: Some(call.function.arguments.clone()),
+                        signature: None,
+                        extra: None,
                     }],
                     ..delta(None)
                 },
@@ -327,14 +342,17 @@ impl Guest for Mock {
             chunks.push(last);
         }
         chunks.reverse();
-        Ok(ChunkStream::new(MockStream {
-            state: RefCell::new(StreamState {
-                chunks,
-                sent: 0,
-                error_after,
-                knobs,
+        Ok(OpenedStream {
+            chunks: ChunkStream::new(MockStream {
+                state: RefCell::new(StreamState {
+                    chunks,
+                    sent: 0,
+                    error_after,
+                    knobs,
+                }),
             }),
-        }))
+            headers: Vec::new(),
+        })
     }
 
     fn embed(ctx: CallContext, req: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
@@ -344,16 +362,17 @@ impl Guest for Mock {
             return Err(err);
         }
         let dims = req.dimensions.unwrap_or(16).clamp(1, 8192) as usize;
-        let data = req
-            .input
+        let encoding = req.encoding_format.unwrap_or(EncodingFormat::Float);
+        let texts: Vec<String> = req.input.iter().map(input_text).collect();
+        let data = texts
             .iter()
             .enumerate()
             .map(|(i, text)| Embedding {
                 index: i as u32,
-                vector: unit_vector(text, dims),
+                vector: encode(unit_vector(text, dims), encoding),
             })
             .collect();
-        let tokens: u32 = req.input.iter().map(|t| word_count(t)).sum();
+        let tokens: u32 = texts.iter().map(|t| word_count(t)).sum();
         Ok(EmbeddingResponse {
             model: req.model,
             data,
@@ -362,9 +381,51 @@ impl Guest for Mock {
                 completion_tokens: 0,
                 total_tokens: tokens,
                 cached_tokens: None,
+                cache_write_tokens: None,
                 reasoning_tokens: None,
+                extra: None,
             }),
+            extra: None,
+            headers: Vec::new(),
         })
+    }
+}
+
+/// The text an input stands for (token ids and image URLs are hashed as written).
+fn input_text(input: &EmbeddingInput) -> String {
+    match input {
+        EmbeddingInput::Text(t) => t.clone(),
+        EmbeddingInput::Tokens(ids) => ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" "),
+        EmbeddingInput::Image(img) => img.url.clone(),
+    }
+}
+
+/// `v` (unit length) in `encoding`: floats, or quantized the way providers do (scaled to the
+/// byte range; binary packs the signs, eight to a byte).
+fn encode(v: Vec<f32>, encoding: EncodingFormat) -> EmbeddingVector {
+    let bits = || {
+        v.chunks(8)
+            .map(|c| {
+                c.iter()
+                    .enumerate()
+                    .fold(0u8, |b, (i, x)| b | (((*x > 0.0) as u8) << (7 - i)))
+            })
+            .collect::<Vec<u8>>()
+    };
+    match encoding {
+        EncodingFormat::Float | EncodingFormat::Base64 => EmbeddingVector::Float(v),
+        EncodingFormat::Int8 => {
+            EmbeddingVector::Int8(v.iter().map(|x| (x * 127.0).round() as i8).collect())
+        }
+        EncodingFormat::Uint8 => EmbeddingVector::Uint8(
+            v.iter()
+                .map(|x| ((x + 1.0) * 127.5).round() as u8)
+                .collect(),
+        ),
+        EncodingFormat::Binary => {
+            EmbeddingVector::Binary(bits().into_iter().map(|b| (b as i16 - 128) as i8).collect())
+        }
+        EncodingFormat::Ubinary => EmbeddingVector::Ubinary(bits()),
     }
 }
 
@@ -410,7 +471,7 @@ struct MockStream {
 }
 
 impl GuestChunkStream for MockStream {
-    fn next(&self) -> Result<Option<ChatChunk>, ProviderError> {
+    fn next(&self) -> Result<Vec<ChatChunk>, ProviderError> {
         let mut s = self.state.borrow_mut();
         if s.error_after == Some(s.sent) {
             s.chunks.clear();
@@ -420,13 +481,14 @@ impl GuestChunkStream for MockStream {
                 .unwrap_or_else(|| ProviderError::internal("mock stream failure")));
         }
         let Some(chunk) = s.chunks.pop() else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
         if s.sent > 0 {
             s.knobs.sleep("mock_chunk_delay_ms");
         }
         s.sent += 1;
-        Ok(Some(chunk))
+        // One chunk per call: the mock plays a provider that sends each token on its own.
+        Ok(vec![chunk])
     }
 }
 

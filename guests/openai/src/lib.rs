@@ -4,7 +4,7 @@
 //! Settings: `organization` and `project` become OpenAI's headers.
 
 use std::cell::RefCell;
-use wasmgate_guest::openai;
+use wasmgate_guest::openai::{self, ChunkEvents};
 use wasmgate_guest::prelude::*;
 
 const DEFAULT_API_BASE: &str = "https://api.openai.com/v1";
@@ -24,7 +24,7 @@ fn request(ctx: &CallContext, path: &str, body: &serde_json::Value) -> Request {
     if let Some(project) = ctx.setting("project") {
         req = req.header("openai-project", project);
     }
-    req
+    req.call_headers(&ctx.headers)
 }
 
 impl Guest for OpenAi {
@@ -41,6 +41,16 @@ impl Guest for OpenAi {
                 | Capabilities::VISION,
             default_api_base: Some(DEFAULT_API_BASE.into()),
             required_hosts: vec!["https://api.openai.com".into()],
+            credential_uses: vec![
+                CredentialUse {
+                    method: "POST".into(),
+                    path: "/chat/completions".into(),
+                },
+                CredentialUse {
+                    method: "POST".into(),
+                    path: "/embeddings".into(),
+                },
+            ],
             description: "OpenAI chat completions and embeddings, for any OpenAI-compatible API"
                 .into(),
         }
@@ -48,66 +58,52 @@ impl Guest for OpenAi {
 
     fn chat(ctx: CallContext, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         let body = openai::chat_request_body(&req, false)?;
-        let json = request(&ctx, "/chat/completions", &body)
+        let response = request(&ctx, "/chat/completions", &body)
             .send()?
-            .error_for_status()?
-            .json(MAX_RESPONSE)?;
-        openai::parse_chat_response(&json)
+            .error_for_status()?;
+        let headers = response.passed_on_headers();
+        let mut answer = openai::parse_chat_response(&response.json(MAX_RESPONSE)?)?;
+        answer.headers = headers;
+        Ok(answer)
     }
 
-    fn chat_stream(ctx: CallContext, req: ChatRequest) -> Result<ChunkStream, ProviderError> {
+    fn chat_stream(ctx: CallContext, req: ChatRequest) -> Result<OpenedStream, ProviderError> {
         let body = openai::chat_request_body(&req, true)?;
         let response = request(&ctx, "/chat/completions", &body)
             .header("accept", "text/event-stream")
             .send()?
             .error_for_status()?;
-        Ok(ChunkStream::new(OpenAiStream {
-            events: RefCell::new(Some(SseStream::new(response.body))),
-        }))
+        let headers = response.passed_on_headers();
+        let pump = ChunkPump::new(SseStream::new(response.body), ChunkEvents);
+        Ok(OpenedStream {
+            chunks: ChunkStream::new(OpenAiStream {
+                pump: RefCell::new(pump),
+            }),
+            headers,
+        })
     }
 
     fn embed(ctx: CallContext, req: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
         let body = openai::embedding_request_body(&req)?;
-        let json = request(&ctx, "/embeddings", &body)
+        let response = request(&ctx, "/embeddings", &body)
             .send()?
-            .error_for_status()?
-            .json(MAX_RESPONSE)?;
-        openai::parse_embedding_response(&json)
+            .error_for_status()?;
+        let headers = response.passed_on_headers();
+        let encoding = req.encoding_format.unwrap_or(EncodingFormat::Float);
+        let mut answer = openai::parse_embedding_response(&response.json(MAX_RESPONSE)?, encoding)?;
+        answer.headers = headers;
+        Ok(answer)
     }
 }
 
 /// A streamed answer: SSE events from the upstream body, until `[DONE]` or its end.
 struct OpenAiStream {
-    events: RefCell<Option<SseStream>>,
+    pump: RefCell<ChunkPump<SseStream, ChunkEvents>>,
 }
 
 impl GuestChunkStream for OpenAiStream {
-    fn next(&self) -> Result<Option<ChatChunk>, ProviderError> {
-        let mut slot = self.events.borrow_mut();
-        let Some(events) = slot.as_mut() else {
-            return Ok(None);
-        };
-        loop {
-            let Some(event) = events.next_event()? else {
-                *slot = None;
-                return Ok(None);
-            };
-            if event.is_done() {
-                *slot = None;
-                return Ok(None);
-            }
-            if event.data.trim().is_empty() {
-                continue;
-            }
-            let json: serde_json::Value = serde_json::from_str(&event.data).map_err(|e| {
-                ProviderError::upstream(format!("invalid JSON in the provider's stream: {e}"))
-            })?;
-            if let Some(err) = openai::stream_error(&json) {
-                *slot = None;
-                return Err(err);
-            }
-            return openai::parse_chat_chunk(&json).map(Some);
-        }
+    fn next(&self) -> Result<Vec<ChatChunk>, ProviderError> {
+        self.pump.borrow_mut().next_batch()
     }
 }
 

@@ -24,9 +24,10 @@ def failure(
     status: Optional[int] = None,
     retry_after_ms: Optional[int] = None,
     provider_code: Optional[str] = None,
+    headers: Optional[List[Tuple[str, str]]] = None,
 ) -> Err:
     """The exception that reports a provider error of `kind` to the host."""
-    return Err(ProviderError(kind, status, message, retry_after_ms, provider_code))
+    return Err(ProviderError(kind, status, message, retry_after_ms, provider_code, headers or []))
 
 
 def bad_request(message: str) -> Err:
@@ -84,7 +85,21 @@ def from_http(status: int, headers: List[Tuple[str, str]], body: bytes) -> Err:
         status=status,
         retry_after_ms=_retry_after_ms(headers),
         provider_code=code,
+        headers=passed_on(headers),
     )
+
+
+# Headers about the connection or the body, which mean nothing past this hop.
+_HOP_HEADERS = {
+    "connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
+    "content-type", "set-cookie", "date", "server", "vary", "alt-svc", "via",
+}
+
+
+def passed_on(headers: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
+    """The response headers an adapter passes on to the host (the host decides which reach the
+    client)."""
+    return [(k, v) for k, v in headers if k.lower() not in _HOP_HEADERS]
 
 
 def _error_fields(value: Any) -> Tuple[Optional[str], Optional[str]]:

@@ -41,6 +41,14 @@ class Request:
         self.headers.append((name, value))
         return self
 
+    def call_headers(self, headers: List[Tuple[str, str]]) -> "Request":
+        """Adds the call context's headers (the deployment's `extra_headers` and forwarded
+        client headers), replacing headers of the same name."""
+        for name, value in headers:
+            self.headers = [(k, v) for k, v in self.headers if k.lower() != name.lower()]
+            self.headers.append((name, value))
+        return self
+
     def bearer(self, credential: Optional[str]) -> "Request":
         """Adds `authorization: Bearer <credential>` when there is a credential. The credential
         is usually the host's placeholder, which the host swaps for the real key on the way
@@ -154,6 +162,10 @@ class Response:
         """The first value of header `name` (case-insensitive)."""
         name = name.lower()
         return next((v for k, v in self.headers if k == name), None)
+
+    def passed_on_headers(self) -> List[Tuple[str, str]]:
+        """The response headers to pass on to the host (rate limits, request id, ...)."""
+        return errors.passed_on(self.headers)
 
     def raise_for_status(self) -> "Response":
         """Raises the provider error for a 4xx/5xx answer, with the error body read."""

@@ -15,6 +15,7 @@ impl ProviderError {
             message: message.into(),
             retry_after_ms: None,
             provider_code: None,
+            headers: Vec::new(),
         }
     }
 
@@ -64,6 +65,7 @@ pub fn from_http(status: u16, headers: &[(String, String)], body: &[u8]) -> Prov
         message,
         retry_after_ms: retry_after_ms(headers),
         provider_code: code,
+        headers: crate::http::passed_on(headers),
     }
 }
 

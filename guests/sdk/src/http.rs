@@ -21,6 +21,14 @@ pub enum Method {
     Get,
     /// POST
     Post,
+    /// PUT
+    Put,
+    /// PATCH
+    Patch,
+    /// DELETE
+    Delete,
+    /// HEAD
+    Head,
 }
 
 /// An outgoing request, built then [sent](Request::send).
@@ -65,6 +73,16 @@ impl Request {
         self
     }
 
+    /// Adds every header of the call context (the deployment's `extra_headers` and forwarded
+    /// client headers), replacing headers of the same name set before.
+    pub fn call_headers(mut self, headers: &[(String, String)]) -> Self {
+        for (name, value) in headers {
+            self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            self.headers.push((name.clone(), value.clone()));
+        }
+        self
+    }
+
     /// Adds `authorization: Bearer <credential>` when there is a credential.
     pub fn bearer(self, credential: Option<&str>) -> Self {
         match credential.filter(|c| !c.is_empty()) {
@@ -96,7 +114,9 @@ impl Request {
                 .append(name, value.as_bytes())
                 .map_err(|e| internal(format!("invalid header {name}: {e:?}")))?;
         }
-        if self.method == Method::Post || !self.body.is_empty() {
+        if matches!(self.method, Method::Post | Method::Put | Method::Patch)
+            || !self.body.is_empty()
+        {
             headers
                 .set(
                     "content-length",
@@ -105,9 +125,14 @@ impl Request {
                 .map_err(|e| internal(format!("content-length: {e:?}")))?;
         }
         let request = OutgoingRequest::new(headers);
+        use crate::bindings::wasi::http::types::Method as Wasi;
         let method = match self.method {
-            Method::Get => crate::bindings::wasi::http::types::Method::Get,
-            Method::Post => crate::bindings::wasi::http::types::Method::Post,
+            Method::Get => Wasi::Get,
+            Method::Post => Wasi::Post,
+            Method::Put => Wasi::Put,
+            Method::Patch => Wasi::Patch,
+            Method::Delete => Wasi::Delete,
+            Method::Head => Wasi::Head,
         };
         request
             .set_method(&method)
@@ -212,6 +237,12 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The response headers an adapter passes on to the host (all but those describing the
+    /// connection and the body); the host decides which reach the client.
+    pub fn passed_on_headers(&self) -> Vec<(String, String)> {
+        passed_on(&self.headers)
+    }
+
     /// `true` for 2xx.
     pub fn is_success(&self) -> bool {
         (200..300).contains(&self.status)
@@ -285,6 +316,31 @@ impl BodyReader {
         }
         Ok(out)
     }
+}
+
+/// Headers about the connection or the body, which mean nothing past this hop.
+const HOP_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "content-encoding",
+    "content-type",
+    "set-cookie",
+    "date",
+    "server",
+    "vary",
+    "alt-svc",
+    "via",
+];
+
+/// `headers` less those about the connection or the body.
+pub fn passed_on(headers: &[(String, String)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(k, _)| !HOP_HEADERS.contains(&k.as_str()))
+        .cloned()
+        .collect()
 }
 
 fn stream_error(e: StreamError) -> String {

@@ -7,6 +7,7 @@
 //! - [`http`]: requests over `wasi:http/outgoing-handler` with JSON bodies and a body reader that
 //!   can be kept across calls (for streams);
 //! - [`sse`]: a spec-compliant server-sent-events parser;
+//! - [`stream`]: streamed answers in batches, one per upstream read;
 //! - [`error`]: HTTP status and provider error bodies mapped to WIT error kinds;
 //! - [`openai`]: the OpenAI wire format, for every OpenAI-compatible API;
 //! - [`log`]: logging through the host.
@@ -41,6 +42,7 @@ pub mod log;
 pub mod openai;
 pub mod response;
 pub mod sse;
+pub mod stream;
 pub mod url;
 
 pub use bindings::export_adapter;
@@ -48,10 +50,11 @@ pub use bindings::export_adapter;
 /// The names an adapter needs, in one import.
 pub mod prelude {
     pub use crate::bindings::exports::wasmgate::provider::adapter::{
-        ChunkStream, Guest, GuestChunkStream,
+        ChunkStream, Guest, GuestChunkStream, OpenedStream,
     };
     pub use crate::bindings::wasmgate::provider::types::*;
     pub use crate::error::ProviderResult;
     pub use crate::http::{Method, Request, Response};
     pub use crate::sse::{SseEvent, SseStream};
+    pub use crate::stream::{ChunkPump, EventReader, Flow, Translate};
 }

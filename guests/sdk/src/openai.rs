@@ -41,6 +41,7 @@ pub fn chat_request_body(req: &ChatRequest, stream: bool) -> ProviderResult<Valu
     );
     put("temperature", req.temperature.map(Value::from));
     put("top_p", req.top_p.map(Value::from));
+    put("top_k", req.top_k.map(Value::from));
     put("max_tokens", req.max_tokens.map(Value::from));
     put(
         "max_completion_tokens",
@@ -68,16 +69,163 @@ pub fn chat_request_body(req: &ChatRequest, stream: bool) -> ProviderResult<Valu
     Ok(Value::Object(body))
 }
 
-/// Merges the request's `extra` JSON object into `body`, its keys winning.
+/// Merges a record's `extra` JSON object into `body`: its keys win, except that two objects
+/// under one key are merged key by key (so `{"function": {...}}` adds to the function).
 pub fn merge_extra(body: &mut Map<String, Value>, extra: Option<&str>) -> ProviderResult<()> {
     let Some(extra) = extra else { return Ok(()) };
     match parse_json("extra", extra)? {
         Value::Object(map) => {
-            body.extend(map);
+            merge_objects(body, map);
             Ok(())
         }
         Value::Null => Ok(()),
         _ => Err(ProviderError::bad_request("`extra` must be a JSON object")),
+    }
+}
+
+fn merge_objects(into: &mut Map<String, Value>, from: Map<String, Value>) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(Value::Object(existing)), Value::Object(more)) => merge_objects(existing, more),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+/// The keys of `object` not in `known`, as the JSON text of an `extra` field (`None` when
+/// there are none). Keys of the nested objects named in `nested` that are not in their own
+/// known list are kept under the nested object's name.
+pub fn extra_of(object: &Value, known: &[&str], nested: &[(&str, &[&str])]) -> Option<String> {
+    let map = object.as_object()?;
+    let mut rest: Map<String, Value> = map
+        .iter()
+        .filter(|(k, _)| !known.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    for (name, inner_known) in nested {
+        if let Some(Value::Object(inner)) = map.get(*name) {
+            let unknown: Map<String, Value> = inner
+                .iter()
+                .filter(|(k, _)| !inner_known.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            if !unknown.is_empty() {
+                rest.insert(name.to_string(), Value::Object(unknown));
+            }
+        }
+    }
+    (!rest.is_empty()).then(|| Value::Object(rest).to_string())
+}
+
+/// Where the OpenAI wire format carries a tool call's signature: Google's OpenAI-compatible
+/// `extra_content.google.thought_signature`.
+const SIGNATURE_POINTER: &str = "/extra_content/google/thought_signature";
+
+fn put_signature(call: &mut Value, signature: Option<&str>) {
+    if let Some(sig) = signature {
+        call["extra_content"]["google"]["thought_signature"] = json!(sig);
+    }
+}
+
+/// A tool call's signature and its other unknown keys, read from the wire.
+fn signature_and_extra(
+    call: &Value,
+    known: &[&str],
+    function_known: &[&str],
+) -> (Option<String>, Option<String>) {
+    let signature = call
+        .pointer(SIGNATURE_POINTER)
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut stripped = call.clone();
+    if signature.is_some() {
+        if let Some(google) = stripped
+            .pointer_mut("/extra_content/google")
+            .and_then(Value::as_object_mut)
+        {
+            google.remove("thought_signature");
+            if google.is_empty() {
+                stripped["extra_content"]
+                    .as_object_mut()
+                    .map(|e| e.remove("google"));
+            }
+        }
+        if stripped["extra_content"]
+            .as_object()
+            .is_some_and(Map::is_empty)
+        {
+            stripped.as_object_mut().map(|o| o.remove("extra_content"));
+        }
+    }
+    (
+        signature,
+        extra_of(&stripped, known, &[("function", function_known)]),
+    )
+}
+
+/// The reasoning blocks as OpenAI-compatible servers take them back: `reasoning_content` (the
+/// text) and, when a block has a signature or is redacted, `thinking_blocks` (LiteLLM's name).
+pub fn put_reasoning(out: &mut Map<String, Value>, blocks: &[ReasoningBlock]) {
+    if blocks.is_empty() {
+        return;
+    }
+    let text: String = blocks
+        .iter()
+        .filter_map(|b| match b {
+            ReasoningBlock::Thinking(t) => Some(t.text.as_str()),
+            ReasoningBlock::Redacted(_) => None,
+        })
+        .collect();
+    if !text.is_empty() {
+        out.insert("reasoning_content".into(), json!(text));
+    }
+    let opaque = blocks.iter().any(|b| match b {
+        ReasoningBlock::Thinking(t) => t.signature.is_some(),
+        ReasoningBlock::Redacted(_) => true,
+    });
+    if opaque || blocks.len() > 1 {
+        let list: Vec<Value> = blocks.iter().map(thinking_block_json).collect();
+        out.insert("thinking_blocks".into(), Value::Array(list));
+    }
+}
+
+fn thinking_block_json(b: &ReasoningBlock) -> Value {
+    match b {
+        ReasoningBlock::Thinking(t) => {
+            let mut v = json!({"type": "thinking", "thinking": t.text});
+            if let Some(s) = &t.signature {
+                v["signature"] = json!(s);
+            }
+            v
+        }
+        ReasoningBlock::Redacted(data) => json!({"type": "redacted_thinking", "data": data}),
+    }
+}
+
+/// Reasoning blocks from a wire message: `thinking_blocks` when present, else the text of
+/// `reasoning_content` (or `reasoning`) as one block.
+pub fn parse_reasoning(m: &Value) -> Vec<ReasoningBlock> {
+    if let Some(blocks) = m.get("thinking_blocks").and_then(Value::as_array) {
+        return blocks.iter().filter_map(parse_thinking_block).collect();
+    }
+    match str_field(m, "reasoning_content").or_else(|| str_field(m, "reasoning")) {
+        Some(text) => vec![ReasoningBlock::Thinking(Thinking {
+            text,
+            signature: None,
+        })],
+        None => Vec::new(),
+    }
+}
+
+fn parse_thinking_block(b: &Value) -> Option<ReasoningBlock> {
+    match b.get("type").and_then(Value::as_str) {
+        Some("redacted_thinking") => Some(ReasoningBlock::Redacted(str_field(b, "data")?)),
+        _ => Some(ReasoningBlock::Thinking(Thinking {
+            text: str_field(b, "thinking").unwrap_or_default(),
+            signature: str_field(b, "signature"),
+        })),
     }
 }
 
@@ -126,34 +274,48 @@ fn message_json(m: &Message) -> ProviderResult<Value> {
         out.insert("name".into(), json!(name));
     }
     if !m.tool_calls.is_empty() {
-        let calls: Vec<Value> = m
+        let calls = m
             .tool_calls
             .iter()
-            .map(|c| {
-                json!({"id": c.id, "type": "function",
-                       "function": {"name": c.function.name, "arguments": c.function.arguments}})
-            })
-            .collect();
+            .map(tool_call_json)
+            .collect::<ProviderResult<Vec<_>>>()?;
         out.insert("tool_calls".into(), Value::Array(calls));
     }
     if let Some(id) = &m.tool_call_id {
         out.insert("tool_call_id".into(), json!(id));
     }
+    put_reasoning(&mut out, &m.reasoning);
+    merge_extra(&mut out, m.extra.as_deref())?;
     Ok(Value::Object(out))
 }
 
+/// A tool call in OpenAI's wire format, with its signature and extra keys.
+pub fn tool_call_json(c: &ToolCall) -> ProviderResult<Value> {
+    let mut call = json!({"id": c.id, "type": "function",
+                          "function": {"name": c.function.name, "arguments": c.function.arguments}});
+    put_signature(&mut call, c.signature.as_deref());
+    if let Value::Object(map) = &mut call {
+        merge_extra(map, c.extra.as_deref())?;
+    }
+    Ok(call)
+}
+
 fn content_part_json(p: &ContentPart) -> ProviderResult<Value> {
-    Ok(match p {
-        ContentPart::Text(t) => json!({"type": "text", "text": t}),
-        ContentPart::Image(img) => {
+    let mut part = match &p.body {
+        PartBody::Text(t) => json!({"type": "text", "text": t}),
+        PartBody::Image(img) => {
             let mut url = json!({"url": img.url});
             if let Some(d) = &img.detail {
                 url["detail"] = json!(d);
             }
             json!({"type": "image_url", "image_url": url})
         }
-        ContentPart::Other(raw) => parse_json("a content part", raw)?,
-    })
+        PartBody::Other(raw) => parse_json("a content part", raw)?,
+    };
+    if let Value::Object(map) = &mut part {
+        merge_extra(map, p.extra.as_deref())?;
+    }
+    Ok(part)
 }
 
 fn tool_json(f: &FunctionDefinition) -> ProviderResult<Value> {
@@ -168,7 +330,11 @@ fn tool_json(f: &FunctionDefinition) -> ProviderResult<Value> {
     if let Some(s) = f.strict {
         function.insert("strict".into(), json!(s));
     }
-    Ok(json!({"type": "function", "function": function}))
+    let mut tool = Map::new();
+    tool.insert("type".into(), json!("function"));
+    tool.insert("function".into(), Value::Object(function));
+    merge_extra(&mut tool, f.extra.as_deref())?;
+    Ok(Value::Object(tool))
 }
 
 fn tool_choice_json(c: &ToolChoice) -> Value {
@@ -229,7 +395,65 @@ fn json_field(v: &Value, key: &str) -> Option<String> {
     v.get(key).filter(|x| !x.is_null()).map(Value::to_string)
 }
 
-/// Parses an OpenAI `usage` object.
+/// Keys of OpenAI objects the records model; everything else is kept in `extra`.
+pub mod known {
+    /// A chat completion or chunk.
+    pub const COMPLETION: &[&str] = &[
+        "id",
+        "object",
+        "created",
+        "model",
+        "choices",
+        "usage",
+        "system_fingerprint",
+    ];
+    /// A choice of a completion.
+    pub const CHOICE: &[&str] = &["index", "message", "finish_reason", "logprobs"];
+    /// A choice of a chunk.
+    pub const CHUNK_CHOICE: &[&str] = &["index", "delta", "finish_reason", "logprobs"];
+    /// An assistant message in an answer.
+    pub const ANSWER_MESSAGE: &[&str] = &[
+        "role",
+        "content",
+        "tool_calls",
+        "refusal",
+        "reasoning_content",
+        "reasoning",
+        "thinking_blocks",
+    ];
+    /// A chunk's delta.
+    pub const DELTA: &[&str] = &[
+        "role",
+        "content",
+        "tool_calls",
+        "refusal",
+        "reasoning_content",
+        "reasoning",
+        "thinking_blocks",
+    ];
+    /// A tool call (whole, or a fragment with `index`).
+    pub const TOOL_CALL: &[&str] = &["index", "id", "type", "function"];
+    /// The function of a tool call.
+    pub const FUNCTION_CALL: &[&str] = &["name", "arguments"];
+    /// A usage object.
+    pub const USAGE: &[&str] = &[
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "prompt_tokens_details",
+        "completion_tokens_details",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+    ];
+    /// `usage.prompt_tokens_details`.
+    pub const PROMPT_DETAILS: &[&str] = &["cached_tokens"];
+    /// `usage.completion_tokens_details`.
+    pub const COMPLETION_DETAILS: &[&str] = &["reasoning_tokens"];
+    /// An embeddings answer.
+    pub const EMBEDDINGS: &[&str] = &["object", "data", "model", "usage"];
+}
+
+/// Parses an OpenAI `usage` object (Anthropic-style cache counts included).
 pub fn parse_usage(v: &Value) -> Option<Usage> {
     if !v.is_object() {
         return None;
@@ -242,15 +466,42 @@ pub fn parse_usage(v: &Value) -> Option<Usage> {
         total_tokens: u32_field(v, "total_tokens").unwrap_or(prompt.saturating_add(completion)),
         cached_tokens: v
             .get("prompt_tokens_details")
-            .and_then(|d| u32_field(d, "cached_tokens")),
+            .and_then(|d| u32_field(d, "cached_tokens"))
+            .or_else(|| u32_field(v, "cache_read_input_tokens")),
+        cache_write_tokens: u32_field(v, "cache_creation_input_tokens"),
         reasoning_tokens: v
             .get("completion_tokens_details")
             .and_then(|d| u32_field(d, "reasoning_tokens")),
+        extra: extra_of(
+            v,
+            known::USAGE,
+            &[
+                ("prompt_tokens_details", known::PROMPT_DETAILS),
+                ("completion_tokens_details", known::COMPLETION_DETAILS),
+            ],
+        ),
     })
 }
 
-fn reasoning(v: &Value) -> Option<String> {
-    str_field(v, "reasoning_content").or_else(|| str_field(v, "reasoning"))
+fn parse_tool_call(t: &Value) -> ToolCall {
+    let (signature, extra) = signature_and_extra(t, known::TOOL_CALL, known::FUNCTION_CALL);
+    ToolCall {
+        id: str_field(t, "id").unwrap_or_default(),
+        function: FunctionCall {
+            name: t
+                .pointer("/function/name")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            arguments: t
+                .pointer("/function/arguments")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        },
+        signature,
+        extra,
+    }
 }
 
 /// Parses a `/chat/completions` response body.
@@ -267,58 +518,23 @@ pub fn parse_chat_response(v: &Value) -> ProviderResult<ChatResponse> {
             let tool_calls = m
                 .get("tool_calls")
                 .and_then(Value::as_array)
-                .map(|calls| {
-                    calls
-                        .iter()
-                        .map(|t| ToolCall {
-                            id: str_field(t, "id").unwrap_or_default(),
-                            function: FunctionCall {
-                                name: t
-                                    .pointer("/function/name")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or_default()
-                                    .to_string(),
-                                arguments: t
-                                    .pointer("/function/arguments")
-                                    .and_then(Value::as_str)
-                                    .unwrap_or_default()
-                                    .to_string(),
-                            },
-                        })
-                        .collect()
-                })
+                .map(|calls| calls.iter().map(parse_tool_call).collect())
                 .unwrap_or_default();
             Choice {
                 index: u32_field(c, "index").unwrap_or(i as u32),
                 message: AssistantMessage {
                     content: str_field(&m, "content"),
-                    reasoning_content: reasoning(&m),
+                    reasoning: parse_reasoning(&m),
                     tool_calls,
                     refusal: str_field(&m, "refusal"),
+                    extra: extra_of(&m, known::ANSWER_MESSAGE, &[]),
                 },
                 finish_reason: c.get("finish_reason").and_then(parse_finish_reason),
                 logprobs: json_field(c, "logprobs"),
+                extra: extra_of(c, known::CHOICE, &[]),
             }
         })
         .collect();
-    let known = [
-        "id",
-        "object",
-        "created",
-        "model",
-        "choices",
-        "usage",
-        "system_fingerprint",
-    ];
-    let extra: Map<String, Value> = v
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .filter(|(k, val)| !known.contains(&k.as_str()) && !val.is_null())
-                .map(|(k, val)| (k.clone(), val.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
     Ok(ChatResponse {
         id: str_field(v, "id").unwrap_or_default(),
         model: str_field(v, "model").unwrap_or_default(),
@@ -326,8 +542,48 @@ pub fn parse_chat_response(v: &Value) -> ProviderResult<ChatResponse> {
         choices,
         usage: v.get("usage").and_then(parse_usage),
         system_fingerprint: str_field(v, "system_fingerprint"),
-        extra: (!extra.is_empty()).then(|| Value::Object(extra).to_string()),
+        extra: extra_of(v, known::COMPLETION, &[]),
+        headers: Vec::new(),
     })
+}
+
+/// Reasoning fragments of a delta: `reasoning_content` text (block 0, or the block a
+/// `thinking_blocks` entry names) and `thinking_blocks` entries with their signatures.
+fn parse_reasoning_deltas(d: &Value) -> Vec<ReasoningDelta> {
+    let text = str_field(d, "reasoning_content").or_else(|| str_field(d, "reasoning"));
+    let blocks = d.get("thinking_blocks").and_then(Value::as_array);
+    match blocks {
+        Some(blocks) => blocks
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let index = u32_field(b, "index").unwrap_or(i as u32);
+                match b.get("type").and_then(Value::as_str) {
+                    Some("redacted_thinking") => ReasoningDelta {
+                        index,
+                        text: None,
+                        signature: None,
+                        redacted: str_field(b, "data"),
+                    },
+                    _ => ReasoningDelta {
+                        index,
+                        text: str_field(b, "thinking").filter(|t| !t.is_empty()),
+                        signature: str_field(b, "signature"),
+                        redacted: None,
+                    },
+                }
+            })
+            .collect(),
+        None => text
+            .map(|t| ReasoningDelta {
+                index: 0,
+                text: Some(t),
+                signature: None,
+                redacted: None,
+            })
+            .into_iter()
+            .collect(),
+    }
 }
 
 /// Parses one `chat.completion.chunk`.
@@ -347,17 +603,26 @@ pub fn parse_chat_chunk(v: &Value) -> ProviderResult<ChatChunk> {
                             calls
                                 .iter()
                                 .enumerate()
-                                .map(|(j, t)| ToolCallDelta {
-                                    index: u32_field(t, "index").unwrap_or(j as u32),
-                                    id: str_field(t, "id"),
-                                    name: t
-                                        .pointer("/function/name")
-                                        .and_then(Value::as_str)
-                                        .map(str::to_string),
-                                    arguments: t
-                                        .pointer("/function/arguments")
-                                        .and_then(Value::as_str)
-                                        .map(str::to_string),
+                                .map(|(j, t)| {
+                                    let (signature, extra) = signature_and_extra(
+                                        t,
+                                        known::TOOL_CALL,
+                                        known::FUNCTION_CALL,
+                                    );
+                                    ToolCallDelta {
+                                        index: u32_field(t, "index").unwrap_or(j as u32),
+                                        id: str_field(t, "id"),
+                                        name: t
+                                            .pointer("/function/name")
+                                            .and_then(Value::as_str)
+                                            .map(str::to_string),
+                                        arguments: t
+                                            .pointer("/function/arguments")
+                                            .and_then(Value::as_str)
+                                            .map(str::to_string),
+                                        signature,
+                                        extra,
+                                    }
                                 })
                                 .collect()
                         })
@@ -366,11 +631,12 @@ pub fn parse_chat_chunk(v: &Value) -> ProviderResult<ChatChunk> {
                         index: u32_field(c, "index").unwrap_or(i as u32),
                         role: d.get("role").and_then(Value::as_str).and_then(parse_role),
                         content: str_field(&d, "content"),
-                        reasoning_content: reasoning(&d),
+                        reasoning: parse_reasoning_deltas(&d),
                         tool_calls,
                         refusal: str_field(&d, "refusal"),
                         finish_reason: c.get("finish_reason").and_then(parse_finish_reason),
                         logprobs: json_field(c, "logprobs"),
+                        extra: extra_of(c, known::CHUNK_CHOICE, &[("delta", known::DELTA)]),
                     }
                 })
                 .collect()
@@ -383,16 +649,45 @@ pub fn parse_chat_chunk(v: &Value) -> ProviderResult<ChatChunk> {
         choices,
         usage: v.get("usage").and_then(parse_usage),
         system_fingerprint: str_field(v, "system_fingerprint"),
+        extra: extra_of(v, known::COMPLETION, &[]),
     })
 }
 
-/// The JSON body of an `/embeddings` request. Floats are always requested; the host encodes
-/// base64 for clients that ask for it.
+/// The OpenAI name of an encoding.
+fn encoding_name(e: EncodingFormat) -> &'static str {
+    match e {
+        EncodingFormat::Float | EncodingFormat::Base64 => "float",
+        EncodingFormat::Int8 => "int8",
+        EncodingFormat::Uint8 => "uint8",
+        EncodingFormat::Binary => "binary",
+        EncodingFormat::Ubinary => "ubinary",
+    }
+}
+
+/// An embedding input as OpenAI takes it: text, or token ids.
+fn embedding_input_json(input: &EmbeddingInput) -> ProviderResult<Value> {
+    match input {
+        EmbeddingInput::Text(t) => Ok(json!(t)),
+        EmbeddingInput::Tokens(ids) => Ok(json!(ids)),
+        EmbeddingInput::Image(_) => Err(ProviderError::bad_request(
+            "this provider's embeddings endpoint takes text or tokens, not images",
+        )),
+    }
+}
+
+/// The JSON body of an `/embeddings` request. Floats are requested for `float` and `base64`
+/// (the host encodes base64 for clients that ask for it); quantized encodings are passed on.
 pub fn embedding_request_body(req: &EmbeddingRequest) -> ProviderResult<Value> {
     let mut body = Map::new();
     body.insert("model".into(), json!(req.model));
-    body.insert("input".into(), json!(req.input));
-    body.insert("encoding_format".into(), json!("float"));
+    let input = req
+        .input
+        .iter()
+        .map(embedding_input_json)
+        .collect::<ProviderResult<Vec<_>>>()?;
+    body.insert("input".into(), Value::Array(input));
+    let encoding = req.encoding_format.unwrap_or(EncodingFormat::Float);
+    body.insert("encoding_format".into(), json!(encoding_name(encoding)));
     if let Some(d) = req.dimensions {
         body.insert("dimensions".into(), json!(d));
     }
@@ -403,8 +698,47 @@ pub fn embedding_request_body(req: &EmbeddingRequest) -> ProviderResult<Value> {
     Ok(Value::Object(body))
 }
 
-/// Parses an `/embeddings` response body.
-pub fn parse_embedding_response(v: &Value) -> ProviderResult<EmbeddingResponse> {
+/// A vector of JSON numbers in `encoding` (floats for `float` and `base64`).
+pub fn parse_vector(v: &Value, encoding: EncodingFormat) -> ProviderResult<EmbeddingVector> {
+    let items = v
+        .as_array()
+        .ok_or_else(|| ProviderError::upstream("an embedding is not a list of numbers"))?;
+    let bad = || ProviderError::upstream("an embedding holds a number out of its encoding's range");
+    let ints = |lo: i64, hi: i64| {
+        items
+            .iter()
+            .map(|x| x.as_i64().filter(|n| (lo..=hi).contains(n)))
+            .collect::<Option<Vec<i64>>>()
+            .ok_or_else(bad)
+    };
+    Ok(match encoding {
+        EncodingFormat::Float | EncodingFormat::Base64 => EmbeddingVector::Float(
+            items
+                .iter()
+                .map(|x| x.as_f64().map(|f| f as f32))
+                .collect::<Option<Vec<f32>>>()
+                .ok_or_else(|| ProviderError::upstream("an embedding holds a non-number"))?,
+        ),
+        EncodingFormat::Int8 => {
+            EmbeddingVector::Int8(ints(-128, 127)?.into_iter().map(|n| n as i8).collect())
+        }
+        EncodingFormat::Binary => {
+            EmbeddingVector::Binary(ints(-128, 127)?.into_iter().map(|n| n as i8).collect())
+        }
+        EncodingFormat::Uint8 => {
+            EmbeddingVector::Uint8(ints(0, 255)?.into_iter().map(|n| n as u8).collect())
+        }
+        EncodingFormat::Ubinary => {
+            EmbeddingVector::Ubinary(ints(0, 255)?.into_iter().map(|n| n as u8).collect())
+        }
+    })
+}
+
+/// Parses an `/embeddings` response body, its vectors in `encoding`.
+pub fn parse_embedding_response(
+    v: &Value,
+    encoding: EncodingFormat,
+) -> ProviderResult<EmbeddingResponse> {
     let data = v
         .get("data")
         .and_then(Value::as_array)
@@ -413,14 +747,7 @@ pub fn parse_embedding_response(v: &Value) -> ProviderResult<EmbeddingResponse> 
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let vector = e
-                .get("embedding")
-                .and_then(Value::as_array)
-                .ok_or_else(|| ProviderError::upstream("an embedding is not a list of numbers"))?
-                .iter()
-                .map(|x| x.as_f64().map(|f| f as f32))
-                .collect::<Option<Vec<f32>>>()
-                .ok_or_else(|| ProviderError::upstream("an embedding holds a non-number"))?;
+            let vector = parse_vector(e.get("embedding").unwrap_or(&Value::Null), encoding)?;
             Ok(Embedding {
                 index: u32_field(e, "index").unwrap_or(i as u32),
                 vector,
@@ -431,6 +758,8 @@ pub fn parse_embedding_response(v: &Value) -> ProviderResult<EmbeddingResponse> 
         model: str_field(v, "model").unwrap_or_default(),
         data,
         usage: v.get("usage").and_then(parse_usage),
+        extra: extra_of(v, known::EMBEDDINGS, &[]),
+        headers: Vec::new(),
     })
 }
 
@@ -445,4 +774,33 @@ pub fn stream_error(v: &Value) -> Option<ProviderError> {
         .unwrap_or(500);
     let body = json!({ "error": err }).to_string();
     Some(crate::error::from_http(status, &[], body.as_bytes()))
+}
+
+/// The translation of OpenAI's SSE stream: each `data:` event is one chunk, `[DONE]` ends it,
+/// an `{"error": ...}` event fails it.
+#[derive(Debug, Default)]
+pub struct ChunkEvents;
+
+impl crate::stream::Translate<crate::sse::SseEvent> for ChunkEvents {
+    fn translate(
+        &mut self,
+        event: crate::sse::SseEvent,
+        out: &mut Vec<ChatChunk>,
+    ) -> ProviderResult<crate::stream::Flow> {
+        use crate::stream::Flow;
+        if event.is_done() {
+            return Ok(Flow::End);
+        }
+        if event.data.trim().is_empty() {
+            return Ok(Flow::Continue);
+        }
+        let json: Value = serde_json::from_str(&event.data).map_err(|e| {
+            ProviderError::upstream(format!("invalid JSON in the provider's stream: {e}"))
+        })?;
+        if let Some(err) = stream_error(&json) {
+            return Err(err);
+        }
+        out.push(parse_chat_chunk(&json)?);
+        Ok(Flow::Continue)
+    }
 }

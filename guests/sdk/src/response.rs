@@ -19,16 +19,19 @@ impl ChatResponse {
                 index: 0,
                 message: AssistantMessage {
                     content: Some(content.into()),
-                    reasoning_content: None,
+                    reasoning: Vec::new(),
                     tool_calls: Vec::new(),
                     refusal: None,
+                    extra: None,
                 },
                 finish_reason: Some(FinishReason::Stop),
                 logprobs: None,
+                extra: None,
             }],
             usage: None,
             system_fingerprint: None,
             extra: None,
+            headers: Vec::new(),
         }
     }
 }

@@ -191,6 +191,21 @@ impl SseStream {
     }
 }
 
+impl crate::stream::EventReader for SseStream {
+    type Event = SseEvent;
+
+    /// Every event complete after the next read (reading until there is one); empty at the
+    /// end of the body.
+    fn read_batch(&mut self) -> Result<Vec<SseEvent>, ProviderError> {
+        let Some(first) = self.next_event()? else {
+            return Ok(Vec::new());
+        };
+        let mut batch = vec![first];
+        batch.extend(std::iter::from_fn(|| self.parser.next_event()));
+        Ok(batch)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,12 @@
 //! Body wrappers on the egress path: a response body with an idle timeout and a size cap, and a
 //! request body that fails if it carries the sealed-credential placeholder.
 
+use super::hooks::Refusal;
 use crate::adapter::CallMetrics;
 use http_body::{Body, Frame, SizeHint};
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
@@ -104,28 +105,38 @@ impl Body for GuardedResponseBody {
     }
 }
 
-/// A request body that fails with `HttpRequestDenied` as soon as the placeholder appears in it,
+/// A request body that fails with `HttpRequestDenied` as soon as a placeholder appears in it,
 /// also when the placeholder is split across frames.
 pub(crate) struct PlaceholderScan<B> {
     inner: B,
-    needle: Vec<u8>,
+    needles: Vec<Vec<u8>>,
     tail: Vec<u8>,
+    refusal: Arc<Mutex<Option<Refusal>>>,
 }
 
 impl<B> PlaceholderScan<B> {
-    pub(crate) fn new(inner: B, placeholder: &str) -> Self {
+    pub(crate) fn new(
+        inner: B,
+        placeholders: Vec<String>,
+        refusal: Arc<Mutex<Option<Refusal>>>,
+    ) -> Self {
         PlaceholderScan {
             inner,
-            needle: placeholder.as_bytes().to_vec(),
+            needles: placeholders.into_iter().map(String::into_bytes).collect(),
             tail: Vec::new(),
+            refusal,
         }
     }
 
     fn sees_needle(&mut self, data: &[u8]) -> bool {
         let mut window = std::mem::take(&mut self.tail);
         window.extend_from_slice(data);
-        let found = window.windows(self.needle.len()).any(|w| w == self.needle);
-        let keep = self.needle.len().saturating_sub(1).min(window.len());
+        let found = self
+            .needles
+            .iter()
+            .any(|n| window.windows(n.len()).any(|w| w == n.as_slice()));
+        let longest = self.needles.iter().map(Vec::len).max().unwrap_or(0);
+        let keep = longest.saturating_sub(1).min(window.len());
         self.tail = window.split_off(window.len() - keep);
         found
     }
@@ -147,7 +158,10 @@ where
         if let Some(Ok(frame)) = &frame {
             if let Some(data) = frame.data_ref() {
                 if this.sees_needle(data) {
-                    tracing::warn!("an adapter tried to send its sealed credential in a request body to a host not allowed to receive it");
+                    tracing::warn!("outgoing request refused: {}", Refusal::CredentialInBody);
+                    if let Ok(mut last) = this.refusal.lock() {
+                        *last = Some(Refusal::CredentialInBody);
+                    }
                     return Poll::Ready(Some(Err(Error::HttpRequestDenied)));
                 }
             }
@@ -175,8 +189,16 @@ mod tests {
                 .into_iter()
                 .map(|c| Ok::<_, Error>(Frame::data(bytes::Bytes::from_static(c)))),
         );
-        let body = PlaceholderScan::new(StreamBody::new(stream), "SECRET");
-        Ok(body.collect().await?.to_bytes().to_vec())
+        let refusal = Arc::new(Mutex::new(None));
+        let body = PlaceholderScan::new(
+            StreamBody::new(stream),
+            vec!["SECRET".into(), "OTHER-PLACEHOLDER".into()],
+            refusal.clone(),
+        );
+        let result = body.collect().await.map(|b| b.to_bytes().to_vec());
+        let refused = refusal.lock().unwrap().clone();
+        assert_eq!(result.is_err(), refused == Some(Refusal::CredentialInBody));
+        result
     }
 
     #[tokio::test]
@@ -193,5 +215,9 @@ mod tests {
             scan(vec![b"SECRE", b"xSECRE"]).await.unwrap(),
             b"SECRExSECRE"
         );
+        assert!(matches!(
+            scan(vec![b"a OTHER-PLACE", b"HOLDER b"]).await,
+            Err(Error::HttpRequestDenied)
+        ));
     }
 }

@@ -4,14 +4,15 @@
 use super::allow::{AllowedHost, Destination};
 use super::body::{GuardedResponseBody, PlaceholderScan};
 use super::client::{ConnectError, EgressClient};
+use super::scope::{under_base, CredentialUse};
 use super::WasiBody;
 use crate::adapter::CallMetrics;
-use crate::credential::SealedCredential;
+use crate::credential::Vault;
 use crate::policy::AdapterPolicy;
 use http::HeaderValue;
 use http_body_util::BodyExt;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiHttpHooks};
 
@@ -27,16 +28,95 @@ type SendFuture = Box<
         > + Send,
 >;
 
+/// An API base: the origin it admits, and the path credential uses are relative to.
+#[derive(Clone, Debug)]
+pub(crate) struct ApiBase {
+    pub(crate) origin: AllowedHost,
+    pub(crate) path: String,
+}
+
+impl ApiBase {
+    /// Parses an absolute `http(s)` URL.
+    pub(crate) fn parse(url: &str) -> Result<ApiBase, crate::egress::AllowedHostError> {
+        let origin = AllowedHost::origin_of(url)?;
+        let path = url
+            .parse::<http::Uri>()
+            .map(|u| u.path().trim_end_matches('/').to_string())
+            .unwrap_or_default();
+        Ok(ApiBase { origin, path })
+    }
+
+    fn admits(&self, dest: &Destination) -> bool {
+        self.origin.admits(dest.https, &dest.host, dest.port)
+    }
+}
+
+/// Why the host refused an outgoing request: the rule that refused it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The destination is neither the call's API base nor on the adapter's allow-list.
+    NotAllowed,
+    /// The call already made as many requests as its limit allows.
+    RequestLimit(u32),
+    /// A placeholder appeared in the URL.
+    CredentialInUrl,
+    /// A placeholder was sent to a host that may not receive the credential.
+    CredentialHost,
+    /// A placeholder was sent with a method and path the adapter did not declare.
+    CredentialUse {
+        /// The request's method.
+        method: String,
+        /// Its path relative to the API base, or the absolute path when it is outside it.
+        path: String,
+    },
+    /// A placeholder appeared in a request body to a host that may not receive it.
+    CredentialInBody,
+    /// The adapter asked for an AWS signature but the call holds no AWS credentials.
+    NoSigningCredential,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refusal::NotAllowed => f.write_str("the destination is not on the adapter's allow-list"),
+            Refusal::RequestLimit(n) => write!(
+                f,
+                "the call already made {n} outgoing requests, its limit (max_requests_per_call)"
+            ),
+            Refusal::CredentialInUrl => f.write_str("the sealed credential may only travel in headers, not in the URL"),
+            Refusal::CredentialHost => f.write_str("the sealed credential may not be sent to this host"),
+            Refusal::CredentialUse { method, path } => write!(
+                f,
+                "the sealed credential is not granted for {method} {path} (the adapter's credential uses do not cover it)"
+            ),
+            Refusal::CredentialInBody => f.write_str("the sealed credential may not leave in a request body to this host"),
+            Refusal::NoSigningCredential => f.write_str("the adapter asked for an AWS signature but the call holds no AWS credentials"),
+        }
+    }
+}
+
+/// The header with which an adapter asks the host to sign a request with AWS SigV4; its value
+/// names the AWS service.
+pub const AWS_SIGV4_HEADER: &str = "x-wasmgate-aws-sigv4";
+
 /// The egress rules of one call: the adapter's policy plus what the embedder gave this call.
 pub(crate) struct CallEgress {
     pub(crate) adapter: Arc<str>,
     pub(crate) policy: Arc<AdapterPolicy>,
     /// The operator's `api_base` for this call: reachable, private addresses included, and
     /// allowed to receive the credential.
-    pub(crate) api_base: Option<AllowedHost>,
-    pub(crate) credential: SealedCredential,
+    pub(crate) api_base: Option<ApiBase>,
+    /// The adapter's own default API base, used for paths when the call has none.
+    pub(crate) default_base: Option<Arc<ApiBase>>,
+    /// The requests that may carry the credential.
+    pub(crate) credential_uses: Arc<[CredentialUse]>,
+    pub(crate) vault: Vault,
     pub(crate) client: Arc<EgressClient>,
     pub(crate) metrics: Option<Arc<CallMetrics>>,
+    /// Outgoing requests made so far.
+    pub(crate) requests: u32,
+    /// The last refusal, for the call's error.
+    pub(crate) refusal: Arc<Mutex<Option<Refusal>>>,
 }
 
 /// What the checks decided about one request.
@@ -45,29 +125,44 @@ struct Verdict {
 }
 
 impl CallEgress {
-    fn deny(&self, destination: &dyn std::fmt::Display, why: &str) -> Error {
-        tracing::warn!(adapter = %self.adapter, %destination, "outgoing request denied: {why}");
+    fn deny(&self, destination: &dyn std::fmt::Display, why: Refusal) -> Error {
+        tracing::warn!(adapter = %self.adapter, %destination, "outgoing request refused: {why}");
+        if let Ok(mut last) = self.refusal.lock() {
+            *last = Some(why);
+        }
         Error::HttpRequestDenied
     }
 
-    /// Applies the allow-list and the credential rules, rewriting `request` in place.
-    fn check(&self, request: &mut http::Request<WasiBody>) -> Result<Verdict, Error> {
+    /// The request's path relative to the API base that covers `dest`.
+    fn relative_path<'a>(&self, dest: &Destination, path: &'a str) -> &'a str {
+        let base = self
+            .api_base
+            .as_ref()
+            .filter(|b| b.admits(dest))
+            .or_else(|| self.default_base.as_deref().filter(|b| b.admits(dest)));
+        base.and_then(|b| under_base(&b.path, path)).unwrap_or(path)
+    }
+
+    /// Applies the request limit, the allow-list and the credential rules, rewriting `request`
+    /// in place.
+    fn check(&mut self, request: &mut http::Request<WasiBody>) -> Result<Verdict, Error> {
         let Some(dest) = Destination::of(request.uri()) else {
             return Err(Error::HttpRequestUriInvalid);
         };
-        let via_api_base = self
-            .api_base
-            .as_ref()
-            .is_some_and(|e| e.admits(dest.https, &dest.host, dest.port));
+        let limit = self.policy.limits.max_requests_per_call;
+        if self.requests >= limit {
+            return Err(self.deny(&dest, Refusal::RequestLimit(limit)));
+        }
+        self.requests += 1;
+        let via_api_base = self.api_base.as_ref().is_some_and(|b| b.admits(&dest));
         let via_policy = dest.admitted_by(&self.policy.allowed_hosts);
         if !via_api_base && !via_policy {
-            return Err(self.deny(&dest, "not on the adapter's allow-list"));
+            return Err(self.deny(&dest, Refusal::NotAllowed));
         }
-        if let SealedCredential::Sealed {
-            placeholder,
-            secret,
-        } = &self.credential
-        {
+        if request.headers_mut().remove(AWS_SIGV4_HEADER).is_some() {
+            return Err(self.deny(&dest, Refusal::NoSigningCredential));
+        }
+        if !self.vault.sealed.is_empty() {
             let may_receive = via_api_base
                 || dest.admitted_by(
                     self.policy
@@ -82,30 +177,43 @@ impl CallEgress {
             ]
             .into_iter()
             .flatten()
-            .any(|part| part.contains(placeholder.as_str()));
+            .any(|part| self.vault.occurs_in(part));
             if in_uri {
-                return Err(self.deny(&dest, "the sealed credential may only travel in headers"));
+                return Err(self.deny(&dest, Refusal::CredentialInUrl));
             }
-            for value in request.headers_mut().values_mut() {
-                let Ok(text) = value.to_str() else { continue };
-                if !text.contains(placeholder.as_str()) {
-                    continue;
-                }
+            let carries = request
+                .headers()
+                .values()
+                .any(|v| v.to_str().is_ok_and(|t| self.vault.occurs_in(t)));
+            if carries {
                 if !may_receive {
-                    return Err(
-                        self.deny(&dest, "the sealed credential may not be sent to this host")
-                    );
+                    return Err(self.deny(&dest, Refusal::CredentialHost));
                 }
-                let mut swapped =
-                    HeaderValue::from_str(&text.replace(placeholder.as_str(), secret.expose()))
+                let method = request.method().as_str().to_string();
+                let path = self.relative_path(&dest, request.uri().path()).to_string();
+                if !self
+                    .credential_uses
+                    .iter()
+                    .any(|u| u.admits(&method, &path))
+                {
+                    return Err(self.deny(&dest, Refusal::CredentialUse { method, path }));
+                }
+                for value in request.headers_mut().values_mut() {
+                    let Ok(text) = value.to_str() else { continue };
+                    if !self.vault.occurs_in(text) {
+                        continue;
+                    }
+                    let mut swapped = HeaderValue::from_str(&self.vault.unseal(text))
                         .map_err(|_| Error::HttpRequestDenied)?;
-                swapped.set_sensitive(true);
-                *value = swapped;
+                    swapped.set_sensitive(true);
+                    *value = swapped;
+                }
             }
             if !may_receive {
-                let placeholder = placeholder.clone();
                 let body = std::mem::replace(request.body_mut(), empty_body());
-                *request.body_mut() = PlaceholderScan::new(body, &placeholder).boxed_unsync();
+                let scan =
+                    PlaceholderScan::new(body, self.vault.placeholders(), self.refusal.clone());
+                *request.body_mut() = scan.boxed_unsync();
             }
         }
         Ok(Verdict {

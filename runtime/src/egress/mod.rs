@@ -6,12 +6,15 @@ mod allow;
 mod body;
 mod client;
 mod hooks;
+mod scope;
 
 pub use address::is_public;
 pub use allow::{AllowedHost, AllowedHostError, Destination};
 pub use client::ClientConfig;
 pub(crate) use client::EgressClient;
-pub(crate) use hooks::CallEgress;
+pub(crate) use hooks::{ApiBase, CallEgress};
+pub use hooks::{Refusal, AWS_SIGV4_HEADER};
+pub use scope::{CredentialUse, CredentialUseError};
 
 /// The body type of requests and responses on the wasi-http path.
 pub(crate) type WasiBody = wasmtime_wasi_http::WasiBody;
