@@ -124,7 +124,7 @@ async fn the_key_never_appears_in_logs_or_responses() {
     let debug_dump = format!("{config:?}");
     let logs = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
     assert!(
-        logs.contains("outgoing request denied"),
+        logs.contains("outgoing request refused"),
         "the denials were logged:\n{logs}"
     );
     for (what, text) in [
