@@ -9,7 +9,13 @@ const BUILTIN: &[&str] = &["mock", "openai"];
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
     let root = manifest.parent().unwrap();
-    for dir in ["guests/sdk", "guests/mock", "guests/openai", "wit"] {
+    for dir in [
+        "guests/sdk",
+        "guests/openai-wire",
+        "guests/mock",
+        "guests/openai",
+        "wit",
+    ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());
     }
     for file in ["guests/Cargo.toml", "guests/Cargo.lock"] {
@@ -36,6 +42,8 @@ const SCAFFOLD_SOURCES: &[&str] = &[
     "guests/Cargo.lock",
     "guests/sdk/Cargo.toml",
     "guests/sdk/src",
+    "guests/openai-wire/Cargo.toml",
+    "guests/openai-wire/src",
     "guests/openai/Cargo.toml",
     "guests/openai/src",
     "guests/python-sdk/wasmgate_guest",

@@ -23,8 +23,10 @@ pub struct ApiError {
     pub code: Option<String>,
     /// Sent as `retry-after` (seconds) when set.
     pub retry_after: Option<Duration>,
-    /// Upstream headers the adapter passed on (filtered by [`crate::headers`] when answered).
-    pub upstream_headers: Vec<(String, String)>,
+    /// Upstream headers the adapter passed on (filtered by [`crate::headers`] when answered);
+    /// `None` when there are none. Boxed: errors travel in every `Result` of the request path,
+    /// so they stay small.
+    pub upstream_headers: Option<Box<Vec<(String, String)>>>,
 }
 
 impl ApiError {
@@ -36,7 +38,7 @@ impl ApiError {
             param: None,
             code: None,
             retry_after: None,
-            upstream_headers: Vec::new(),
+            upstream_headers: None,
         }
     }
 
@@ -159,7 +161,7 @@ impl From<ProviderError> for ApiError {
             param: None,
             code: code.map(str::to_string).or(e.provider_code),
             retry_after: e.retry_after_ms.map(Duration::from_millis),
-            upstream_headers: e.headers,
+            upstream_headers: (!e.headers.is_empty()).then(|| Box::new(e.headers)),
         }
     }
 }
@@ -200,7 +202,9 @@ impl From<CallError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, axum::Json(self.body())).into_response();
-        crate::headers::add_upstream_headers(response.headers_mut(), &self.upstream_headers);
+        if let Some(upstream) = &self.upstream_headers {
+            crate::headers::add_upstream_headers(response.headers_mut(), upstream);
+        }
         if let Some(after) = self.retry_after {
             let secs = after.as_secs_f64().ceil().max(1.0) as u64;
             if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {

@@ -98,7 +98,7 @@ fn project_files(name: &str, language: Language) -> Vec<(String, String, bool)> 
             let members_start = workspace.find("members = [").expect("members");
             let members_end = members_start + workspace[members_start..].find(']').unwrap() + 1;
             let workspace = format!(
-                "{}members = [\".\", \"sdk\"]{}",
+                "{}members = [\".\", \"sdk\", \"openai-wire\"]{}",
                 &workspace[..members_start],
                 &workspace[members_end..]
             );
@@ -126,6 +126,14 @@ fn project_files(name: &str, language: Language) -> Vec<(String, String, bool)> 
                 let contents = contents.replace("path: \"../../wit\"", "path: \"../wit\"");
                 files.push((format!("sdk/src/{path}"), contents, false));
             }
+            files.push((
+                "openai-wire/Cargo.toml".into(),
+                source("guests/openai-wire/Cargo.toml").into(),
+                false,
+            ));
+            for (path, contents) in tree("guests/openai-wire/src") {
+                files.push((format!("openai-wire/src/{path}"), contents.into(), false));
+            }
             let adapter = customise(
                 source("guests/openai/src/lib.rs"),
                 "name: \"openai\".into()",
@@ -137,6 +145,7 @@ fn project_files(name: &str, language: Language) -> Vec<(String, String, bool)> 
             "- `src/lib.rs`: the adapter.\n\
              - `sdk/`: the wasmgate guest SDK for Rust: bindings, HTTP over `wasi:http`, SSE, error \
              mapping, OpenAI's wire format.\n\
+             - `openai-wire/`: the OpenAI wire-format conventions the SDK shares with the gateway.\n\
              - `build.sh`: `cargo build --release --target wasm32-wasip2` (run `rustup target add \
              wasm32-wasip2` once)."
         }
@@ -265,7 +274,7 @@ mod tests {
         let manifest = &rust.iter().find(|(p, ..)| p == "Cargo.toml").unwrap().1;
         assert!(
             manifest.contains("name = \"acme-x\"")
-                && manifest.contains("members = [\".\", \"sdk\"]")
+                && manifest.contains("members = [\".\", \"sdk\", \"openai-wire\"]")
         );
         let sdk = &rust.iter().find(|(p, ..)| p == "sdk/src/lib.rs").unwrap().1;
         assert!(sdk.contains("path: \"../wit\""));

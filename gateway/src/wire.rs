@@ -4,6 +4,7 @@
 use crate::error::ApiError;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
+use wasmgate_openai_wire::{self as wire_json, known, Block, Precedence};
 use wasmgate_runtime::types::*;
 
 /// A parsed `/v1/chat/completions` request.
@@ -91,105 +92,13 @@ fn object<'a>(v: &'a Value, param: &str) -> Res<&'a Map<String, Value>> {
 }
 
 fn extra(body: &Map<String, Value>, known: &[&str]) -> Option<String> {
-    extra_nested(body, known, &[])
+    wire_json::unknown_keys(body, known, &[])
 }
 
-/// The keys of `body` not in `known`, as the JSON text of an `extra` field. Unknown keys of the
-/// nested objects named in `nested` (which the record flattens) are kept under their name.
-fn extra_nested(
-    body: &Map<String, Value>,
-    known: &[&str],
-    nested: &[(&str, &[&str])],
-) -> Option<String> {
-    let mut rest: Map<String, Value> = body
-        .iter()
-        .filter(|(k, _)| !known.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    for (name, inner_known) in nested {
-        if let Some(Value::Object(inner)) = body.get(*name) {
-            let unknown: Map<String, Value> = inner
-                .iter()
-                .filter(|(k, _)| !inner_known.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            if !unknown.is_empty() {
-                rest.insert(name.to_string(), Value::Object(unknown));
-            }
-        }
-    }
-    (!rest.is_empty()).then(|| Value::Object(rest).to_string())
-}
-
-/// Merges a record's `extra` into `out`: its keys are added, and two objects under one key are
-/// merged key by key; keys the record set itself win.
+/// Merges a record's `extra` into `out`; keys the record set itself win.
 fn merge_extra(out: &mut Map<String, Value>, extra: &Option<String>) {
     if let Some(Value::Object(more)) = extra.as_deref().and_then(|e| serde_json::from_str(e).ok()) {
-        merge_under(out, more);
-    }
-}
-
-fn merge_under(out: &mut Map<String, Value>, more: Map<String, Value>) {
-    for (key, value) in more {
-        match (out.get_mut(&key), value) {
-            (Some(Value::Object(mine)), Value::Object(theirs)) => merge_under(mine, theirs),
-            (Some(_), _) => {}
-            (None, value) => {
-                out.insert(key, value);
-            }
-        }
-    }
-}
-
-/// Keys of the OpenAI wire objects the records model.
-mod known {
-    pub const MESSAGE: &[&str] = &[
-        "role",
-        "content",
-        "name",
-        "tool_calls",
-        "tool_call_id",
-        "reasoning_content",
-        "thinking_blocks",
-    ];
-    pub const TOOL_CALL: &[&str] = &["index", "id", "type", "function"];
-    pub const FUNCTION_CALL: &[&str] = &["name", "arguments"];
-    pub const TOOL: &[&str] = &["type", "function"];
-    pub const FUNCTION: &[&str] = &["name", "description", "parameters", "strict"];
-    pub const TEXT_PART: &[&str] = &["type", "text"];
-    pub const IMAGE_PART: &[&str] = &["type", "image_url"];
-}
-
-/// Where a tool call's signature travels on the OpenAI wire: Google's OpenAI-compatible
-/// `extra_content.google.thought_signature`.
-const SIGNATURE_POINTER: &str = "/extra_content/google/thought_signature";
-
-/// A tool call's signature, and the call object without it.
-fn take_signature(call: &Map<String, Value>) -> (Option<String>, Map<String, Value>) {
-    let mut call = call.clone();
-    let signature = Value::Object(call.clone())
-        .pointer(SIGNATURE_POINTER)
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    if signature.is_some() {
-        if let Some(Value::Object(content)) = call.get_mut("extra_content") {
-            if let Some(Value::Object(google)) = content.get_mut("google") {
-                google.remove("thought_signature");
-                if google.is_empty() {
-                    content.remove("google");
-                }
-            }
-            if content.is_empty() {
-                call.remove("extra_content");
-            }
-        }
-    }
-    (signature, call)
-}
-
-fn put_signature(call: &mut Value, signature: &Option<String>) {
-    if let Some(sig) = signature {
-        call["extra_content"]["google"]["thought_signature"] = json!(sig);
+        wire_json::merge_extra(out, more, Precedence::Record);
     }
 }
 
@@ -245,39 +154,19 @@ fn reasoning_blocks(m: &Map<String, Value>, param: &str) -> Res<Vec<ReasoningBlo
     .collect())
 }
 
-fn thinking_block_json(b: &ReasoningBlock) -> Value {
-    match b {
-        ReasoningBlock::Thinking(t) => {
-            let mut v = json!({"type": "thinking", "thinking": t.text});
-            if let Some(s) = &t.signature {
-                v["signature"] = json!(s);
-            }
-            v
-        }
-        ReasoningBlock::Redacted(data) => json!({"type": "redacted_thinking", "data": data}),
-    }
-}
-
-/// `reasoning_content` (the text) and, when any block is signed or redacted or there are
-/// several, `thinking_blocks`.
-fn put_reasoning(out: &mut Value, blocks: &[ReasoningBlock]) {
-    let text: String = blocks
+/// `reasoning_content` and, when the text alone would lose something, `thinking_blocks`.
+fn put_reasoning(out: &mut Map<String, Value>, blocks: &[ReasoningBlock]) {
+    let blocks: Vec<Block<'_>> = blocks
         .iter()
-        .filter_map(|b| match b {
-            ReasoningBlock::Thinking(t) => Some(t.text.as_str()),
-            ReasoningBlock::Redacted(_) => None,
+        .map(|b| match b {
+            ReasoningBlock::Thinking(t) => Block::Thinking {
+                text: &t.text,
+                signature: t.signature.as_deref(),
+            },
+            ReasoningBlock::Redacted(data) => Block::Redacted(data),
         })
         .collect();
-    if !text.is_empty() {
-        out["reasoning_content"] = json!(text);
-    }
-    let opaque = blocks.iter().any(|b| match b {
-        ReasoningBlock::Thinking(t) => t.signature.is_some(),
-        ReasoningBlock::Redacted(_) => true,
-    });
-    if opaque || blocks.len() > 1 {
-        out["thinking_blocks"] = Value::Array(blocks.iter().map(thinking_block_json).collect());
-    }
+    wire_json::put_reasoning(out, &blocks);
 }
 
 /// The required `model` field.
@@ -426,11 +315,10 @@ fn message(v: &Value, param: &str) -> Res<Message> {
                     c.get("function").unwrap_or(&Value::Null),
                     &format!("{p}.function"),
                 )?;
-                let (signature, rest) = take_signature(c);
                 Ok(ToolCall {
-                    signature,
-                    extra: extra_nested(
-                        &rest,
+                    signature: wire_json::signature(c).map(str::to_string),
+                    extra: wire_json::unknown_keys(
+                        &wire_json::without_signature(c),
                         known::TOOL_CALL,
                         &[("function", known::FUNCTION_CALL)],
                     ),
@@ -461,7 +349,7 @@ fn message(v: &Value, param: &str) -> Res<Message> {
         tool_calls,
         tool_call_id: opt_str(m, "tool_call_id", &format!("{param}.tool_call_id"))?,
         reasoning: reasoning_blocks(m, param)?,
-        extra: extra(m, known::MESSAGE),
+        extra: extra(m, known::REQUEST_MESSAGE),
     })
 }
 
@@ -529,7 +417,7 @@ fn tool(v: &Value, param: &str) -> Res<FunctionDefinition> {
             .filter(|p| !p.is_null())
             .map(Value::to_string),
         strict: opt_bool(f, "strict")?,
-        extra: extra_nested(t, known::TOOL, &[("function", known::FUNCTION)]),
+        extra: wire_json::unknown_keys(t, known::TOOL, &[("function", known::FUNCTION)]),
     })
 }
 
@@ -635,6 +523,13 @@ fn with_extra(mut v: Value, extra: &Option<String>) -> Value {
     v
 }
 
+/// Writes a tool call's signature, when it has one, where clients find it.
+fn put_signature(call: &mut Value, signature: &Option<String>) {
+    if let (Value::Object(call), Some(sig)) = (call, signature) {
+        wire_json::put_signature(call, sig);
+    }
+}
+
 fn tool_call_json(t: &ToolCall) -> Value {
     let mut call = json!({"id": t.id, "type": "function",
                           "function": {"name": t.function.name, "arguments": t.function.arguments}});
@@ -653,7 +548,9 @@ pub fn chat_response_json(r: &ChatResponse, model: &str) -> Value {
             if !m.tool_calls.is_empty() {
                 message["tool_calls"] = m.tool_calls.iter().map(tool_call_json).collect();
             }
-            put_reasoning(&mut message, &m.reasoning);
+            if let Value::Object(fields) = &mut message {
+                put_reasoning(fields, &m.reasoning);
+            }
             if let Some(r) = &m.refusal {
                 message["refusal"] = json!(r);
             }

@@ -53,18 +53,19 @@ const USAGE_KEYS = new Set(["prompt_tokens", "completion_tokens", "total_tokens"
   "completion_tokens_details", "cache_creation_input_tokens", "cache_read_input_tokens"]);
 
 /** A tool call's signature (Google's `extra_content.google.thought_signature`) and its other
- * unknown keys. */
+ * unknown keys; the call is copied only when it has a signature to take out. */
 function signatureAndExtra(call) {
   if (!isObject(call)) return [undefined, undefined];
-  const copy = JSON.parse(JSON.stringify(call));
-  let signature;
-  if (isObject(copy.extra_content) && isObject(copy.extra_content.google)) {
-    signature = typeof copy.extra_content.google.thought_signature === "string" ? copy.extra_content.google.thought_signature : undefined;
-    delete copy.extra_content.google.thought_signature;
-    if (Object.keys(copy.extra_content.google).length === 0) delete copy.extra_content.google;
-    if (Object.keys(copy.extra_content).length === 0) delete copy.extra_content;
-  }
-  return [signature, extraOf(copy, TOOL_CALL_KEYS, { function: FUNCTION_CALL_KEYS })];
+  const content = call.extra_content;
+  const google = isObject(content) ? content.google : undefined;
+  const signature = isObject(google) ? google.thought_signature : undefined;
+  if (typeof signature !== "string") return [undefined, extraOf(call, TOOL_CALL_KEYS, { function: FUNCTION_CALL_KEYS })];
+  const { thought_signature: _, ...restGoogle } = google;
+  const { google: __, ...restContent } = content;
+  if (Object.keys(restGoogle).length > 0) restContent.google = restGoogle;
+  const { extra_content: ___, ...stripped } = call;
+  if (Object.keys(restContent).length > 0) stripped.extra_content = restContent;
+  return [signature, extraOf(stripped, TOOL_CALL_KEYS, { function: FUNCTION_CALL_KEYS })];
 }
 
 function toolCallJson(t) {

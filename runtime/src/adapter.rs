@@ -53,13 +53,11 @@ pub struct CallMetrics {
 }
 
 impl CallOptions {
-    /// Every secret of the call, for scrubbing errors.
-    pub(crate) fn secrets(&self) -> Vec<Secret> {
+    /// Every secret of the call, for scrubbing errors and passed-on headers.
+    pub(crate) fn secrets(&self) -> impl Iterator<Item = &Secret> + Clone {
         self.credential
             .iter()
-            .cloned()
-            .chain(self.secret_headers.iter().map(|(_, s)| s.clone()))
-            .collect()
+            .chain(self.secret_headers.iter().map(|(_, s)| s))
     }
 }
 
@@ -369,7 +367,7 @@ impl Adapter {
         tokio::time::timeout(timeout, work)
             .await
             .map_err(|_| CallError::Timeout(timeout))?
-            .map_err(|e| e.scrubbed(&call.secrets()))
+            .map_err(|e| e.scrubbed(call.secrets()))
     }
 
     fn cpu_time(&self) -> Duration {
@@ -415,7 +413,7 @@ impl Adapter {
         .await
         .and_then(|r| self.bounded(r))
         .map(|mut r| {
-            drop_leaking(&mut r.headers, &call.secrets());
+            drop_leaking(&mut r.headers, call.secrets());
             r
         })
     }
@@ -442,7 +440,12 @@ impl Adapter {
                 .await
                 .map_err(|e| from_guest_failure(e, cpu))?
                 .map_err(CallError::Provider)?;
-            Ok(ChatStream::new(i, opened, &limits, call.secrets()))
+            Ok(ChatStream::new(
+                i,
+                opened,
+                &limits,
+                call.secrets().cloned().collect(),
+            ))
         })
         .await
     }
@@ -465,7 +468,7 @@ impl Adapter {
         .await
         .and_then(|r| self.bounded(r))
         .map(|mut r| {
-            drop_leaking(&mut r.headers, &call.secrets());
+            drop_leaking(&mut r.headers, call.secrets());
             r
         })
     }

@@ -101,11 +101,14 @@ impl CallError {
     /// Replaces every occurrence of the call's secrets in a provider error's text with
     /// `[redacted]` and drops headers that hold one, so a key an upstream echoed back never
     /// reaches clients or logs.
-    pub(crate) fn scrubbed(self, secrets: &[crate::Secret]) -> CallError {
+    pub(crate) fn scrubbed<'a>(
+        self,
+        secrets: impl IntoIterator<Item = &'a crate::Secret> + Clone,
+    ) -> CallError {
         match self {
             CallError::Provider(mut e) => {
-                e.message = redact(&e.message, secrets);
-                e.provider_code = e.provider_code.map(|c| redact(&c, secrets));
+                e.message = redact(&e.message, secrets.clone());
+                e.provider_code = e.provider_code.map(|c| redact(&c, secrets.clone()));
                 drop_leaking(&mut e.headers, secrets);
                 CallError::Provider(e)
             }

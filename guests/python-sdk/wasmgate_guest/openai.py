@@ -76,19 +76,22 @@ _USAGE_KEYS = {"prompt_tokens", "completion_tokens", "total_tokens", "prompt_tok
 
 def _signature_and_extra(call: Any):
     """A tool call's signature (Google's `extra_content.google.thought_signature`) and its other
-    unknown keys."""
+    unknown keys; the call is copied only when it has a signature to take out."""
     if not isinstance(call, dict):
         return None, None
-    call = json.loads(json.dumps(call))
-    google = call.get("extra_content", {}).get("google", {}) if isinstance(call.get("extra_content"), dict) else {}
-    signature = google.pop("thought_signature", None) if isinstance(google, dict) else None
-    if isinstance(call.get("extra_content"), dict):
-        if google == {}:
-            call["extra_content"].pop("google", None)
-        if not call["extra_content"]:
-            call.pop("extra_content")
-    return (signature if isinstance(signature, str) else None,
-            extra_of(call, _TOOL_CALL_KEYS, {"function": _FUNCTION_CALL_KEYS}))
+    content = call.get("extra_content")
+    google = content.get("google") if isinstance(content, dict) else None
+    signature = google.get("thought_signature") if isinstance(google, dict) else None
+    if not isinstance(signature, str):
+        return None, extra_of(call, _TOOL_CALL_KEYS, {"function": _FUNCTION_CALL_KEYS})
+    rest_google = {k: v for k, v in google.items() if k != "thought_signature"}
+    rest_content = {k: v for k, v in content.items() if k != "google"}
+    if rest_google:
+        rest_content["google"] = rest_google
+    stripped = {k: v for k, v in call.items() if k != "extra_content"}
+    if rest_content:
+        stripped["extra_content"] = rest_content
+    return signature, extra_of(stripped, _TOOL_CALL_KEYS, {"function": _FUNCTION_CALL_KEYS})
 
 
 def _tool_call_json(c: t.ToolCall) -> Dict[str, Any]:

@@ -5,6 +5,9 @@
 use crate::bindings::wasmgate::provider::types::*;
 use crate::error::ProviderResult;
 use serde_json::{json, Map, Value};
+/// Keys of OpenAI objects the records model; everything else is kept in `extra`.
+pub use wasmgate_openai_wire::known;
+use wasmgate_openai_wire::{self as wire, Block, Precedence};
 
 /// The JSON body of a `/chat/completions` request.
 pub fn chat_request_body(req: &ChatRequest, stream: bool) -> ProviderResult<Value> {
@@ -75,7 +78,7 @@ pub fn merge_extra(body: &mut Map<String, Value>, extra: Option<&str>) -> Provid
     let Some(extra) = extra else { return Ok(()) };
     match parse_json("extra", extra)? {
         Value::Object(map) => {
-            merge_objects(body, map);
+            wire::merge_extra(body, map, Precedence::Extra);
             Ok(())
         }
         Value::Null => Ok(()),
@@ -83,125 +86,41 @@ pub fn merge_extra(body: &mut Map<String, Value>, extra: Option<&str>) -> Provid
     }
 }
 
-fn merge_objects(into: &mut Map<String, Value>, from: Map<String, Value>) {
-    for (key, value) in from {
-        match (into.get_mut(&key), value) {
-            (Some(Value::Object(existing)), Value::Object(more)) => merge_objects(existing, more),
-            (_, value) => {
-                into.insert(key, value);
-            }
-        }
-    }
-}
-
 /// The keys of `object` not in `known`, as the JSON text of an `extra` field (`None` when
-/// there are none). Keys of the nested objects named in `nested` that are not in their own
-/// known list are kept under the nested object's name.
+/// there are none or `object` is not an object); see [`wire::unknown_keys`].
 pub fn extra_of(object: &Value, known: &[&str], nested: &[(&str, &[&str])]) -> Option<String> {
-    let map = object.as_object()?;
-    let mut rest: Map<String, Value> = map
-        .iter()
-        .filter(|(k, _)| !known.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    for (name, inner_known) in nested {
-        if let Some(Value::Object(inner)) = map.get(*name) {
-            let unknown: Map<String, Value> = inner
-                .iter()
-                .filter(|(k, _)| !inner_known.contains(&k.as_str()))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            if !unknown.is_empty() {
-                rest.insert(name.to_string(), Value::Object(unknown));
-            }
-        }
-    }
-    (!rest.is_empty()).then(|| Value::Object(rest).to_string())
-}
-
-/// Where the OpenAI wire format carries a tool call's signature: Google's OpenAI-compatible
-/// `extra_content.google.thought_signature`.
-const SIGNATURE_POINTER: &str = "/extra_content/google/thought_signature";
-
-fn put_signature(call: &mut Value, signature: Option<&str>) {
-    if let Some(sig) = signature {
-        call["extra_content"]["google"]["thought_signature"] = json!(sig);
-    }
+    wire::unknown_keys(object.as_object()?, known, nested)
 }
 
 /// A tool call's signature and its other unknown keys, read from the wire.
-fn signature_and_extra(
-    call: &Value,
-    known: &[&str],
-    function_known: &[&str],
-) -> (Option<String>, Option<String>) {
-    let signature = call
-        .pointer(SIGNATURE_POINTER)
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let mut stripped = call.clone();
-    if signature.is_some() {
-        if let Some(google) = stripped
-            .pointer_mut("/extra_content/google")
-            .and_then(Value::as_object_mut)
-        {
-            google.remove("thought_signature");
-            if google.is_empty() {
-                stripped["extra_content"]
-                    .as_object_mut()
-                    .map(|e| e.remove("google"));
-            }
-        }
-        if stripped["extra_content"]
-            .as_object()
-            .is_some_and(Map::is_empty)
-        {
-            stripped.as_object_mut().map(|o| o.remove("extra_content"));
-        }
-    }
+fn signature_and_extra(call: &Value) -> (Option<String>, Option<String>) {
+    let Some(call) = call.as_object() else {
+        return (None, None);
+    };
     (
-        signature,
-        extra_of(&stripped, known, &[("function", function_known)]),
+        wire::signature(call).map(str::to_string),
+        wire::unknown_keys(
+            &wire::without_signature(call),
+            known::TOOL_CALL,
+            &[("function", known::FUNCTION_CALL)],
+        ),
     )
 }
 
-/// The reasoning blocks as OpenAI-compatible servers take them back: `reasoning_content` (the
-/// text) and, when a block has a signature or is redacted, `thinking_blocks` (LiteLLM's name).
+/// The reasoning blocks as OpenAI-compatible servers take them back; see
+/// [`wire::put_reasoning`].
 pub fn put_reasoning(out: &mut Map<String, Value>, blocks: &[ReasoningBlock]) {
-    if blocks.is_empty() {
-        return;
-    }
-    let text: String = blocks
+    let blocks: Vec<Block<'_>> = blocks
         .iter()
-        .filter_map(|b| match b {
-            ReasoningBlock::Thinking(t) => Some(t.text.as_str()),
-            ReasoningBlock::Redacted(_) => None,
+        .map(|b| match b {
+            ReasoningBlock::Thinking(t) => Block::Thinking {
+                text: &t.text,
+                signature: t.signature.as_deref(),
+            },
+            ReasoningBlock::Redacted(data) => Block::Redacted(data),
         })
         .collect();
-    if !text.is_empty() {
-        out.insert("reasoning_content".into(), json!(text));
-    }
-    let opaque = blocks.iter().any(|b| match b {
-        ReasoningBlock::Thinking(t) => t.signature.is_some(),
-        ReasoningBlock::Redacted(_) => true,
-    });
-    if opaque || blocks.len() > 1 {
-        let list: Vec<Value> = blocks.iter().map(thinking_block_json).collect();
-        out.insert("thinking_blocks".into(), Value::Array(list));
-    }
-}
-
-fn thinking_block_json(b: &ReasoningBlock) -> Value {
-    match b {
-        ReasoningBlock::Thinking(t) => {
-            let mut v = json!({"type": "thinking", "thinking": t.text});
-            if let Some(s) = &t.signature {
-                v["signature"] = json!(s);
-            }
-            v
-        }
-        ReasoningBlock::Redacted(data) => json!({"type": "redacted_thinking", "data": data}),
-    }
+    wire::put_reasoning(out, &blocks);
 }
 
 /// Reasoning blocks from a wire message: `thinking_blocks` when present, else the text of
@@ -291,13 +210,18 @@ fn message_json(m: &Message) -> ProviderResult<Value> {
 
 /// A tool call in OpenAI's wire format, with its signature and extra keys.
 pub fn tool_call_json(c: &ToolCall) -> ProviderResult<Value> {
-    let mut call = json!({"id": c.id, "type": "function",
-                          "function": {"name": c.function.name, "arguments": c.function.arguments}});
-    put_signature(&mut call, c.signature.as_deref());
-    if let Value::Object(map) = &mut call {
-        merge_extra(map, c.extra.as_deref())?;
+    let mut call = Map::new();
+    call.insert("id".into(), json!(c.id));
+    call.insert("type".into(), json!("function"));
+    call.insert(
+        "function".into(),
+        json!({"name": c.function.name, "arguments": c.function.arguments}),
+    );
+    if let Some(sig) = &c.signature {
+        wire::put_signature(&mut call, sig);
     }
-    Ok(call)
+    merge_extra(&mut call, c.extra.as_deref())?;
+    Ok(Value::Object(call))
 }
 
 fn content_part_json(p: &ContentPart) -> ProviderResult<Value> {
@@ -395,64 +319,6 @@ fn json_field(v: &Value, key: &str) -> Option<String> {
     v.get(key).filter(|x| !x.is_null()).map(Value::to_string)
 }
 
-/// Keys of OpenAI objects the records model; everything else is kept in `extra`.
-pub mod known {
-    /// A chat completion or chunk.
-    pub const COMPLETION: &[&str] = &[
-        "id",
-        "object",
-        "created",
-        "model",
-        "choices",
-        "usage",
-        "system_fingerprint",
-    ];
-    /// A choice of a completion.
-    pub const CHOICE: &[&str] = &["index", "message", "finish_reason", "logprobs"];
-    /// A choice of a chunk.
-    pub const CHUNK_CHOICE: &[&str] = &["index", "delta", "finish_reason", "logprobs"];
-    /// An assistant message in an answer.
-    pub const ANSWER_MESSAGE: &[&str] = &[
-        "role",
-        "content",
-        "tool_calls",
-        "refusal",
-        "reasoning_content",
-        "reasoning",
-        "thinking_blocks",
-    ];
-    /// A chunk's delta.
-    pub const DELTA: &[&str] = &[
-        "role",
-        "content",
-        "tool_calls",
-        "refusal",
-        "reasoning_content",
-        "reasoning",
-        "thinking_blocks",
-    ];
-    /// A tool call (whole, or a fragment with `index`).
-    pub const TOOL_CALL: &[&str] = &["index", "id", "type", "function"];
-    /// The function of a tool call.
-    pub const FUNCTION_CALL: &[&str] = &["name", "arguments"];
-    /// A usage object.
-    pub const USAGE: &[&str] = &[
-        "prompt_tokens",
-        "completion_tokens",
-        "total_tokens",
-        "prompt_tokens_details",
-        "completion_tokens_details",
-        "cache_creation_input_tokens",
-        "cache_read_input_tokens",
-    ];
-    /// `usage.prompt_tokens_details`.
-    pub const PROMPT_DETAILS: &[&str] = &["cached_tokens"];
-    /// `usage.completion_tokens_details`.
-    pub const COMPLETION_DETAILS: &[&str] = &["reasoning_tokens"];
-    /// An embeddings answer.
-    pub const EMBEDDINGS: &[&str] = &["object", "data", "model", "usage"];
-}
-
 /// Parses an OpenAI `usage` object (Anthropic-style cache counts included).
 pub fn parse_usage(v: &Value) -> Option<Usage> {
     if !v.is_object() {
@@ -484,7 +350,7 @@ pub fn parse_usage(v: &Value) -> Option<Usage> {
 }
 
 fn parse_tool_call(t: &Value) -> ToolCall {
-    let (signature, extra) = signature_and_extra(t, known::TOOL_CALL, known::FUNCTION_CALL);
+    let (signature, extra) = signature_and_extra(t);
     ToolCall {
         id: str_field(t, "id").unwrap_or_default(),
         function: FunctionCall {
@@ -604,11 +470,7 @@ pub fn parse_chat_chunk(v: &Value) -> ProviderResult<ChatChunk> {
                                 .iter()
                                 .enumerate()
                                 .map(|(j, t)| {
-                                    let (signature, extra) = signature_and_extra(
-                                        t,
-                                        known::TOOL_CALL,
-                                        known::FUNCTION_CALL,
-                                    );
+                                    let (signature, extra) = signature_and_extra(t);
                                     ToolCallDelta {
                                         index: u32_field(t, "index").unwrap_or(j as u32),
                                         id: str_field(t, "id"),
@@ -636,7 +498,11 @@ pub fn parse_chat_chunk(v: &Value) -> ProviderResult<ChatChunk> {
                         refusal: str_field(&d, "refusal"),
                         finish_reason: c.get("finish_reason").and_then(parse_finish_reason),
                         logprobs: json_field(c, "logprobs"),
-                        extra: extra_of(c, known::CHUNK_CHOICE, &[("delta", known::DELTA)]),
+                        extra: extra_of(
+                            c,
+                            known::CHUNK_CHOICE,
+                            &[("delta", known::ANSWER_MESSAGE)],
+                        ),
                     }
                 })
                 .collect()

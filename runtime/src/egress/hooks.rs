@@ -189,14 +189,14 @@ impl CallEgress {
                 if !may_receive {
                     return Err(self.deny(&dest, Refusal::CredentialHost));
                 }
-                let method = request.method().as_str().to_string();
-                let path = self.relative_path(&dest, request.uri().path()).to_string();
-                if !self
-                    .credential_uses
-                    .iter()
-                    .any(|u| u.admits(&method, &path))
-                {
-                    return Err(self.deny(&dest, Refusal::CredentialUse { method, path }));
+                let method = request.method().as_str();
+                let path = self.relative_path(&dest, request.uri().path());
+                if !self.credential_uses.iter().any(|u| u.admits(method, path)) {
+                    let refusal = Refusal::CredentialUse {
+                        method: method.to_string(),
+                        path: path.to_string(),
+                    };
+                    return Err(self.deny(&dest, refusal));
                 }
                 for value in request.headers_mut().values_mut() {
                     let Ok(text) = value.to_str() else { continue };
