@@ -107,11 +107,15 @@ pub(crate) struct Instance {
 
 impl Instance {
     /// The error a failed call reports: the host's refusal when one explains it, else `err`.
+    /// An error carrying an upstream status is the upstream's answer, not the refusal's echo.
     pub(crate) fn explain(refusal: &Mutex<Option<Refusal>>, err: CallError) -> CallError {
-        match (&err, refusal.lock().ok().and_then(|r| r.clone())) {
-            (CallError::Provider(_) | CallError::Trap(_), Some(refusal)) => {
-                CallError::Refused(refusal)
-            }
+        let explains = match &err {
+            CallError::Provider(e) => e.status.is_none(),
+            CallError::Trap(_) => true,
+            _ => false,
+        };
+        match refusal.lock().ok().and_then(|r| r.clone()) {
+            Some(refusal) if explains => CallError::Refused(refusal),
             _ => err,
         }
     }
