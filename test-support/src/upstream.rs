@@ -13,6 +13,7 @@
 //! | `paced-50` | 50 content chunks 20 ms apart, each `" w<i>@<unix µs when sent>"` (for measuring the delay a proxy adds to each chunk) |
 //! | `stream-error` | one chunk, then an SSE error event |
 //! | `drip` | a JSON body sent one byte per second |
+//! | `enriched` | what the OpenAI shape leaves to extras: a signed thinking block, a tool call with a Gemini-style `extra_content.google.thought_signature`, `annotations`, `content_filter_results`, usage details, and `x-ratelimit-remaining-requests` / `x-request-id` headers; streamed as signature and annotation deltas |
 //! | `endless` | a body that never ends |
 
 use bytes::Bytes;
@@ -281,9 +282,81 @@ fn chat_json(model: &str) -> Value {
            "usage": usage()})
 }
 
+/// The headers an `enriched` answer carries.
+fn with_rate_limits(mut response: Response<Body>) -> Response<Body> {
+    let headers = response.headers_mut();
+    headers.insert("x-ratelimit-remaining-requests", "99".parse().unwrap());
+    headers.insert("x-request-id", "req_enriched".parse().unwrap());
+    response
+}
+
+fn enriched_json(model: &str) -> Value {
+    json!({"id": "chatcmpl-enriched", "object": "chat.completion", "created": 1_700_000_000u64,
+           "model": model, "service_tier": "priority",
+           "choices": [{"index": 0, "finish_reason": "tool_calls", "logprobs": null,
+                        "content_filter_results": {"hate": {"filtered": false}},
+                        "message": {"role": "assistant", "content": "Let me look.",
+                                    "annotations": [{"type": "url_citation", "url": "https://example.com"}],
+                                    "reasoning_content": "The user wants weather.",
+                                    "thinking_blocks": [{"type": "thinking", "thinking": "The user wants weather.",
+                                                         "signature": "sig-thinking-1"}],
+                                    "tool_calls": [{"id": "call_e1", "type": "function",
+                                                    "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"},
+                                                    "extra_content": {"google": {"thought_signature": "sig-call-1"}}}]}}],
+           "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12,
+                     "cache_creation_input_tokens": 4,
+                     "prompt_tokens_details": {"cached_tokens": 2, "audio_tokens": 1}}})
+}
+
+fn enriched_chunks(model: &str) -> Vec<Bytes> {
+    let mut top = chunk(
+        model,
+        json!({"role": "assistant", "reasoning_content": "The user "}),
+        None,
+    );
+    top["service_tier"] = json!("priority");
+    vec![
+        event(&top),
+        event(&chunk(
+            model,
+            json!({"reasoning_content": "wants weather."}),
+            None,
+        )),
+        event(&chunk(
+            model,
+            json!({"thinking_blocks": [{"index": 0, "type": "thinking", "thinking": "", "signature": "sig-thinking-1"}]}),
+            None,
+        )),
+        event(&chunk(
+            model,
+            json!({"content": "Let me look.", "annotations": [{"type": "url_citation", "url": "https://example.com"}]}),
+            None,
+        )),
+        event(&chunk(
+            model,
+            json!({"tool_calls": [{"index": 0, "id": "call_e1", "type": "function",
+                                   "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"},
+                                   "extra_content": {"google": {"thought_signature": "sig-call-1"}}}]}),
+            None,
+        )),
+        event(&chunk(model, json!({}), Some("tool_calls"))),
+    ]
+}
+
 async fn chat(state: Arc<State>, body: &Value, headers: &HeaderMap) -> Response<Body> {
     let model = body["model"].as_str().unwrap_or_default().to_string();
     match model.as_str() {
+        "enriched" if body["stream"] == json!(true) => {
+            let parts = enriched_chunks(&model)
+                .into_iter()
+                .chain([Bytes::from_static(b"data: [DONE]\n\n")])
+                .map(|b| (Duration::ZERO, b))
+                .collect();
+            return with_rate_limits(sse(paced(parts)));
+        }
+        "enriched" => {
+            return with_rate_limits(json_response(StatusCode::OK, &enriched_json(&model)))
+        }
         "error-401-echo" => {
             let sent = headers
                 .get("authorization")
