@@ -85,6 +85,9 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
+    for n in &config.notices {
+        tracing::info!("{n}");
+    }
     Ok(config)
 }
 
@@ -105,6 +108,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(&file)?;
             for w in &config.warnings {
                 println!("warning: {w}");
+            }
+            for n in &config.notices {
+                println!("note: {n}");
             }
             let runtime = Runtime::new(RuntimeConfig::default())?;
             let registry = Registry::load(&runtime, &config).await?;

@@ -184,6 +184,10 @@ impl From<CallError> for ApiError {
                 )
             },
             CallError::InvalidCall(_) => Self::internal(message),
+            CallError::Credential { .. } => ApiError {
+                code: Some("credential_unavailable".into()),
+                ..Self::new(StatusCode::UNAUTHORIZED, "authentication_error", message)
+            },
             CallError::Refused(_) => ApiError {
                 code: Some("egress_refused".into()),
                 ..Self::internal(message)

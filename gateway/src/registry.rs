@@ -1,13 +1,15 @@
 //! The loaded adapters and the deployments that route model names to them.
 
 use crate::builtin::{provider_alias, BUILTIN_ADAPTERS};
+use crate::config::HostCredential;
 use crate::config::{Config, ExternalAdapter};
 use crate::error::ApiError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmgate_runtime::egress::AllowedHost;
-use wasmgate_runtime::{Adapter, AdapterPolicy, CallOptions, Limits, Runtime, Secret};
+use wasmgate_runtime::types::CredentialKind;
+use wasmgate_runtime::{Adapter, AdapterPolicy, CallOptions, Limits, Runtime, Secret, TokenSource};
 
 /// A loaded adapter and where it came from.
 #[derive(Clone)]
@@ -178,16 +180,32 @@ impl Registry {
                         crate::builtin::PROVIDER_ALIASES.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
                     )));
                 };
-                let call = CallOptions {
+                let mut call = CallOptions {
                     deployment_model: m.model_name.clone(),
                     api_base: m.api_base.clone().or(alias_base.map(str::to_string)),
                     credential: m.api_key.clone().or_else(|| env_key(alias_key)),
                     settings: m.settings.clone(),
+                    secret_settings: m.secret_settings.clone(),
                     headers: m.headers.clone(),
                     secret_headers: m.secret_headers.clone(),
                     timeout: m.timeout,
                     ..Default::default()
                 };
+                match &m.host_credential {
+                    None => {}
+                    Some(HostCredential::AccessToken(token)) => {
+                        call.credential = Some(token.clone());
+                        call.credential_kind = Some(CredentialKind::AccessToken);
+                    }
+                    Some(HostCredential::OAuth(grant)) => {
+                        call.credential = None;
+                        call.token_source = Some(Arc::new(TokenSource::new(grant.clone())));
+                    }
+                    Some(HostCredential::Aws(aws)) => {
+                        call.credential = None;
+                        call.aws = Some(Arc::new(aws.clone()));
+                    }
+                }
                 groups
                     .entry(m.model_name.clone())
                     .or_default()

@@ -61,3 +61,12 @@ async function readText(response, limit) {
 export function bearer(credential) {
   return credential ? { authorization: `Bearer ${credential}` } : {};
 }
+
+/** The header that asks the host for an AWS SigV4 signature (`service` or `service/region`). */
+export const AWS_SIGV4_HEADER = "x-wasmgate-aws-sigv4";
+
+/** Headers asking the host to sign the request with AWS SigV4 for `service` (e.g. `bedrock`),
+ * in `region` or the deployment's; the host holds the keys (credential kind `aws-sigv4`). */
+export function awsSigv4(service, region) {
+  return { [AWS_SIGV4_HEADER]: region ? `${service}/${region}` : service };
+}

@@ -6,7 +6,7 @@ use crate::bindings::types::{
     EmbeddingResponse,
 };
 use crate::bindings::{Provider, ProviderPre};
-use crate::credential::{drop_leaking, Secret, Vault};
+use crate::credential::{drop_leaking, AwsCredentials, Secret, TokenSource, Vault};
 use crate::egress::{ApiBase, CallEgress, CredentialUse, Refusal};
 use crate::error::{from_guest_failure, CallError, RuntimeError};
 use crate::output::OutputSize;
@@ -32,8 +32,18 @@ pub struct CallOptions {
     pub credential: Option<Secret>,
     /// What `credential` is; `api-key` when unset and there is a credential.
     pub credential_kind: Option<CredentialKind>,
+    /// Where the call's access token comes from: the runtime asks it for a current token
+    /// (cached, refreshed before expiry) and hands the adapter a placeholder for it, of kind
+    /// `access-token`. Takes the place of `credential`.
+    pub token_source: Option<Arc<TokenSource>>,
+    /// AWS credentials the host signs with (SigV4) when the adapter asks for it by the
+    /// `x-wasmgate-aws-sigv4` header; the adapter sees credential kind `aws-sigv4` and no secret.
+    pub aws: Option<Arc<AwsCredentials>>,
     /// Operator settings passed to the adapter.
     pub settings: Vec<(String, String)>,
+    /// Settings whose values are secrets: the adapter sees placeholders, sealed like the
+    /// credential (usable in request headers toward hosts that may receive the credential).
+    pub secret_settings: Vec<(String, Secret)>,
     /// Headers for the adapter to send upstream (the deployment's and forwarded client ones).
     pub headers: Vec<(String, String)>,
     /// Headers whose values are secrets: the adapter sees placeholders, sealed like the
@@ -58,6 +68,8 @@ impl CallOptions {
         self.credential
             .iter()
             .chain(self.secret_headers.iter().map(|(_, s)| s))
+            .chain(self.secret_settings.iter().map(|(_, s)| s))
+            .chain(self.aws.iter().flat_map(|a| a.secrets()))
     }
 }
 
@@ -252,7 +264,12 @@ impl AdapterInner {
         for (name, secret) in &call.secret_headers {
             headers.push((name.clone(), vault.seal(secret, false)));
         }
+        let mut settings = call.settings.clone();
+        for (name, secret) in &call.secret_settings {
+            settings.push((name.clone(), vault.seal(secret, false)));
+        }
         let credential_kind = match (&credential, call.credential_kind) {
+            (None, _) if call.aws.is_some() => CredentialKind::AwsSigv4,
             (None, _) => CredentialKind::None,
             (Some(_), Some(kind)) => kind,
             (Some(_), None) => CredentialKind::ApiKey,
@@ -265,6 +282,7 @@ impl AdapterInner {
             default_base: self.default_base.clone(),
             credential_uses: self.credential_uses.clone(),
             vault,
+            aws: call.aws.clone(),
             client: self.runtime.egress.clone(),
             metrics: call.metrics.clone(),
             requests: 0,
@@ -290,7 +308,7 @@ impl AdapterInner {
             api_base: call.api_base.clone(),
             credential,
             credential_kind,
-            settings: call.settings.clone(),
+            settings,
             headers,
             timeout_ms: Some(self.call_timeout(call).as_millis() as u64),
         };
@@ -300,6 +318,24 @@ impl AdapterInner {
             context,
             refusal,
         })
+    }
+
+    /// The call with its access token in place when it has a token source.
+    async fn with_token(&self, call: &CallOptions) -> Result<Option<CallOptions>, CallError> {
+        let Some(source) = call.token_source.clone() else {
+            return Ok(None);
+        };
+        let token = source
+            .token(self.runtime.egress.pool(true))
+            .await
+            .map_err(|error| CallError::Credential {
+                deployment: call.deployment_model.clone(),
+                error,
+            })?;
+        let mut call = call.clone();
+        call.credential = Some(token);
+        call.credential_kind = Some(CredentialKind::AccessToken);
+        Ok(Some(call))
     }
 
     pub(crate) fn call_timeout(&self, call: &CallOptions) -> Duration {
@@ -405,6 +441,8 @@ impl Adapter {
         call: &CallOptions,
         request: &ChatRequest,
     ) -> Result<ChatResponse, CallError> {
+        let resolved = self.inner.with_token(call).await?;
+        let call = resolved.as_ref().unwrap_or(call);
         let cpu = self.cpu_time();
         self.run(call, |mut i| async move {
             i.provider
@@ -429,6 +467,8 @@ impl Adapter {
         call: &CallOptions,
         request: &ChatRequest,
     ) -> Result<ChatStream, CallError> {
+        let resolved = self.inner.with_token(call).await?;
+        let call = resolved.as_ref().unwrap_or(call);
         let cpu = self.cpu_time();
         let mut limits = self.inner.policy.limits.clone();
         // A call's own timeout also bounds each wait for the next chunk (like an HTTP read
@@ -460,6 +500,8 @@ impl Adapter {
         call: &CallOptions,
         request: &EmbeddingRequest,
     ) -> Result<EmbeddingResponse, CallError> {
+        let resolved = self.inner.with_token(call).await?;
+        let call = resolved.as_ref().unwrap_or(call);
         let cpu = self.cpu_time();
         self.run(call, |mut i| async move {
             i.provider

@@ -66,6 +66,14 @@ pub enum CallError {
     /// The call's options are invalid (e.g. an `api_base` that is not a URL).
     #[error("invalid call: {0}")]
     InvalidCall(String),
+    /// The host could not obtain the deployment's credential (its token endpoint failed).
+    #[error("deployment `{deployment}`: could not obtain an access token: {error}")]
+    Credential {
+        /// The deployment (`CallOptions::deployment_model`).
+        deployment: String,
+        /// Why.
+        error: crate::credential::TokenError,
+    },
     /// The call failed after the host refused one of the adapter's outgoing requests.
     #[error("the host refused the adapter's outgoing request: {0}")]
     Refused(crate::egress::Refusal),
@@ -80,6 +88,7 @@ impl CallError {
             CallError::Timeout(_) => ErrorKind::Timeout,
             CallError::Overloaded(_) | CallError::RuntimeFull(_) => ErrorKind::Unavailable,
             CallError::InvalidCall(_) => ErrorKind::BadRequest,
+            CallError::Credential { .. } => ErrorKind::Authentication,
             CallError::CpuLimit(_)
             | CallError::MemoryLimit { .. }
             | CallError::Trap(_)

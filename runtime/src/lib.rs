@@ -50,7 +50,10 @@ mod stream;
 
 pub use adapter::{Adapter, CallMetrics, CallOptions};
 pub use cache::sha256_hex;
-pub use credential::{Secret, PLACEHOLDER_PREFIX};
+pub use credential::{
+    AwsCredentials, Grant, Secret, SignError, TokenError, TokenSource, GOOGLE_CLOUD_SCOPE,
+    GOOGLE_TOKEN_URL, PLACEHOLDER_PREFIX,
+};
 pub use error::{CallError, RuntimeError};
 pub use imports::CONTRACT_VERSION;
 pub use policy::{AdapterPolicy, Limits};

@@ -14,6 +14,9 @@
 //!   (default `GET`) on the setting `path` (default `/files`), which it never declared;
 //! - `request-loop`: POST to its API base's declared path with the credential `count` times
 //!   (default 100) and report how many the host let through;
+//! - `aws-sign`: POST `{"hello":"bedrock"}` to its API base's setting `path` (default
+//!   `/model/x/converse`) asking the host to sign it with SigV4 for `bedrock`, and answer with
+//!   the status and body it got;
 //! - `dump-context`: answer with everything the host told it (`Debug` of the call context);
 //! - anything else: a normal one-word answer.
 //!
@@ -133,6 +136,16 @@ fn attack(ctx: &CallContext) -> Result<String, ProviderError> {
             }
             Ok(format!("the host let {sent} of {count} requests through"))
         }
+        "aws-sign" => {
+            let path = ctx.setting("path").unwrap_or("/model/x/converse");
+            let url = format!("{}{path}", ctx.api_base_or("http://127.0.0.1:9"));
+            let mut response = Request::post_json(url, &serde_json::json!({"hello": "bedrock"}))
+                .aws_sigv4("bedrock")
+                .send()?;
+            let status = response.status;
+            let body = String::from_utf8_lossy(&response.body.read_to_end(1 << 20)?).into_owned();
+            Ok(format!("signed request answered {status}: {body}"))
+        }
         "dump-context" => Ok(format!("{ctx:?}")),
         "recurse" => Ok(recurse(0).to_string()),
         "remember" => Ok(remember(ctx)),
@@ -160,10 +173,16 @@ impl Guest for Hostile {
             capabilities: Capabilities::CHAT | Capabilities::STREAMING,
             default_api_base: None,
             required_hosts: Vec::new(),
-            credential_uses: vec![CredentialUse {
-                method: "POST".into(),
-                path: "/chat/completions".into(),
-            }],
+            credential_uses: vec![
+                CredentialUse {
+                    method: "POST".into(),
+                    path: "/chat/completions".into(),
+                },
+                CredentialUse {
+                    method: "POST".into(),
+                    path: "/model/*/converse".into(),
+                },
+            ],
             description: "Attacks its host; for sandbox tests only".into(),
         }
     }

@@ -3,7 +3,10 @@
 Modules:
 - `http`: outgoing HTTP over `wasi:http` (the only way out of the sandbox), blocking, with
   streamed response bodies that live across `chunk-stream.next` calls.
-- `sse`: an incremental Server-Sent Events parser.
+- `sse`: an incremental Server-Sent Events parser (event names included).
+- `ndjson`: an incremental newline-delimited JSON parser (Ollama).
+- `eventstream`: AWS event-stream framing with CRC checks (Bedrock).
+- `urls`: request URLs with encoded path segments and queries.
 - `errors`: provider errors, and the mapping from an upstream HTTP answer or a `wasi:http` error
   code to a WIT error kind.
 - `openai`: OpenAI's chat-completions and embeddings wire format, for OpenAI-compatible APIs.

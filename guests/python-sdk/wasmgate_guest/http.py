@@ -18,6 +18,8 @@ from . import errors
 
 _WRITE_CHUNK = 4096
 _READ_CHUNK = 64 * 1024
+# The header that asks the host for an AWS SigV4 signature (`service` or `service/region`).
+AWS_SIGV4_HEADER = "x-wasmgate-aws-sigv4"
 
 
 @dataclass
@@ -56,6 +58,11 @@ class Request:
         if credential:
             self.header("authorization", f"Bearer {credential}")
         return self
+
+    def aws_sigv4(self, service: str, region: Optional[str] = None) -> "Request":
+        """Asks the host to sign the request with AWS SigV4 for `service` (e.g. `bedrock`), in
+        `region` or the deployment's; the host holds the keys (credential kind `aws-sigv4`)."""
+        return self.header(AWS_SIGV4_HEADER, f"{service}/{region}" if region else service)
 
     def send(self) -> "Response":
         """Sends the request and waits for the response head. Any status is returned; use

@@ -31,6 +31,10 @@ pub enum Method {
     Head,
 }
 
+/// The header that asks the host for an AWS SigV4 signature; its value is `service` or
+/// `service/region`. The host removes it before the request leaves.
+pub const AWS_SIGV4_HEADER: &str = "x-wasmgate-aws-sigv4";
+
 /// An outgoing request, built then [sent](Request::send).
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -89,6 +93,18 @@ impl Request {
             Some(c) => self.header("authorization", format!("Bearer {c}")),
             None => self,
         }
+    }
+
+    /// Asks the host to sign the request with AWS SigV4 for `service` (e.g. `bedrock`) in the
+    /// deployment's region, with the AWS keys it holds (credential kind `aws-sigv4`). The
+    /// signature covers the final method, URL, headers and body; the adapter never sees a key.
+    pub fn aws_sigv4(self, service: &str) -> Self {
+        self.header(AWS_SIGV4_HEADER, service)
+    }
+
+    /// Like [`Request::aws_sigv4`], for an explicit region.
+    pub fn aws_sigv4_in(self, service: &str, region: &str) -> Self {
+        self.header(AWS_SIGV4_HEADER, format!("{service}/{region}"))
     }
 
     /// Sets the body bytes.

@@ -7,7 +7,7 @@ use super::client::{ConnectError, EgressClient};
 use super::scope::{under_base, CredentialUse};
 use super::WasiBody;
 use crate::adapter::CallMetrics;
-use crate::credential::Vault;
+use crate::credential::{AwsCredentials, Vault};
 use crate::policy::AdapterPolicy;
 use http::HeaderValue;
 use http_body_util::BodyExt;
@@ -73,6 +73,8 @@ pub enum Refusal {
     CredentialInBody,
     /// The adapter asked for an AWS signature but the call holds no AWS credentials.
     NoSigningCredential,
+    /// The signing request does not name a service (`service` or `service/region`).
+    BadSigningRequest(String),
 }
 
 impl std::fmt::Display for Refusal {
@@ -91,6 +93,7 @@ impl std::fmt::Display for Refusal {
             ),
             Refusal::CredentialInBody => f.write_str("the sealed credential may not leave in a request body to this host"),
             Refusal::NoSigningCredential => f.write_str("the adapter asked for an AWS signature but the call holds no AWS credentials"),
+            Refusal::BadSigningRequest(v) => write!(f, "the AWS signing request {v:?} is not `service` or `service/region`"),
         }
     }
 }
@@ -111,6 +114,8 @@ pub(crate) struct CallEgress {
     /// The requests that may carry the credential.
     pub(crate) credential_uses: Arc<[CredentialUse]>,
     pub(crate) vault: Vault,
+    /// AWS credentials to sign with when the adapter asks.
+    pub(crate) aws: Option<Arc<AwsCredentials>>,
     pub(crate) client: Arc<EgressClient>,
     pub(crate) metrics: Option<Arc<CallMetrics>>,
     /// Outgoing requests made so far.
@@ -122,6 +127,35 @@ pub(crate) struct CallEgress {
 /// What the checks decided about one request.
 struct Verdict {
     allow_private: bool,
+    /// Sign the request with AWS SigV4 once its body is read.
+    sign: Option<Signing>,
+}
+
+/// A SigV4 signature the adapter asked for.
+struct Signing {
+    aws: Arc<AwsCredentials>,
+    service: String,
+    region: Option<String>,
+}
+
+impl Signing {
+    /// Reads `service` or `service/region` from the header value.
+    fn parse(aws: Arc<AwsCredentials>, value: &str) -> Option<Signing> {
+        let (service, region) = match value.trim().split_once('/') {
+            Some((s, r)) => (s, Some(r)),
+            None => (value.trim(), None),
+        };
+        let name =
+            |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !name(service) || !region.is_none_or(name) {
+            return None;
+        }
+        Some(Signing {
+            aws,
+            service: service.to_string(),
+            region: region.map(str::to_string),
+        })
+    }
 }
 
 impl CallEgress {
@@ -159,17 +193,29 @@ impl CallEgress {
         if !via_api_base && !via_policy {
             return Err(self.deny(&dest, Refusal::NotAllowed));
         }
-        if request.headers_mut().remove(AWS_SIGV4_HEADER).is_some() {
-            return Err(self.deny(&dest, Refusal::NoSigningCredential));
+        let may_receive = via_api_base
+            || dest.admitted_by(
+                self.policy
+                    .credential_hosts
+                    .as_deref()
+                    .unwrap_or(&self.policy.allowed_hosts),
+            );
+        let mut sign = None;
+        if let Some(value) = request.headers_mut().remove(AWS_SIGV4_HEADER) {
+            let Some(aws) = self.aws.clone() else {
+                return Err(self.deny(&dest, Refusal::NoSigningCredential));
+            };
+            if !may_receive {
+                return Err(self.deny(&dest, Refusal::CredentialHost));
+            }
+            self.check_use(&dest, request)?;
+            let value = value.to_str().unwrap_or_default();
+            sign =
+                Some(Signing::parse(aws, value).ok_or_else(|| {
+                    self.deny(&dest, Refusal::BadSigningRequest(value.to_string()))
+                })?);
         }
         if !self.vault.sealed.is_empty() {
-            let may_receive = via_api_base
-                || dest.admitted_by(
-                    self.policy
-                        .credential_hosts
-                        .as_deref()
-                        .unwrap_or(&self.policy.allowed_hosts),
-                );
             let uri = request.uri();
             let in_uri = [
                 uri.authority().map(|a| a.as_str()),
@@ -189,15 +235,7 @@ impl CallEgress {
                 if !may_receive {
                     return Err(self.deny(&dest, Refusal::CredentialHost));
                 }
-                let method = request.method().as_str();
-                let path = self.relative_path(&dest, request.uri().path());
-                if !self.credential_uses.iter().any(|u| u.admits(method, path)) {
-                    let refusal = Refusal::CredentialUse {
-                        method: method.to_string(),
-                        path: path.to_string(),
-                    };
-                    return Err(self.deny(&dest, refusal));
-                }
+                self.check_use(&dest, request)?;
                 for value in request.headers_mut().values_mut() {
                     let Ok(text) = value.to_str() else { continue };
                     if !self.vault.occurs_in(text) {
@@ -218,7 +256,26 @@ impl CallEgress {
         }
         Ok(Verdict {
             allow_private: via_api_base || self.policy.allow_private_networks,
+            sign,
         })
+    }
+
+    /// Refuses a request carrying the credential that the credential uses do not cover.
+    fn check_use(
+        &self,
+        dest: &Destination,
+        request: &http::Request<WasiBody>,
+    ) -> Result<(), Error> {
+        let method = request.method().as_str();
+        let path = self.relative_path(dest, request.uri().path());
+        if self.credential_uses.iter().any(|u| u.admits(method, path)) {
+            return Ok(());
+        }
+        let refusal = Refusal::CredentialUse {
+            method: method.to_string(),
+            path: path.to_string(),
+        };
+        Err(self.deny(dest, refusal))
     }
 }
 
@@ -242,6 +299,37 @@ fn empty_body() -> WasiBody {
     http_body_util::Empty::new()
         .map_err(|never| match never {})
         .boxed_unsync()
+}
+
+/// Reads the request's body (bounded) and signs the request over it.
+async fn sign(
+    request: http::Request<WasiBody>,
+    signing: Signing,
+) -> Result<http::Request<WasiBody>, Error> {
+    let (parts, body) = request.into_parts();
+    let body = http_body_util::Limited::new(body, DRAIN_LIMIT)
+        .collect()
+        .await
+        .map_err(|_| Error::HttpRequestBodySize(Some(DRAIN_LIMIT as u64)))?
+        .to_bytes();
+    let mut request = http::Request::from_parts(parts, ());
+    signing
+        .aws
+        .sign(
+            &mut request,
+            &body,
+            &signing.service,
+            signing.region.as_deref(),
+            std::time::SystemTime::now(),
+        )
+        .map_err(|e| {
+            tracing::warn!("{e}");
+            Error::InternalError(Some("the host could not sign the request".into()))
+        })?;
+    let body = http_body_util::Full::new(body)
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    Ok(request.map(|()| body))
 }
 
 /// The smaller of the guest's requested timeout and the policy's cap.
@@ -324,6 +412,9 @@ impl WasiHttpHooks for CallEgress {
         let adapter = self.adapter.clone();
         let metrics = self.metrics.clone();
         Box::new(async move {
+            if let Some(signing) = verdict.sign {
+                request = sign(request, signing).await?;
+            }
             let sent = std::time::Instant::now();
             let outcome = tokio::time::timeout(first_byte, client.request(request)).await;
             if let Some(m) = &metrics {

@@ -11,7 +11,7 @@ mod scope;
 pub use address::is_public;
 pub use allow::{AllowedHost, AllowedHostError, Destination};
 pub use client::ClientConfig;
-pub(crate) use client::EgressClient;
+pub(crate) use client::{EgressClient, PooledClient};
 pub(crate) use hooks::{ApiBase, CallEgress};
 pub use hooks::{Refusal, AWS_SIGV4_HEADER};
 pub use scope::{CredentialUse, CredentialUseError};

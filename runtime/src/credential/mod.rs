@@ -1,6 +1,12 @@
 //! Sealed credentials: the adapter gets random placeholders, and the host swaps the real values
 //! in on the way out, only toward hosts (and for requests) allowed to receive them.
 
+mod aws;
+mod token;
+
+pub use aws::{AwsCredentials, SignError};
+pub use token::{Grant, TokenError, TokenSource, GOOGLE_CLOUD_SCOPE, GOOGLE_TOKEN_URL};
+
 use std::fmt;
 
 /// A secret that never prints: `Debug` and `Display` show `[redacted]`.

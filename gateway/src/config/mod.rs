@@ -11,6 +11,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wasmgate_runtime::Secret;
 
+mod credentials;
+
+pub use credentials::HostCredential;
+
 /// A config problem, located in its file.
 #[derive(Debug, Clone)]
 pub struct ConfigError {
@@ -70,6 +74,7 @@ struct RawParams {
     settings: BTreeMap<String, Value>,
     #[serde(default)]
     extra_headers: BTreeMap<String, Value>,
+    credential: Option<Value>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -153,6 +158,13 @@ pub struct ModelDeployment {
     pub headers: Vec<(String, String)>,
     /// `extra_headers` given as `os.environ/VAR`: secrets, sealed like the key.
     pub secret_headers: Vec<(String, Secret)>,
+    /// Settings that are secrets (a secret-like name, or given as `os.environ/VAR`): the
+    /// adapter sees placeholders, sealed like the key.
+    pub secret_settings: Vec<(String, Secret)>,
+    /// The credential the host holds beyond `api_key` (OAuth tokens, AWS keys).
+    pub host_credential: Option<HostCredential>,
+    /// The config keys whose values were treated as secrets (never passed as plain settings).
+    pub secret_keys: Vec<String>,
     /// Where the entry starts.
     pub line: Option<usize>,
 }
@@ -237,12 +249,16 @@ pub struct Config {
     pub server: ServerSettings,
     /// Keys that were not understood, located.
     pub warnings: Vec<String>,
+    /// What the loader decided that the operator should know (e.g. which keys it treated as
+    /// secrets), located.
+    pub notices: Vec<String>,
 }
 
 struct Loader<'a> {
     file: String,
     text: &'a str,
     warnings: Vec<String>,
+    notices: Vec<String>,
 }
 
 impl Loader<'_> {
@@ -263,6 +279,13 @@ impl Loader<'_> {
             .filter(|(_, l)| l.contains(needle))
             .nth(nth)
             .map(|(i, _)| i + 1)
+    }
+
+    /// `file:line` of the first `key:` at or after line `near`, else the file.
+    fn at(&self, key: &str, near: usize) -> String {
+        self.line_of(&format!("{key}:"), 0, near)
+            .map(|l| format!("{}:{l}", self.file))
+            .unwrap_or_else(|| self.file.clone())
     }
 
     fn warn_unknown(
@@ -343,6 +366,7 @@ impl Config {
             file: file.to_string(),
             text,
             warnings: Vec::new(),
+            notices: Vec::new(),
         };
         let raw: RawConfig = if text.trim().is_empty() {
             RawConfig::default()
@@ -498,6 +522,7 @@ impl Config {
                 .or(raw.litellm_settings.num_retries),
             server,
             warnings: loader.warnings,
+            notices: loader.notices,
         })
     }
 }
@@ -530,6 +555,9 @@ const PASSED_PARAMS: &[&str] = &[
     "project",
     "region",
     "custom_llm_provider",
+    "vertex_project",
+    "vertex_location",
+    "aws_region_name",
 ];
 
 fn model(
@@ -577,6 +605,17 @@ fn model(
     }
     .filter(|k| !k.is_empty())
     .map(Secret::new);
+    let mut secret_keys = Vec::new();
+    if p.api_key.is_some() {
+        secret_keys.push("litellm_params.api_key".to_string());
+    }
+    let host_credential = credentials::host_credential(
+        loader,
+        &p.other,
+        p.credential.as_ref(),
+        line,
+        &mut secret_keys,
+    )?;
     let api_base = p
         .api_base
         .as_deref()
@@ -587,6 +626,17 @@ fn model(
             .map_err(|e| loader.error(line, format!("model `{}` api_base: {e}", m.model_name)))?;
     }
     let mut settings: Vec<(String, String)> = Vec::new();
+    let mut secret_settings: Vec<(String, Secret)> = Vec::new();
+    let mut add_setting = |loader: &Loader<'_>, k: &str, text: &str, what: String| {
+        let value = loader.resolve(text, line, &what)?;
+        if credentials::secret_like_name(k) || text.trim().starts_with("os.environ/") {
+            secret_keys.push(what);
+            secret_settings.push((k.to_string(), Secret::new(value)));
+        } else {
+            settings.push((k.to_string(), value));
+        }
+        Ok::<(), ConfigError>(())
+    };
     for (k, v) in &p.settings {
         let text = scalar_text(v).ok_or_else(|| {
             loader.error(
@@ -594,18 +644,17 @@ fn model(
                 format!("setting `{k}` must be a string, number or boolean"),
             )
         })?;
-        settings.push((
-            k.clone(),
-            loader.resolve(&text, line, &format!("setting `{k}`"))?,
-        ));
+        add_setting(loader, k, &text, format!("settings.{k}"))?;
     }
     let mut headers = Vec::new();
     let mut secret_headers = Vec::new();
+    let mut header_secrets = Vec::new();
     for (k, v) in &p.extra_headers {
         let text = scalar_text(v)
             .ok_or_else(|| loader.error(line, format!("extra_headers `{k}` must be a string")))?;
         let what = format!("extra_headers `{k}`");
         if text.trim().starts_with("os.environ/") {
+            header_secrets.push(format!("extra_headers.{k}"));
             secret_headers.push((
                 k.to_ascii_lowercase(),
                 Secret::new(loader.resolve(&text, line, &what)?),
@@ -616,22 +665,31 @@ fn model(
     }
     let mut ignored = Vec::new();
     for (k, v) in &p.other {
+        if credentials::CREDENTIAL_PARAMS.contains(&k.as_str()) {
+            continue;
+        }
         match scalar_text(v) {
             Some(text) => {
                 if !PASSED_PARAMS.contains(&k.as_str()) {
-                    let at = loader
-                        .line_of(&format!("{k}:"), 0, near)
-                        .map(|l| format!("{}:{l}", loader.file))
-                        .unwrap_or_else(|| loader.file.clone());
+                    let at = loader.at(k, near);
                     loader.warnings.push(format!("{at}: `litellm_params.{k}` is not a wasmgate parameter; it is passed to the adapter as setting `{k}`"));
                 }
-                settings.push((
-                    k.clone(),
-                    loader.resolve(&text, line, &format!("litellm_params.{k}"))?,
-                ));
+                add_setting(loader, k, &text, format!("litellm_params.{k}"))?;
             }
             None => ignored.push(k.clone()),
         }
+    }
+    secret_keys.extend(header_secrets);
+    if !secret_keys.is_empty() {
+        let at = match line {
+            Some(l) => format!("{}:{l}", loader.file),
+            None => loader.file.clone(),
+        };
+        loader.notices.push(format!(
+            "{at}: model `{}`: treated as secrets (sealed, never passed to the adapter as plain values): {}",
+            m.model_name,
+            secret_keys.join(", ")
+        ));
     }
     loader.warn_unknown(
         "litellm_params.",
@@ -660,6 +718,9 @@ fn model(
         settings,
         headers,
         secret_headers,
+        secret_settings,
+        host_credential,
+        secret_keys,
         line,
     })
 }
@@ -741,5 +802,65 @@ mod tests {
 
         let e = Config::parse("model_list: [\n", "c.yaml").unwrap_err();
         assert!(e.line.is_some(), "{e}");
+    }
+
+    #[test]
+    fn secret_like_params_are_sealed_and_reported() {
+        std::env::set_var("WASMGATE_TEST_ORG", "org-from-env");
+        let text = "model_list:\n  - model_name: b\n    litellm_params:\n      model: openai/x\n      api_key: sk-1\n      organization: os.environ/WASMGATE_TEST_ORG\n      custom_secret: s3\n      temperature: 0.5\n      aws_access_key_id: AKID\n      aws_secret_access_key: sk-aws\n      aws_region_name: eu-west-1\n      settings:\n        db_password: pw\n        mode: fast\n";
+        let c = Config::parse(text, "c.yaml").unwrap();
+        let m = &c.models[0];
+        let plain: Vec<&str> = m.settings.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(plain, ["mode", "aws_region_name", "temperature"]);
+        let sealed: Vec<(&str, &str)> = m
+            .secret_settings
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.expose()))
+            .collect();
+        assert_eq!(
+            sealed,
+            [
+                ("db_password", "pw"),
+                ("custom_secret", "s3"),
+                ("organization", "org-from-env")
+            ]
+        );
+        match &m.host_credential {
+            Some(HostCredential::Aws(aws)) => {
+                assert_eq!(aws.secret_access_key.expose(), "sk-aws");
+                assert_eq!(aws.region, "eu-west-1");
+            }
+            other => panic!("{other:?}"),
+        }
+        let notice = c.notices.join("\n");
+        for key in [
+            "litellm_params.api_key",
+            "litellm_params.aws_access_key_id",
+            "litellm_params.aws_secret_access_key",
+            "settings.db_password",
+            "litellm_params.custom_secret",
+            "litellm_params.organization",
+        ] {
+            assert!(notice.contains(key), "{key}: {notice}");
+        }
+        assert!(
+            notice.starts_with("c.yaml:2: model `b`: treated as secrets"),
+            "{notice}"
+        );
+        assert!(!format!("{c:?}").contains("sk-aws"));
+    }
+
+    #[test]
+    fn credential_blocks_are_checked() {
+        let e = Config::parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      credential: {type: oauth2_client_credentials, token_url: https://t/token}\n", "c.yaml").unwrap_err();
+        assert!(e.to_string().contains("need `credential.client_id`"), "{e}");
+        let e = Config::parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      credential: {type: kerberos}\n", "c.yaml").unwrap_err();
+        assert!(e.to_string().contains("credential.type `kerberos`"), "{e}");
+        let c = Config::parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      aws_role_name: r\n", "c.yaml").unwrap();
+        assert!(
+            c.warnings[0].contains("aws_role_name` is not supported"),
+            "{:?}",
+            c.warnings
+        );
     }
 }
