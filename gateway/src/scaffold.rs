@@ -143,8 +143,8 @@ fn project_files(name: &str, language: Language) -> Vec<(String, String, bool)> 
             let build = template("build-rust.sh").replace("{{crate}}", &name.replace('-', "_"));
             files.push(("build.sh".into(), build, true));
             "- `src/lib.rs`: the adapter.\n\
-             - `sdk/`: the wasmgate guest SDK for Rust: bindings, HTTP over `wasi:http`, SSE, error \
-             mapping, OpenAI's wire format.\n\
+             - `sdk/`: the wasmgate guest SDK for Rust: bindings, HTTP over `wasi:http`, SSE, \
+             NDJSON, AWS event-stream, URL building, error mapping, OpenAI's wire format.\n\
              - `openai-wire/`: the OpenAI wire-format conventions the SDK shares with the gateway.\n\
              - `build.sh`: `cargo build --release --target wasm32-wasip2` (run `rustup target add \
              wasm32-wasip2` once)."
@@ -167,7 +167,8 @@ fn project_files(name: &str, language: Language) -> Vec<(String, String, bool)> 
             files.push(("build.sh".into(), template("build-python.sh"), true));
             "- `app.py`: the adapter.\n\
              - `wasmgate_guest/`: the wasmgate guest SDK for Python: blocking HTTP over \
-             `wasi:http`, SSE, error mapping, OpenAI's wire format.\n\
+             `wasi:http`, SSE, NDJSON, AWS event-stream, URL building, error mapping, OpenAI's \
+             wire format.\n\
              - `requirements.txt`: componentize-py, pinned.\n\
              - `build.sh`: installs componentize-py into `.venv` once, then builds."
         }

@@ -37,8 +37,10 @@ pub mod bindings {
 
 pub mod context;
 pub mod error;
+pub mod eventstream;
 pub mod http;
 pub mod log;
+pub mod ndjson;
 pub mod openai;
 pub mod response;
 pub mod sse;
@@ -57,4 +59,5 @@ pub mod prelude {
     pub use crate::http::{Method, Request, Response};
     pub use crate::sse::{SseEvent, SseStream};
     pub use crate::stream::{ChunkPump, EventReader, Flow, Translate};
+    pub use crate::url::UrlBuilder;
 }
