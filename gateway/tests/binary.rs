@@ -126,3 +126,51 @@ fn adapters_lists_builtins_with_hashes_and_grants() {
     assert!(stdout.contains("credentials:   sealed"), "{stdout}");
     assert_eq!(stdout.matches("sha256:").count(), 2);
 }
+
+#[test]
+fn adapters_shows_a_raw_credential_grant_and_check_config_the_secret_keys() {
+    let dir = workspace_root().join("target").join("test-configs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("raw.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "adapters:\n- name: trusted\n  path: {}\n  raw_credentials: true\nmodel_list:\n  - model_name: a\n    litellm_params:\n      model: trusted/x\n      api_key: sk-listing-secret\n      client_secret: cs-listing-secret\n      tenant_id: t\n      client_id: c\n",
+            wasmgate_test_support::guest_wasm("openai").display()
+        ),
+    )
+    .unwrap();
+    let out = wasmgate()
+        .args(["adapters", "--config"])
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let trusted = stdout
+        .split("\ntrusted ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no `trusted` entry: {stdout}"));
+    assert!(
+        trusted.contains("credentials:   RAW (granted the real key)"),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("credentials:   sealed").count(),
+        2,
+        "{stdout}"
+    );
+
+    let out = wasmgate()
+        .arg("check-config")
+        .arg(&config)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("treated as secrets (sealed, never passed to the adapter as plain values): litellm_params.api_key, litellm_params.client_secret"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("listing-secret"), "{stdout}");
+}

@@ -40,8 +40,11 @@ fn suite_config(upstream: &Upstream) -> String {
         "adapters:\n\
          - name: hostile\n  path: {h}\n  allowed_hosts: [\"http://localhost:{port}\"]\n  limits: {{cpu_ms: 200, memory_mb: 48, timeout_s: 3, stream_timeout_s: 0.5}}\n\
          - name: hostile-open\n  path: {h}\n  allowed_hosts: [\"http://127.0.0.1:{port}\"]\n  allow_private_networks: true\n  credential_hosts: []\n\
+         - name: hostile-meta\n  path: {h}\n  allowed_hosts: [\"http://169.254.169.254\"]\n\
          - name: tight-openai\n  path: {o}\n  limits: {{timeout_s: 1.5, max_response_mb: 1}}\n\
+         - name: plain-openai\n  path: {o}\n\
          model_list:\n\
+         - model_name: gated\n  litellm_params:\n    model: plain-openai/gated-stream\n    api_base: {base}\n\
          - model_name: drip\n  litellm_params:\n    model: tight-openai/drip\n    api_base: {base}\n\
          - model_name: endless\n  litellm_params:\n    model: tight-openai/endless\n    api_base: {base}\n\
          - model_name: good\n  litellm_params:\n    model: mock/demo\n",
@@ -80,7 +83,7 @@ fn suite_config(upstream: &Upstream) -> String {
         ),
         (
             "metadata",
-            "hostile",
+            "hostile-meta",
             attack(
                 "egress",
                 &[("url", "http://169.254.169.254/latest/meta-data/".into())],
@@ -127,6 +130,11 @@ const fn expect(
     }
 }
 
+/// The trap of unbounded recursion.
+const RECURSE_TRAP: &str = "out of bounds memory access";
+/// The trap of creating handles without bound.
+const FLOOD_TRAP: &str = "resource table";
+
 const ATTACKS: &[Expect] = &[
     expect(
         "spin",
@@ -142,20 +150,8 @@ const ATTACKS: &[Expect] = &[
         Some("adapter_failure"),
         "memory limit of 50331648 bytes",
     ),
-    expect(
-        "recurse",
-        false,
-        500,
-        Some("adapter_failure"),
-        "the adapter failed",
-    ),
-    expect(
-        "flood",
-        false,
-        500,
-        Some("adapter_failure"),
-        "the adapter failed",
-    ),
+    expect("recurse", false, 500, Some("adapter_failure"), RECURSE_TRAP),
+    expect("flood", false, 500, Some("adapter_failure"), FLOOD_TRAP),
     // 20 MiB of answer runs out of hostcall fuel (16 MiB) before the host copies it.
     expect(
         "huge",
@@ -179,13 +175,8 @@ const ATTACKS: &[Expect] = &[
         "not on the adapter's allow-list",
     ),
     expect("ssrf", false, 500, None, "private or local address"),
-    expect(
-        "metadata",
-        false,
-        500,
-        Some("egress_refused"),
-        "not on the adapter's allow-list",
-    ),
+    // On the allow-list, so only the SSRF guard stands between it and the metadata service.
+    expect("metadata", false, 500, None, "private or local address"),
     expect(
         "exfiltrate",
         false,
@@ -256,7 +247,27 @@ async fn every_attack_is_contained_while_good_requests_succeed() {
     let base = format!("http://{}", gw.addr);
     let before = rss_kib();
 
-    let attacks = futures::future::join_all(ATTACKS.iter().map(|e| run_attack(&base, e)));
+    // A request held open by the upstream until the end: a gateway that served one request at
+    // a time would serve nothing below (and the test would hang into its timeout).
+    let mut held = wasmgate_test_support::client::open(
+        http::Method::POST,
+        &url(&gw, "/v1/chat/completions"),
+        json!({"model": "gated", "stream": true, "messages": [{"role": "user", "content": "x"}]})
+            .to_string(),
+        &[],
+    )
+    .await;
+    assert_eq!(held.status(), 200);
+    let first = wasmgate_test_support::client::next_frame(held.body_mut()).await;
+    assert!(
+        first.is_some_and(|f| f.starts_with(b"data: ")),
+        "the held stream started"
+    );
+
+    // Memory bombs on top of the suite: a slot that kept its 48 MiB would show in the RSS.
+    let bombs = (0..8).map(|_| ATTACKS.iter().find(|e| e.model == "bomb").unwrap());
+    let attacks =
+        futures::future::join_all(ATTACKS.iter().chain(bombs).map(|e| run_attack(&base, e)));
     let good = futures::future::join_all((0..40).map(|i| good_request(&base, i)));
     let (attacks, good) = tokio::join!(attacks, good);
     let failures: Vec<String> = attacks.into_iter().filter_map(Result::err).collect();
@@ -270,17 +281,35 @@ async fn every_attack_is_contained_while_good_requests_succeed() {
         "well-behaved requests failed during the attacks: {good:?}"
     );
 
-    // Nothing the adapters tried reached the upstream, except nothing at all.
+    // Nothing the adapters tried reached the upstream: no request to /steal at all, and neither
+    // the key nor a placeholder anywhere in what the upstream recorded.
     for sent in upstream.requests() {
         assert!(
-            !sent.path.starts_with("/steal")
-                || !String::from_utf8_lossy(&sent.body).contains("sk-suite-key")
+            !sent.path.starts_with("/steal"),
+            "{} reached the upstream",
+            sent.path
         );
+        let mut everything = format!("{} {}\n", sent.method, sent.path);
+        for (name, value) in &sent.headers {
+            everything += &format!("{name}: {}\n", value.to_str().unwrap_or_default());
+        }
+        everything += &String::from_utf8_lossy(&sent.body);
         assert!(
-            sent.header("x-stolen").is_none(),
-            "a stolen header reached the upstream"
+            !everything.contains("sk-suite-key")
+                && !everything.contains(wasmgate_runtime::PLACEHOLDER_PREFIX),
+            "{everything}"
         );
     }
+    upstream.release_gate();
+    let mut rest = Vec::new();
+    while let Some(frame) = wasmgate_test_support::client::next_frame(held.body_mut()).await {
+        rest.extend_from_slice(&frame);
+    }
+    assert!(
+        String::from_utf8_lossy(&rest).ends_with("data: [DONE]\n\n"),
+        "the held stream finished: {}",
+        String::from_utf8_lossy(&rest)
+    );
 
     // Streams: a panic mid-stream and a stream that never ends.
     let stream = |model: &str| json!({"model": model, "stream": true, "messages": [{"role": "user", "content": "x"}]});
@@ -318,13 +347,12 @@ async fn every_attack_is_contained_while_good_requests_succeed() {
     // And the gateway still serves.
     assert!(good_request(&base, 1000).await);
     let after = rss_kib();
-    let report = format!("gateway process RSS: {before} KiB before the suite, {after} KiB after\n");
-    eprint!("{report}");
-    let _ = std::fs::write(
-        wasmgate_test_support::workspace_root()
-            .join("target")
-            .join("hostile-suite-rss.txt"),
-        report,
+    eprintln!("gateway process RSS: {before} KiB before the suite, {after} KiB after");
+    assert!(before > 0 && after > 0, "RSS is readable");
+    assert!(
+        after.saturating_sub(before) < 128 << 10,
+        "the process grew by {} KiB over a suite with nine 48 MiB memory bombs",
+        after - before
     );
 }
 

@@ -50,8 +50,10 @@ fn credential_models(base: &str, port: u16, token_url: &str, key_file: &str) -> 
 }
 
 /// Upstream behaviours (see test-support's upstream) served through the openai adapter.
-const UPSTREAM_MODELS: [&str; 7] = [
+const UPSTREAM_MODELS: [&str; 9] = [
     "error-401-echo",
+    "error-echo-code",
+    "stream-error-echo",
     "error-400",
     "error-429",
     "error-500",
@@ -159,6 +161,20 @@ async fn the_key_never_appears_in_logs_or_responses() {
         "the upstream's echo is scrubbed: {}",
         echoed.text()
     );
+    // An upstream echoing the key in its error code, and in an error in the middle of a stream.
+    for (model, stream) in [("error-echo-code", false), ("stream-error-echo", true)] {
+        let reply = post_json(
+            &chat,
+            &json!({"model": model, "stream": stream, "messages": [{"role": "user", "content": "hi"}]}),
+            &[],
+        )
+        .await;
+        assert!(
+            reply.text().matches("[redacted]").count() >= 2,
+            "{model}: message and code are scrubbed: {}",
+            reply.text()
+        );
+    }
     record(&send(http::Method::POST, &chat, "{not json", &[]).await);
     record(&post_json(&chat, &json!({"model": "nope", "messages": []}), &[]).await);
     record(&get(&format!("http://{}/health/readiness", gw.addr), &[]).await);

@@ -1,6 +1,7 @@
-//! The host reads a component's contract version at load: one built against another
-//! `wasmgate:provider` version is refused with a message naming both versions and the
-//! migration doc, before anything is linked or run.
+//! The host reads a component's contract version and imports at load: one built against
+//! another `wasmgate:provider` version is refused with a message naming both versions and the
+//! migration doc, one importing an interface adapters may not use is refused naming it, before
+//! anything is linked or run.
 
 mod common;
 
@@ -58,4 +59,36 @@ async fn a_component_without_the_adapter_export_is_refused() {
         )) && message.contains("acme:other/thing@1.0.0"),
         "{message}"
     );
+}
+
+/// A component with the right adapter export that also imports `import` (an empty instance).
+fn component_importing(import: &str) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(component
+            (import "{import}" (instance))
+            (core module $m (func (export "info")))
+            (core instance $i (instantiate $m))
+            (func $info (canon lift (core func $i "info")))
+            (instance $adapter (export "info" (func $info)))
+            (export "wasmgate:provider/adapter@{CONTRACT_VERSION}" (instance $adapter))
+        )"#
+    ))
+    .expect("valid component text")
+}
+
+#[tokio::test]
+async fn a_component_importing_a_forbidden_interface_is_refused_naming_it() {
+    for import in [
+        "wasi:http/incoming-handler@0.2.6",
+        "acme:secrets/vault@1.0.0",
+        "wasmgate:provider/host-admin@0.2.0",
+    ] {
+        let message = load_error(component_importing(import)).await;
+        assert!(
+            message.contains(&format!(
+                "it imports `{import}`, which adapters may not use"
+            )),
+            "{import}: {message}"
+        );
+    }
 }

@@ -6,7 +6,7 @@ mod common;
 
 use common::{call_with, load, runtime, user};
 use std::time::Duration;
-use wasmgate_runtime::egress::AllowedHost;
+use wasmgate_runtime::egress::{AllowedHost, Refusal};
 use wasmgate_runtime::types::ErrorKind;
 use wasmgate_runtime::{AdapterPolicy, CallError, CallOptions, Limits, Secret, PLACEHOLDER_PREFIX};
 use wasmgate_test_support::Upstream;
@@ -294,30 +294,48 @@ async fn a_slow_call_hits_the_wall_clock_timeout() {
     );
 }
 
+/// A call whose stream holds its instance (and slot) until the upstream's gate opens or the
+/// stream is dropped: synchronisation by an event, not a sleep.
+async fn hold_a_slot(
+    openai: &wasmgate_runtime::Adapter,
+    upstream: &Upstream,
+) -> wasmgate_runtime::ChatStream {
+    let call = CallOptions {
+        api_base: Some(upstream.url()),
+        ..call_with(&[])
+    };
+    let mut stream = openai
+        .chat_stream(&call, &user("gated-stream", "x"))
+        .await
+        .expect("the gated stream opens");
+    let first = stream.next_batch().await.expect("a first batch");
+    assert!(first.is_ok(), "{first:?}");
+    stream
+}
+
 #[tokio::test]
 async fn calls_beyond_the_concurrency_limit_are_refused() {
+    let upstream = Upstream::start().await;
     let rt = runtime();
     let limits = Limits {
         max_concurrency: 1,
         queue_timeout: Duration::from_millis(100),
         ..Default::default()
     };
-    let mock = load(&rt, "mock", limited(limits)).await;
-    let slow = call_with(&[("mock_latency_ms", "2000")]);
-    let req = user("m", "x");
-    let busy = mock.chat(&slow, &req);
-    let refused = async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        mock.chat(&call_with(&[]), &req).await
+    let openai = load(&rt, "openai", limited(limits)).await;
+    let held = hold_a_slot(&openai, &upstream).await;
+    let call = CallOptions {
+        api_base: Some(upstream.url()),
+        ..call_with(&[])
     };
-    let (first, second) = tokio::join!(busy, refused);
-    assert!(first.is_ok());
+    let refused = openai.chat(&call, &user("gpt-ok", "x")).await;
     assert!(
-        matches!(second, Err(CallError::Overloaded(1))),
-        "{second:?}"
+        matches!(refused, Err(CallError::Overloaded(1))),
+        "{refused:?}"
     );
+    drop(held);
     assert!(
-        mock.chat(&call_with(&[]), &req).await.is_ok(),
+        openai.chat(&call, &user("gpt-ok", "x")).await.is_ok(),
         "the slot is free again"
     );
 }
@@ -454,7 +472,9 @@ async fn a_gigantic_answer_is_refused() {
 
 #[tokio::test]
 async fn the_adapter_sees_no_environment_or_arguments() {
-    std::env::set_var("WASMGATE_HOST_SECRET", "do-not-leak");
+    // The host process has an environment (PATH at least); none of it reaches the adapter. No
+    // variable is set here: set_var would race the name lookups of tests running alongside.
+    assert!(std::env::vars().count() > 0 && std::env::args().count() > 0);
     let rt = runtime();
     let hostile = load(&rt, "hostile", AdapterPolicy::default()).await;
     let answer = hostile
@@ -531,12 +551,73 @@ async fn the_placeholder_cannot_leave_in_a_request_body_either() {
         credential: Some(Secret::new("sk-real-body")),
         ..attack("exfiltrate-body", &format!("{}/steal", upstream.origin()))
     };
-    assert!(hostile.chat(&call, &user("m", "x")).await.is_err());
+    let result = hostile.chat(&call, &user("m", "x")).await;
+    assert!(
+        matches!(result, Err(CallError::Refused(Refusal::CredentialInBody))),
+        "{result:?}"
+    );
+    // The request may have started before the scan cut its body: the upstream keeps what
+    // arrived, and none of it is the placeholder or the key.
     for sent in upstream.requests() {
+        assert!(!sent.complete, "a body with the placeholder was not cut");
         let body = String::from_utf8_lossy(&sent.body);
         assert!(
             !body.contains(PLACEHOLDER_PREFIX) && !body.contains("sk-real-body"),
             "{body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_placeholder_cannot_leave_in_a_url() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let hostile = load(&rt, "hostile", AdapterPolicy::default()).await;
+    let call = CallOptions {
+        api_base: Some(upstream.url()),
+        credential: Some(Secret::new("sk-real-url")),
+        ..call_with(&[("attack", "credential-in-url")])
+    };
+    let result = hostile.chat(&call, &user("m", "x")).await;
+    assert!(
+        matches!(result, Err(CallError::Refused(Refusal::CredentialInUrl))),
+        "{result:?}"
+    );
+    assert!(upstream.requests().is_empty(), "nothing left");
+}
+
+#[tokio::test]
+async fn the_key_goes_to_credential_hosts_and_by_default_to_the_allow_list() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let steal = format!("{}/steal", upstream.origin());
+    let call = CallOptions {
+        credential: Some(Secret::new("sk-real-hosts")),
+        ..attack("exfiltrate", &steal)
+    };
+    // No api_base: the upstream is reachable only through the adapter's policy.
+    let mut named = AdapterPolicy::allowing([upstream.origin().as_str()]).unwrap();
+    named.allow_private_networks = true;
+    named.credential_hosts = Some(vec![AllowedHost::parse(&upstream.origin()).unwrap()]);
+    let mut fallback = named.clone();
+    fallback.credential_hosts = None;
+    for (what, policy) in [
+        ("credential_hosts", named),
+        ("allow-list fallback", fallback),
+    ] {
+        let mut policy = policy;
+        policy.credential_uses = Some(vec![wasmgate_runtime::egress::CredentialUse::parse(
+            "GET /steal",
+        )
+        .unwrap()]);
+        let hostile = load(&rt, "hostile", policy).await;
+        let answer = hostile.chat(&call, &user("m", "x")).await;
+        assert!(answer.is_ok(), "{what}: {answer:?}");
+        let sent = upstream.requests().pop().unwrap();
+        assert_eq!(
+            sent.header("x-stolen").as_deref(),
+            Some("sk-real-hosts"),
+            "{what}: the host swapped the key in toward a host allowed to receive it"
         );
     }
 }
@@ -589,6 +670,29 @@ async fn an_endless_upstream_body_hits_the_response_size_cap() {
 }
 
 #[tokio::test]
+async fn fresh_pages_are_zero_in_every_call_and_stream() {
+    // Each call dirties pages it grew; a slot reused without zeroing them would hand the next
+    // call (or stream) those bytes.
+    let rt = runtime();
+    let limits = Limits {
+        max_concurrency: 1,
+        ..Default::default()
+    };
+    let adapter = load(&rt, "hostile", limited(limits)).await;
+    let call = call_with(&[("attack", "fresh-pages")]);
+    for i in 0..20 {
+        let answer = adapter.chat(&call, &user("m", "x")).await.unwrap();
+        assert_eq!(content(&answer), "clean", "call {i}");
+        let mut stream = adapter.chat_stream(&call, &user("m", "x")).await.unwrap();
+        for batch in 0..2 {
+            let chunks = stream.next_batch().await.unwrap().unwrap();
+            let text = chunks[0].choices[0].content.clone().unwrap_or_default();
+            assert_eq!(text, "clean", "stream {i}, batch {batch}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn nothing_survives_from_one_call_to_the_next() {
     // Pooled slots are reused (and reset by rewriting only the dirtied pages): every call must
     // still start from the pristine image.
@@ -610,6 +714,7 @@ async fn nothing_survives_from_one_call_to_the_next() {
 #[tokio::test]
 async fn a_full_runtime_refuses_calls_as_unavailable() {
     use wasmgate_runtime::RuntimeConfig;
+    let upstream = Upstream::start().await;
     let rt = wasmgate_runtime::Runtime::new(RuntimeConfig {
         max_instances: 2,
         cache_dir: Some(
@@ -620,22 +725,19 @@ async fn a_full_runtime_refuses_calls_as_unavailable() {
         ..Default::default()
     })
     .unwrap();
-    let adapter = load(&rt, "mock", AdapterPolicy::default()).await;
-    let slow = call_with(&[("mock_latency_ms", "400")]);
-    let request = user("m", "x");
-    let held = (0..2).map(|_| adapter.chat(&slow, &request));
-    let extra = async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        adapter.chat(&call_with(&[]), &user("m", "x")).await
-    };
-    let (held, extra) = tokio::join!(futures::future::join_all(held), extra);
-    assert!(held.iter().all(Result::is_ok));
-    match extra {
+    let openai = load(&rt, "openai", AdapterPolicy::default()).await;
+    let mock = load(&rt, "mock", AdapterPolicy::default()).await;
+    let held = [
+        hold_a_slot(&openai, &upstream).await,
+        hold_a_slot(&openai, &upstream).await,
+    ];
+    match mock.chat(&call_with(&[]), &user("m", "x")).await {
         Err(e @ CallError::RuntimeFull(_)) => {
             assert_eq!(e.kind(), ErrorKind::Unavailable);
             assert!(e.to_string().contains("no free instance slot"), "{e}");
         }
         other => panic!("expected RuntimeFull, got {other:?}"),
     }
-    assert!(adapter.chat(&call_with(&[]), &user("m", "x")).await.is_ok());
+    drop(held);
+    assert!(mock.chat(&call_with(&[]), &user("m", "x")).await.is_ok());
 }

@@ -8,6 +8,8 @@
 //! | `error-400`, `error-401`, `error-403`, `error-404`, `error-500`, `error-503` | that status with an OpenAI error body (400 is a context-length error) |
 //! | `error-429` | 429 with `retry-after: 7` |
 //! | `error-401-echo` | 401 whose message repeats the `authorization` header it got (as some providers do) |
+//! | `error-echo-code` | 400 whose message and error code repeat the `authorization` header |
+//! | `stream-error-echo` | streamed: one chunk, then an SSE error event whose message and code repeat the `authorization` header |
 //! | `gated-stream` | one chunk, then waits for [`Upstream::release_gate`], then the rest |
 //! | `paced-stream` | 5 chunks 50 ms apart |
 //! | `paced-50` | 50 content chunks 20 ms apart, each `" w<i>@<unix µs when sent>"` (for measuring the delay a proxy adds to each chunk) |
@@ -39,8 +41,10 @@ pub struct Recorded {
     pub path: String,
     /// Request headers.
     pub headers: HeaderMap,
-    /// Request body.
+    /// Request body: as much as arrived when the client aborted it.
     pub body: Vec<u8>,
+    /// Whether the body arrived whole.
+    pub complete: bool,
 }
 
 impl Recorded {
@@ -357,6 +361,30 @@ async fn chat(state: Arc<State>, body: &Value, headers: &HeaderMap) -> Response<
         "enriched" => {
             return with_rate_limits(json_response(StatusCode::OK, &enriched_json(&model)))
         }
+        "error-echo-code" => {
+            let sent = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            return error_response(
+                400,
+                &format!("bad key {sent}"),
+                "invalid_request_error",
+                sent,
+            );
+        }
+        "stream-error-echo" if body["stream"] == json!(true) => {
+            let sent = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let err = json!({"error": {"message": format!("key {sent} was revoked mid-stream"), "type": "server_error", "code": sent}});
+            let first = chat_chunks(&model, false)[1].clone();
+            return sse(paced(vec![
+                (Duration::ZERO, first),
+                (Duration::ZERO, event(&err)),
+            ]));
+        }
         "error-401-echo" => {
             let sent = headers
                 .get("authorization")
@@ -523,12 +551,19 @@ fn embeddings(body: &Value) -> Response<Body> {
 }
 
 async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
-    let (parts, body) = req.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes().to_vec())
-        .unwrap_or_default();
+    let (parts, mut body) = req.into_parts();
+    // Frame by frame, so a body the client aborts is recorded as far as it arrived.
+    let mut bytes = Vec::new();
+    let mut complete = true;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => bytes.extend_from_slice(frame.data_ref().map_or(&[][..], |d| d)),
+            Err(_) => {
+                complete = false;
+                break;
+            }
+        }
+    }
     if !state.quiet {
         let path = parts
             .uri
@@ -540,6 +575,7 @@ async fn handle(state: Arc<State>, req: Request<Incoming>) -> Result<Response<Bo
             path,
             headers: parts.headers.clone(),
             body: bytes.clone(),
+            complete,
         });
     }
     let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);

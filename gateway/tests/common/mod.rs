@@ -48,6 +48,7 @@ pub fn sse_events(body: &str) -> Vec<String> {
 /// The first tool-call delta of a streamed answer (events as from [`sse_events`], `[DONE]`
 /// last) and the concatenation of every delta's argument fragments.
 pub fn streamed_tool_call(events: &[String]) -> (serde_json::Value, String) {
+    assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
     let deltas: Vec<serde_json::Value> = events[..events.len() - 1]
         .iter()
         .map(|e| serde_json::from_str::<serde_json::Value>(e).unwrap())

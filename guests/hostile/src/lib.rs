@@ -17,6 +17,10 @@
 //! - `aws-sign`: POST `{"hello":"bedrock"}` to its API base's setting `path` (default
 //!   `/model/x/converse`) asking the host to sign it with SigV4 for `bedrock`, and answer with
 //!   the status and body it got;
+//! - `credential-in-url`: GET its API base with the credential in the query string;
+//! - `fresh-pages`: grow linear memory by `pages` (default 16) pages, report whether the new
+//!   pages hold anything but zeros (a dirty slot), then fill them with `0xAB` for the next call
+//!   that reuses this slot to find;
 //! - `dump-context`: answer with everything the host told it (`Debug` of the call context);
 //! - anything else: a normal one-word answer.
 //!
@@ -74,6 +78,38 @@ fn remember(ctx: &CallContext) -> String {
         .unwrap_or_else(|e| e.into_inner())
         .push(vec![0xAB; 256 << 10]);
     found
+}
+
+/// `memory.grow` on linear memory 0: the previous size in pages, `None` if it failed.
+#[cfg(target_arch = "wasm32")]
+fn grow_memory(pages: usize) -> Option<usize> {
+    let previous = core::arch::wasm32::memory_grow(0, pages);
+    (previous != usize::MAX).then_some(previous)
+}
+
+/// Host builds (the guest workspace's `cargo test`) have no linear memory to grow.
+#[cfg(not(target_arch = "wasm32"))]
+fn grow_memory(_pages: usize) -> Option<usize> {
+    None
+}
+
+/// Grows memory by `pages` pages outside the allocator, counts the non-zero bytes the host
+/// handed over in them, and leaves them dirty.
+fn fresh_pages(pages: usize) -> String {
+    const PAGE: usize = 65536;
+    let Some(previous) = grow_memory(pages) else {
+        return "memory.grow failed".into();
+    };
+    let start = previous * PAGE;
+    // SAFETY: the pages were just added to linear memory and nothing else refers to them.
+    let region = unsafe { std::slice::from_raw_parts_mut(start as *mut u8, pages * PAGE) };
+    let dirty = region.iter().filter(|&&b| b != 0).count();
+    region.fill(0xAB);
+    if dirty == 0 {
+        "clean".into()
+    } else {
+        format!("dirty: {dirty} non-zero bytes in fresh pages")
+    }
 }
 
 fn attack(ctx: &CallContext) -> Result<String, ProviderError> {
@@ -146,6 +182,16 @@ fn attack(ctx: &CallContext) -> Result<String, ProviderError> {
             let body = String::from_utf8_lossy(&response.body.read_to_end(1 << 20)?).into_owned();
             Ok(format!("signed request answered {status}: {body}"))
         }
+        "credential-in-url" => {
+            let url = format!(
+                "{}/chat/completions?key={}",
+                ctx.api_base_or("http://127.0.0.1:9"),
+                ctx.credential.as_deref().unwrap_or_default()
+            );
+            let response = Request::new(Method::Get, url).send()?;
+            Ok(format!("the key left in a URL, status {}", response.status))
+        }
+        "fresh-pages" => Ok(fresh_pages(ctx.setting_u64("pages").unwrap_or(16) as usize)),
         "dump-context" => Ok(format!("{ctx:?}")),
         "recurse" => Ok(recurse(0).to_string()),
         "remember" => Ok(remember(ctx)),
