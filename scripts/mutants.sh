@@ -23,5 +23,5 @@ for f in $files; do args+=(--file "$f"); done
 # Build the guests once, outside the mutated tree's timing.
 cargo test -p wasmgate-runtime --locked --test sandbox --no-run >/dev/null
 exec cargo mutants --in-place --package wasmgate-runtime "${args[@]}" \
-  --timeout 600 --build-timeout 900 "$@" -- \
+  --timeout 120 --build-timeout 900 "$@" -- \
   --lib --test sandbox --test credential_scope --test contract_version --test sigv4
