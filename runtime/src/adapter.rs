@@ -519,3 +519,26 @@ impl Adapter {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_secret_of_a_call_is_scrubbed() {
+        let call = CallOptions {
+            credential: Some(Secret::new("key")),
+            secret_headers: vec![("h".into(), Secret::new("header"))],
+            secret_settings: vec![("s".into(), Secret::new("setting"))],
+            aws: Some(Arc::new(AwsCredentials {
+                access_key_id: Secret::new("akid"),
+                secret_access_key: Secret::new("sak"),
+                session_token: Some(Secret::new("token")),
+                region: "us-east-1".into(),
+            })),
+            ..Default::default()
+        };
+        let all: Vec<&str> = call.secrets().map(Secret::expose).collect();
+        assert_eq!(all, ["key", "header", "setting", "akid", "sak", "token"]);
+    }
+}

@@ -15,8 +15,9 @@
 //! - `request-loop`: POST to its API base's declared path with the credential `count` times
 //!   (default 100) and report how many the host let through;
 //! - `aws-sign`: POST `{"hello":"bedrock"}` to its API base's setting `path` (default
-//!   `/model/x/converse`) asking the host to sign it with SigV4 for `bedrock`, and answer with
-//!   the status and body it got;
+//!   `/model/x/converse`) asking the host to sign it with SigV4 for the setting `service`
+//!   (default `bedrock`), and answer with the status and body it got (setting `target`, an
+//!   origin, replaces the API base);
 //! - `credential-in-url`: GET its API base with the credential in the query string;
 //! - `fresh-pages`: grow linear memory by `pages` (default 16) pages, report whether the new
 //!   pages hold anything but zeros (a dirty slot), then fill them with `0xAB` for the next call
@@ -174,9 +175,12 @@ fn attack(ctx: &CallContext) -> Result<String, ProviderError> {
         }
         "aws-sign" => {
             let path = ctx.setting("path").unwrap_or("/model/x/converse");
-            let url = format!("{}{path}", ctx.api_base_or("http://127.0.0.1:9"));
+            let url = match ctx.setting("target") {
+                Some(origin) => format!("{origin}{path}"),
+                None => format!("{}{path}", ctx.api_base_or("http://127.0.0.1:9")),
+            };
             let mut response = Request::post_json(url, &serde_json::json!({"hello": "bedrock"}))
-                .aws_sigv4("bedrock")
+                .aws_sigv4(ctx.setting("service").unwrap_or("bedrock"))
                 .send()?;
             let status = response.status;
             let body = String::from_utf8_lossy(&response.body.read_to_end(1 << 20)?).into_owned();

@@ -125,7 +125,31 @@ mod tests {
     #[test]
     fn secrets_do_not_print() {
         let s = Secret::new("sk-live-123");
-        assert!(!format!("{s:?} {s}").contains("sk-live"));
+        assert_eq!(format!("{s:?}"), "Secret([redacted])");
+        assert_eq!(format!("{s}"), "[redacted]");
+    }
+
+    #[test]
+    fn redaction_and_dropping_ignore_empty_secrets() {
+        let key = Secret::new("sk-aaa");
+        let empty = Secret::new("");
+        assert_eq!(
+            redact("x sk-aaa y sk-aaa", [&key, &empty]),
+            "x [redacted] y [redacted]"
+        );
+        assert_eq!(redact("nothing here", [&empty]), "nothing here");
+        let mut headers = vec![
+            ("x-echo".to_string(), "Bearer sk-aaa".to_string()),
+            ("x-request-id".to_string(), "req-1".to_string()),
+        ];
+        drop_leaking(&mut headers, [&key, &empty]);
+        assert_eq!(
+            headers,
+            vec![("x-request-id".to_string(), "req-1".to_string())]
+        );
+        let mut untouched = vec![("a".to_string(), "b".to_string())];
+        drop_leaking(&mut untouched, [&empty]);
+        assert_eq!(untouched.len(), 1, "an empty secret drops nothing");
     }
 
     #[test]

@@ -437,3 +437,49 @@ impl WasiHttpHooks for CallEgress {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::credential::Secret;
+
+    fn aws() -> Arc<AwsCredentials> {
+        Arc::new(AwsCredentials {
+            access_key_id: Secret::new("AKID"),
+            secret_access_key: Secret::new("s"),
+            session_token: None,
+            region: "us-east-1".into(),
+        })
+    }
+
+    #[test]
+    fn signing_requests_name_a_service_and_maybe_a_region() {
+        let parsed = |v: &str| Signing::parse(aws(), v).map(|s| (s.service, s.region));
+        assert_eq!(parsed("bedrock"), Some(("bedrock".into(), None)));
+        assert_eq!(
+            parsed(" bedrock/eu-west-1 "),
+            Some(("bedrock".into(), Some("eu-west-1".into())))
+        );
+        for bad in [
+            "",
+            "bed rock",
+            "bedrock/",
+            "/eu-west-1",
+            "a/b/c",
+            "bedrock/eu west",
+            "s3:x",
+        ] {
+            assert!(parsed(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_api_base_admits_only_its_own_origin() {
+        let base = ApiBase::parse("http://127.0.0.1:8080/v1").unwrap();
+        let dest = |u: &str| Destination::of(&u.parse::<http::Uri>().unwrap()).unwrap();
+        assert!(base.admits(&dest("http://127.0.0.1:8080/v1/chat")));
+        assert!(!base.admits(&dest("http://127.0.0.1:8081/v1/chat")));
+        assert!(!base.admits(&dest("https://127.0.0.1:8080/v1/chat")));
+        assert!(!base.admits(&dest("http://example.com:8080/v1/chat")));
+    }
+}

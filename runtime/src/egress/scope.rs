@@ -102,9 +102,10 @@ fn prefix_matches(pattern: &[u8], path: &[u8]) -> bool {
     match pattern.split_first() {
         None => false,
         Some((b'*', rest)) => {
-            // `*` takes any run of non-`/` bytes, shortest first.
+            // `*` takes a non-empty run of non-`/` bytes, shortest first: `/files/*` names a
+            // file, never the listing at `/files/`.
             let segment_end = path.iter().position(|&b| b == b'/').unwrap_or(path.len());
-            (0..=segment_end).any(|n| match rest.is_empty() {
+            (1..=segment_end).any(|n| match rest.is_empty() {
                 true => n == segment_end,
                 false => prefix_matches(rest, &path[n..]),
             })
@@ -176,6 +177,11 @@ mod tests {
             "/chat/completions/x"
         ));
         assert!(!admits("POST /chat/completions", "POST", "/files"));
+        assert!(!admits(
+            "POST /chat/completions",
+            "POST",
+            "/chat/xompletions"
+        ));
         assert!(!admits("POST /chat/completions", "POST", "/"));
         assert!(admits("* /files/", "DELETE", "/files/abc"));
         assert!(!admits("* /files/", "DELETE", "/files"));
@@ -194,6 +200,31 @@ mod tests {
             "/openai/deployments/gpt4/chat/completions"
         ));
         assert!(!admits(azure, "POST", "/openai/deployments/gpt4/files"));
+        // `*` never matches an empty segment.
+        assert!(admits("GET /files/*", "GET", "/files/abc"));
+        assert!(!admits("GET /files/*", "GET", "/files/"));
+        assert!(!admits("GET /files/*", "GET", "/files"));
+        assert!(!admits(
+            azure,
+            "POST",
+            "/openai/deployments//chat/completions"
+        ));
+    }
+
+    #[test]
+    fn encoded_separators_each_make_a_path_abnormal() {
+        for path in ["/a%2fb", "/a%2Fb", "/a%5cb", "/a\\b", "/%2e%2e/x", "/./x"] {
+            assert!(!is_normal(path), "{path}");
+            assert!(!admits("* /", "GET", path), "{path}");
+        }
+        assert!(is_normal("/v1/chat.completions/%41"));
+    }
+
+    #[test]
+    fn uses_print_as_written() {
+        let u = CredentialUse::parse("post /chat/completions").unwrap();
+        assert_eq!(format!("{u}"), "POST /chat/completions");
+        assert_eq!(format!("{u:?}"), "POST /chat/completions");
     }
 
     #[test]
