@@ -24,4 +24,5 @@ for f in $files; do args+=(--file "$f"); done
 cargo test -p wasmgate-runtime --locked --test sandbox --no-run >/dev/null
 exec cargo mutants --in-place --package wasmgate-runtime "${args[@]}" \
   --timeout 120 --build-timeout 900 "$@" -- \
-  --lib --test sandbox --test credential_scope --test contract_version --test sigv4
+  --lib --test sandbox --test credential_scope --test contract_version --test sigv4 \
+  --test host_credentials --test languages

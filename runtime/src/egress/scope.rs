@@ -202,6 +202,8 @@ mod tests {
         assert!(!admits(azure, "POST", "/openai/deployments/gpt4/files"));
         // `*` never matches an empty segment.
         assert!(admits("GET /files/*", "GET", "/files/abc"));
+        assert!(admits("GET /files/*", "GET", "/files/a"));
+        assert!(admits("GET /files/*", "GET", "/files/a/content"));
         assert!(!admits("GET /files/*", "GET", "/files/"));
         assert!(!admits("GET /files/*", "GET", "/files"));
         assert!(!admits(
