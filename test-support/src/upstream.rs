@@ -349,6 +349,11 @@ fn enriched_chunks(model: &str) -> Vec<Bytes> {
 
 async fn chat(state: Arc<State>, body: &Value, headers: &HeaderMap) -> Response<Body> {
     let model = body["model"].as_str().unwrap_or_default().to_string();
+    // What the echoing models repeat back.
+    let sent = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     match model.as_str() {
         "enriched" if body["stream"] == json!(true) => {
             let parts = enriched_chunks(&model)
@@ -362,10 +367,6 @@ async fn chat(state: Arc<State>, body: &Value, headers: &HeaderMap) -> Response<
             return with_rate_limits(json_response(StatusCode::OK, &enriched_json(&model)))
         }
         "error-echo-code" => {
-            let sent = headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
             return error_response(
                 400,
                 &format!("bad key {sent}"),
@@ -374,10 +375,6 @@ async fn chat(state: Arc<State>, body: &Value, headers: &HeaderMap) -> Response<
             );
         }
         "stream-error-echo" if body["stream"] == json!(true) => {
-            let sent = headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
             let err = json!({"error": {"message": format!("key {sent} was revoked mid-stream"), "type": "server_error", "code": sent}});
             let first = chat_chunks(&model, false)[1].clone();
             return sse(paced(vec![
@@ -386,10 +383,6 @@ async fn chat(state: Arc<State>, body: &Value, headers: &HeaderMap) -> Response<
             ]));
         }
         "error-401-echo" => {
-            let sent = headers
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
             return error_response(
                 401,
                 &format!("Incorrect API key provided: {sent}"),

@@ -297,14 +297,12 @@ fn credential_block(r: &mut Reader<'_, '_, '_>) -> Result<HostCredential, Config
             ))
         }
     };
-    for url_key in ["token_url"] {
-        if let Some(url) = r.plain(url_key)? {
-            if !(url.starts_with("https://") || url.starts_with("http://")) {
-                return Err(r.loader.error(
-                    r.line,
-                    format!("credential.{url_key} `{url}` is not an http(s) URL"),
-                ));
-            }
+    if let Some(url) = r.plain("token_url")? {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(r.loader.error(
+                r.line,
+                format!("credential.token_url `{url}` is not an http(s) URL"),
+            ));
         }
     }
     Ok(credential)

@@ -296,10 +296,7 @@ impl Loader<'_> {
         hint: &str,
     ) {
         for key in keys {
-            let line = self.line_of(&format!("{key}:"), 0, near);
-            let at = line
-                .map(|l| format!("{}:{l}", self.file))
-                .unwrap_or_else(|| self.file.clone());
+            let at = self.at(&key, near);
             self.warnings.push(format!(
                 "{at}: `{section}{key}` is not used by wasmgate{hint}"
             ));
