@@ -81,9 +81,6 @@ impl Body for GuardedResponseBody {
                 this.timer.as_mut().reset(deadline);
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) if e.is_timeout() => {
-                Poll::Ready(Some(Err(Error::ConnectionReadTimeout)))
-            }
             Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Error::Hyper(e)))),
             Poll::Ready(None) => {
                 this.record_end();
@@ -219,5 +216,151 @@ mod tests {
             scan(vec![b"a OTHER-PLACE", b"HOLDER b"]).await,
             Err(Error::HttpRequestDenied)
         ));
+    }
+
+    #[test]
+    fn the_scan_keeps_only_a_needle_length_of_tail() {
+        let refusal = Arc::new(Mutex::new(None));
+        let mut scan = PlaceholderScan::new((), vec!["SECRET".into()], refusal);
+        for _ in 0..200 {
+            assert!(!scan.sees_needle(&[b'x'; 100]));
+            assert_eq!(scan.tail.len(), "SECRET".len() - 1);
+        }
+        assert!(scan.sees_needle(b"SECRET"));
+    }
+
+    #[tokio::test]
+    async fn the_scan_passes_on_length_and_end_of_body() {
+        let refusal = Arc::new(Mutex::new(None));
+        let full = http_body_util::Full::new(bytes::Bytes::from_static(b"0123456789"))
+            .map_err(|never: std::convert::Infallible| match never {});
+        let body = PlaceholderScan::new(full, vec!["SECRET".into()], refusal.clone());
+        assert_eq!(body.size_hint().exact(), Some(10));
+        assert!(!body.is_end_stream());
+        let empty = http_body_util::Empty::<bytes::Bytes>::new()
+            .map_err(|never: std::convert::Infallible| match never {});
+        let body = PlaceholderScan::new(empty, vec!["SECRET".into()], refusal);
+        assert!(body.is_end_stream());
+    }
+
+    /// A response body from a real HTTP/1 connection whose server writes `raw` after the head
+    /// `head`, then waits for `release` before closing.
+    async fn incoming(
+        head: &'static str,
+        raw: Vec<&'static [u8]>,
+        release: tokio::sync::oneshot::Receiver<()>,
+    ) -> hyper::body::Incoming {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = tokio::io::AsyncReadExt::read(&mut sock, &mut buf).await;
+            sock.write_all(head.as_bytes()).await.unwrap();
+            for part in raw {
+                sock.write_all(part).await.unwrap();
+                sock.flush().await.unwrap();
+            }
+            let _ = release.await;
+        });
+        let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (mut send, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let request = http::Request::get("/")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        send.send_request(request).await.unwrap().into_body()
+    }
+
+    const CHUNKED: &str = "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n";
+
+    async fn read_all(mut body: GuardedResponseBody) -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        while let Some(frame) = body.frame().await {
+            if let Some(data) = frame?.data_ref() {
+                out.extend_from_slice(data);
+            }
+        }
+        Ok(out)
+    }
+
+    fn guarded(inner: hyper::body::Incoming, limit: u64) -> GuardedResponseBody {
+        GuardedResponseBody::new(inner, Duration::from_secs(30), limit, None)
+    }
+
+    #[tokio::test]
+    async fn a_body_of_exactly_the_cap_passes_and_one_byte_more_does_not() {
+        let (_hold, release) = tokio::sync::oneshot::channel();
+        let parts = vec![&b"5\r\nhello\r\n"[..], b"5\r\nworld\r\n", b"0\r\n\r\n"];
+        let body = guarded(incoming(CHUNKED, parts, release).await, 10);
+        assert_eq!(read_all(body).await.unwrap(), b"helloworld");
+
+        let (_hold, release) = tokio::sync::oneshot::channel();
+        let parts = vec![&b"5\r\nhello\r\n"[..], b"6\r\nworld!\r\n", b"0\r\n\r\n"];
+        let body = guarded(incoming(CHUNKED, parts, release).await, 10);
+        assert!(matches!(
+            read_all(body).await,
+            Err(Error::HttpResponseBodySize(Some(10)))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_cut_body_is_a_transport_error_and_a_stalled_one_a_read_timeout() {
+        let (hold, release) = tokio::sync::oneshot::channel();
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n";
+        let body = guarded(incoming(head, vec![b"hello"], release).await, 100);
+        drop(hold);
+        assert!(matches!(read_all(body).await, Err(Error::Hyper(_))));
+
+        let (_hold, release) = tokio::sync::oneshot::channel();
+        let inner = incoming(head, vec![b"hello"], release).await;
+        let body = GuardedResponseBody::new(inner, Duration::from_millis(50), 100, None);
+        assert!(matches!(
+            read_all(body).await,
+            Err(Error::ConnectionReadTimeout)
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_body_passes_on_its_length_and_end() {
+        let (_hold, release) = tokio::sync::oneshot::channel();
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n";
+        let body = guarded(incoming(head, vec![b"0123456789"], release).await, 100);
+        assert_eq!(body.size_hint().exact(), Some(10));
+        assert!(!body.is_end_stream());
+
+        let (_hold, release) = tokio::sync::oneshot::channel();
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
+        let body = guarded(incoming(head, vec![], release).await, 100);
+        assert!(body.is_end_stream());
+    }
+
+    #[tokio::test]
+    async fn upstream_time_is_recorded_at_the_end_of_the_body_or_when_it_is_dropped() {
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n";
+        let (_hold, release) = tokio::sync::oneshot::channel();
+        let metrics = Arc::new(CallMetrics::default());
+        let inner = incoming(head, vec![b"hello"], release).await;
+        let mut body =
+            GuardedResponseBody::new(inner, Duration::from_secs(30), 100, Some(metrics.clone()));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        while body.frame().await.is_some() {}
+        let at_end = metrics.upstream_time();
+        assert!(at_end >= Duration::from_millis(20), "{at_end:?}");
+        drop(body);
+        assert_eq!(metrics.upstream_time(), at_end, "recorded once");
+
+        let (_hold, release) = tokio::sync::oneshot::channel();
+        let metrics = Arc::new(CallMetrics::default());
+        let inner = incoming(head, vec![], release).await;
+        let body =
+            GuardedResponseBody::new(inner, Duration::from_secs(30), 100, Some(metrics.clone()));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(body);
+        assert!(metrics.upstream_time() >= Duration::from_millis(20));
     }
 }
