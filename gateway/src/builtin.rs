@@ -31,6 +31,9 @@ pub struct ProviderAlias {
     pub api_base: Option<&'static str>,
     /// The environment variable holding its key.
     pub key_env: Option<&'static str>,
+    /// A path the API base must end with, added when an operator's `api_base` lacks it
+    /// (LiteLLM documents Ollama's base as `http://localhost:11434`; its OpenAI API is `/v1`).
+    pub base_suffix: Option<&'static str>,
 }
 
 const fn alias(
@@ -44,6 +47,14 @@ const fn alias(
         adapter,
         api_base,
         key_env,
+        base_suffix: None,
+    }
+}
+
+const fn ollama(name: &'static str) -> ProviderAlias {
+    ProviderAlias {
+        base_suffix: Some("/v1"),
+        ..alias(name, "openai", Some("http://localhost:11434/v1"), None)
     }
 }
 
@@ -94,11 +105,78 @@ pub const PROVIDER_ALIASES: &[ProviderAlias] = &[
         Some("https://api.x.ai/v1"),
         Some("XAI_API_KEY"),
     ),
-    alias("ollama", "openai", Some("http://localhost:11434/v1"), None),
+    ollama("ollama"),
+    ollama("ollama_chat"),
     alias("hosted_vllm", "openai", None, Some("HOSTED_VLLM_API_KEY")),
 ];
 
 /// The alias for a provider prefix.
 pub fn provider_alias(name: &str) -> Option<&'static ProviderAlias> {
     PROVIDER_ALIASES.iter().find(|a| a.name == name)
+}
+
+impl ProviderAlias {
+    /// The API base to use: the operator's (with the alias's required suffix added when it is
+    /// missing), else the alias's own.
+    pub fn api_base(&self, configured: Option<&str>) -> Option<String> {
+        let Some(base) = configured else {
+            return self.api_base.map(str::to_string);
+        };
+        match self.base_suffix {
+            Some(suffix) => {
+                let (path, query) = base
+                    .split_once('?')
+                    .map_or((base, None), |(p, q)| (p, Some(q)));
+                let path = path.trim_end_matches('/');
+                let mut out = if path.ends_with(suffix) {
+                    path.to_string()
+                } else {
+                    format!("{path}{suffix}")
+                };
+                if let Some(q) = query {
+                    out.push('?');
+                    out.push_str(q);
+                }
+                Some(out)
+            }
+            None => Some(base.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ollama_bases_get_v1_once() {
+        let o = provider_alias("ollama").unwrap();
+        assert_eq!(
+            o.api_base(None).as_deref(),
+            Some("http://localhost:11434/v1")
+        );
+        for given in [
+            "http://h:11434",
+            "http://h:11434/",
+            "http://h:11434/v1",
+            "http://h:11434/v1/",
+        ] {
+            assert_eq!(
+                o.api_base(Some(given)).as_deref(),
+                Some("http://h:11434/v1"),
+                "{given}"
+            );
+        }
+        let chat = provider_alias("ollama_chat").unwrap();
+        assert_eq!(
+            chat.api_base(Some("http://h:1")).as_deref(),
+            Some("http://h:1/v1")
+        );
+        let openai = provider_alias("openai").unwrap();
+        assert_eq!(
+            openai.api_base(Some("http://h:1")).as_deref(),
+            Some("http://h:1")
+        );
+        assert_eq!(openai.api_base(None), None);
+    }
 }

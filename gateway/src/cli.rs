@@ -1,6 +1,7 @@
-//! The command line: `wasmgate serve`, `wasmgate check-config`, `wasmgate adapters`.
+//! The command line: `wasmgate serve`, `wasmgate check-config`, `wasmgate adapters`,
+//! `wasmgate new`.
 
-use crate::config::Config;
+use crate::config::{Config, ConfigErrors};
 use crate::gateway::{Gateway, GatewayOptions};
 use crate::logging::LogFormat;
 use crate::registry::Registry;
@@ -12,11 +13,21 @@ use wasmgate_runtime::{Runtime, RuntimeConfig};
 
 /// An OpenAI-compatible LLM gateway whose provider adapters run as sandboxed Wasm components.
 #[derive(Parser, Debug)]
-#[command(name = "wasmgate", version, about, long_about = None)]
+#[command(
+    name = "wasmgate",
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:\n  wasmgate serve                          # every built-in provider as provider/model; mock/demo works offline\n  wasmgate serve -c config.yaml           # a LiteLLM-style config (model_list, router_settings, ...)\n  wasmgate serve --model ollama/llama3    # one model, no config file\n  wasmgate check-config config.yaml       # every error and warning, with lines"
+)]
 pub struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum, default_value = "human")]
     pub log_format: LogFormat,
+    /// Log level: error, warn, info, debug or trace (or a tracing filter such as
+    /// `wasmgate=debug`) [default: RUST_LOG, else info].
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -27,16 +38,21 @@ pub struct Cli {
 pub enum Command {
     /// Start the gateway. Without --config, every built-in provider is served by
     /// `provider/model` name (keys from OPENAI_API_KEY etc.); `mock/<anything>` works offline.
+    #[command(
+        after_help = "Examples:\n  wasmgate serve\n  wasmgate serve -c config.yaml --port 8000\n  wasmgate serve --model ollama/llama3 --api-base http://localhost:11434\n  wasmgate serve --model openai/gpt-4o-mini --alias gpt   # key from OPENAI_API_KEY"
+    )]
     Serve(ServeArgs),
-    /// Validate a config file, print its warnings, and exit (non-zero on errors).
-    CheckConfig {
-        /// The config file (LiteLLM `model_list` format plus `adapters:`).
-        file: PathBuf,
-    },
+    /// Validate a config file: every error and warning in file order, with its line; exits
+    /// non-zero on errors. Loads the adapters as `serve` would.
+    #[command(
+        after_help = "Examples:\n  wasmgate check-config config.yaml\n  wasmgate check-config -c config.yaml --format json   # for CI"
+    )]
+    CheckConfig(CheckConfigArgs),
     /// List built-in and configured adapters: version, capabilities, sha256, egress grants.
+    #[command(after_help = "Examples:\n  wasmgate adapters\n  wasmgate adapters -c config.yaml")]
     Adapters {
         /// A config file whose adapters to include.
-        #[arg(long)]
+        #[arg(long, short, env = "WASMGATE_CONFIG")]
         config: Option<PathBuf>,
     },
     /// Create a new adapter project (WIT, guest SDK, a working OpenAI-compatible adapter to start
@@ -53,12 +69,45 @@ pub enum Command {
     },
 }
 
+/// Options of `check-config`.
+#[derive(Args, Debug)]
+pub struct CheckConfigArgs {
+    /// The config file (LiteLLM `model_list` format plus `adapters:`).
+    #[arg(required_unless_present = "config", conflicts_with = "config")]
+    pub file: Option<PathBuf>,
+    /// The config file, as for `serve`.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: ReportFormat,
+}
+
+/// How `check-config` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// One line per problem, then a summary.
+    Human,
+    /// One JSON object: `ok`, `errors`, `warnings`, `notes`, `models`, `adapters`.
+    Json,
+}
+
 /// Options of `serve`.
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// The config file.
-    #[arg(long, short, env = "WASMGATE_CONFIG")]
+    #[arg(long, short, env = "WASMGATE_CONFIG", conflicts_with = "model")]
     pub config: Option<PathBuf>,
+    /// Serve this `provider/model` without a config file (repeat for more); like
+    /// `litellm --model`.
+    #[arg(long, value_name = "PROVIDER/MODEL")]
+    pub model: Vec<String>,
+    /// The API base for --model (e.g. a local Ollama or vLLM).
+    #[arg(long, requires = "model", value_name = "URL")]
+    pub api_base: Option<String>,
+    /// The name clients use for --model [default: the --model value].
+    #[arg(long, requires = "model", value_name = "NAME")]
+    pub alias: Option<String>,
     /// Address to listen on [default: the config's server.host, else 127.0.0.1].
     #[arg(long)]
     pub host: Option<IpAddr>,
@@ -79,7 +128,12 @@ pub struct ServeArgs {
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
     let config = match path {
-        Some(p) => Config::load(p)?,
+        Some(p) => Config::load(p).map_err(|e| {
+            for w in &e.warnings {
+                tracing::warn!("{w}");
+            }
+            anyhow::anyhow!("{e}")
+        })?,
         None => Config::default(),
     };
     for w in &config.warnings {
@@ -104,24 +158,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::CheckConfig { file } => {
-            let config = Config::load(&file)?;
-            for w in &config.warnings {
-                println!("warning: {w}");
-            }
-            for n in &config.notices {
-                println!("note: {n}");
-            }
-            let runtime = Runtime::new(RuntimeConfig::default())?;
-            let registry = Registry::load(&runtime, &config).await?;
-            println!(
-                "{}: ok ({} model names, {} adapters)",
-                file.display(),
-                registry.model_names().len(),
-                registry.adapters.len()
-            );
-            Ok(())
-        }
+        Command::CheckConfig(args) => check_config(args).await,
         Command::Adapters { config } => {
             let config = load_config(config.as_ref())?;
             let runtime = Runtime::new(RuntimeConfig::default())?;
@@ -187,13 +224,172 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The config `serve --model` stands for: one deployment per model, no file.
+fn single_model_config(args: &ServeArgs) -> anyhow::Result<Config> {
+    if args.alias.is_some() && args.model.len() > 1 {
+        anyhow::bail!("--alias names one model; give one --model with it");
+    }
+    let mut lines = String::from("model_list:\n");
+    for model in &args.model {
+        let name = args.alias.as_deref().unwrap_or(model);
+        lines.push_str(&format!(
+            "  - model_name: {}\n    litellm_params:\n      model: {}\n",
+            yaml_string(name),
+            yaml_string(model)
+        ));
+        if let Some(base) = &args.api_base {
+            lines.push_str(&format!("      api_base: {}\n", yaml_string(base)));
+        }
+    }
+    let mut config = Config::parse(&lines, "--model").map_err(|e| anyhow::anyhow!("{e}"))?;
+    config.file = None;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(config)
+}
+
+/// `text` as a double-quoted YAML string.
+fn yaml_string(text: &str) -> String {
+    serde_json::to_string(text).expect("strings serialize")
+}
+
+async fn check_config(args: CheckConfigArgs) -> anyhow::Result<()> {
+    let file = args
+        .file
+        .or(args.config)
+        .ok_or_else(|| anyhow::anyhow!("give the config file"))?;
+    let report = match Config::load(&file) {
+        Ok(config) => {
+            let runtime = Runtime::new(RuntimeConfig::default())?;
+            match Registry::load(&runtime, &config).await {
+                Ok(registry) => Report::loaded(&config, &registry),
+                Err(e) => Report::failed(
+                    &ConfigErrors {
+                        errors: Vec::new(),
+                        warnings: config.warnings.clone(),
+                    },
+                    e.to_string()
+                        .lines()
+                        .map(|l| (None, l.to_string(), l.to_string()))
+                        .collect(),
+                    &config.notices,
+                ),
+            }
+        }
+        Err(e) => Report::failed(
+            &e,
+            e.errors
+                .iter()
+                .map(|e| (e.line, e.to_string(), e.message.clone()))
+                .collect(),
+            &[],
+        ),
+    };
+    match args.format {
+        ReportFormat::Human => report.print_human(&file),
+        ReportFormat::Json => println!("{}", report.json(&file)),
+    }
+    if report.errors.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
+            "{} has {} error{}",
+            file.display(),
+            report.errors.len(),
+            if report.errors.len() == 1 { "" } else { "s" }
+        ))
+    }
+}
+
+/// What `check-config` found.
+struct Report {
+    /// (line, `file:line: message`, message), in file order.
+    errors: Vec<(Option<usize>, String, String)>,
+    warnings: Vec<crate::config::Diagnostic>,
+    notes: Vec<crate::config::Diagnostic>,
+    models: Vec<String>,
+    adapters: usize,
+}
+
+impl Report {
+    fn loaded(config: &Config, registry: &Registry) -> Report {
+        Report {
+            errors: Vec::new(),
+            warnings: config.warnings.clone(),
+            notes: config.notices.clone(),
+            models: registry.model_names(),
+            adapters: registry.adapters.len(),
+        }
+    }
+
+    fn failed(
+        e: &ConfigErrors,
+        errors: Vec<(Option<usize>, String, String)>,
+        notes: &[crate::config::Diagnostic],
+    ) -> Report {
+        Report {
+            errors,
+            warnings: e.warnings.clone(),
+            notes: notes.to_vec(),
+            models: Vec::new(),
+            adapters: 0,
+        }
+    }
+
+    /// Errors and warnings interleaved by line, then notes.
+    fn print_human(&self, file: &std::path::Path) {
+        let mut lines: Vec<(usize, &str, &str)> = self
+            .errors
+            .iter()
+            .map(|(l, text, _)| (l.unwrap_or(0), "error", text.as_str()))
+            .chain(
+                self.warnings
+                    .iter()
+                    .map(|w| (w.line.unwrap_or(0), "warning", w.text.as_str())),
+            )
+            .collect();
+        lines.sort_by_key(|(l, _, _)| *l);
+        for (_, severity, text) in lines {
+            println!("{severity}: {text}");
+        }
+        for n in &self.notes {
+            println!("note: {n}");
+        }
+        if self.errors.is_empty() {
+            println!(
+                "{}: ok ({} model names, {} adapters, {} warnings)",
+                file.display(),
+                self.models.len(),
+                self.adapters,
+                self.warnings.len()
+            );
+        }
+    }
+
+    fn json(&self, file: &std::path::Path) -> serde_json::Value {
+        let located =
+            |line: Option<usize>, text: &str| serde_json::json!({"line": line, "message": text});
+        serde_json::json!({
+            "file": file.display().to_string(),
+            "ok": self.errors.is_empty(),
+            "errors": self.errors.iter().map(|(l, _, m)| located(*l, m)).collect::<Vec<_>>(),
+            "warnings": self.warnings.iter().map(|w| located(w.line, &w.message)).collect::<Vec<_>>(),
+            "notes": self.notes.iter().map(|n| located(n.line, &n.message)).collect::<Vec<_>>(),
+            "models": self.models,
+            "adapters": self.adapters,
+        })
+    }
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let config = load_config(args.config.as_ref())?;
-    let host = match (args.host, &config.server.host) {
-        (Some(h), _) => h,
-        (None, Some(h)) => h
-            .parse()
-            .map_err(|_| anyhow::anyhow!("server.host `{h}` is not an IP address"))?,
+    let config = if args.model.is_empty() {
+        load_config(args.config.as_ref())?
+    } else {
+        single_model_config(&args)?
+    };
+    let host = match (args.host, config.server.host) {
+        (Some(h), _) | (None, Some(h)) => h,
         (None, None) => IpAddr::from([127, 0, 0, 1]),
     };
     let port = args.port.or(config.server.port).unwrap_or(4000);

@@ -82,6 +82,42 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "invalid_request_error", message)
     }
 
+    /// 405 for a route that exists with another method.
+    pub fn method_not_allowed(message: impl Into<String>) -> Self {
+        ApiError {
+            code: Some("method_not_allowed".into()),
+            ..Self::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request_error",
+                message,
+            )
+        }
+    }
+
+    /// 401 for a deployment whose key variable is not set: refused before any network attempt.
+    pub fn missing_key(model: &str, label: &str, var: &str) -> Self {
+        ApiError {
+            code: Some("missing_api_key".into()),
+            ..Self::new(
+                StatusCode::UNAUTHORIZED,
+                "authentication_error",
+                format!(
+                    "model `{model}` (deployment {label}) has no API key: set the environment variable {var} where the gateway runs (or `api_key` in its config) and restart it"
+                ),
+            )
+        }
+    }
+
+    /// Names the model and deployment in a failure the gateway or the transport reported
+    /// (timeouts, unreachable hosts, adapter failures); the provider's own 4xx answers are left
+    /// as the provider worded them.
+    pub fn in_deployment(mut self, model: &str, label: &str) -> Self {
+        if self.status.is_server_error() || self.status == StatusCode::REQUEST_TIMEOUT {
+            self.message = format!("model `{model}` (deployment {label}): {}", self.message);
+        }
+        self
+    }
+
     /// 413.
     pub fn too_large(limit: usize) -> Self {
         ApiError {

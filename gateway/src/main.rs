@@ -10,7 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = wasmgate::cli::Cli::parse();
-    wasmgate::logging::init(cli.log_format);
+    wasmgate::logging::init(cli.log_format, cli.log_level.as_deref());
     match wasmgate::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

@@ -1,8 +1,8 @@
 //! The loaded adapters and the deployments that route model names to them.
 
-use crate::builtin::{provider_alias, BUILTIN_ADAPTERS};
+use crate::builtin::{provider_alias, ProviderAlias, BUILTIN_ADAPTERS};
 use crate::config::HostCredential;
-use crate::config::{Config, ExternalAdapter};
+use crate::config::{Config, ExternalAdapter, ModelDeployment};
 use crate::error::ApiError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -28,14 +28,26 @@ pub struct Deployment {
     pub provider_model: String,
     /// The call options (api base, key, settings, timeout).
     pub call: CallOptions,
+    /// `provider/model` as configured, to name the deployment in errors.
+    pub label: String,
+    /// The environment variable that should hold this deployment's key and is not set; its
+    /// calls are refused without a network attempt.
+    pub missing_key: Option<String>,
 }
 
-/// How model names are resolved.
-enum Routing {
-    /// No config: any `provider/model` of a built-in provider.
-    Open,
-    /// A config: its model names only.
-    Configured(BTreeMap<String, Vec<Arc<Deployment>>>),
+/// Deployments served for every name that starts with `prefix` (a `model_name` ending in `*`).
+struct Wildcard {
+    prefix: String,
+    entries: Vec<ModelDeployment>,
+}
+
+/// How model names are resolved: exact names first, then the longest matching wildcard.
+struct Routing {
+    groups: BTreeMap<String, Vec<Arc<Deployment>>>,
+    /// Longest prefix first.
+    wildcards: Vec<Wildcard>,
+    /// No config: only built-in providers, listed by which keys are set.
+    open: bool,
 }
 
 /// Adapters plus routing.
@@ -94,6 +106,44 @@ fn external_policy(a: &ExternalAdapter) -> Result<AdapterPolicy, RegistryError> 
     })
 }
 
+/// Reads, checks and compiles an external adapter.
+async fn load_external(
+    runtime: &Runtime,
+    a: &ExternalAdapter,
+    file: &str,
+) -> Result<LoadedAdapter, RegistryError> {
+    let at = match a.line {
+        Some(l) => format!("{file}:{l}"),
+        None => file.to_string(),
+    };
+    let bytes = std::fs::read(&a.path).map_err(|e| {
+        RegistryError(format!(
+            "{at}: adapter `{}`: cannot read {}: {e}",
+            a.name,
+            a.path.display()
+        ))
+    })?;
+    let actual = wasmgate_runtime::sha256_hex(&bytes);
+    if let Some(pinned) = &a.sha256 {
+        if *pinned != actual {
+            return Err(RegistryError(format!(
+                "{at}: adapter `{}`: sha256 mismatch for {}: the config pins {pinned}, the file is {actual}; refusing to load it",
+                a.name,
+                a.path.display()
+            )));
+        }
+    }
+    let policy = external_policy(a).map_err(|e| RegistryError(format!("{at}: {e}")))?;
+    let adapter = runtime
+        .load_bytes(&a.name, bytes, policy)
+        .await
+        .map_err(|e| RegistryError(format!("{at}: adapter `{}`: {e}", a.name)))?;
+    Ok(LoadedAdapter {
+        adapter,
+        source: a.path.display().to_string(),
+    })
+}
+
 impl Registry {
     /// Loads the built-in adapters and the config's external ones, and builds the routes.
     pub async fn load(runtime: &Runtime, config: &Config) -> Result<Registry, RegistryError> {
@@ -118,105 +168,66 @@ impl Registry {
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
+        let mut problems = Vec::new();
         for a in &config.adapters {
-            let at = match a.line {
+            match load_external(runtime, a, &file).await {
+                Ok(loaded) => {
+                    adapters.insert(a.name.clone(), loaded);
+                }
+                Err(e) => problems.push(e.0),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(RegistryError(problems.join("\n")));
+        }
+        let open = config.file.is_none() && config.models.is_empty();
+        let mut routing = Routing {
+            groups: BTreeMap::new(),
+            wildcards: Vec::new(),
+            open,
+        };
+        if open {
+            routing.wildcards.push(Wildcard {
+                prefix: String::new(),
+                entries: vec![ModelDeployment {
+                    model_name: "*".into(),
+                    provider: "*".into(),
+                    provider_model: "*".into(),
+                    ..Default::default()
+                }],
+            });
+        }
+        for m in &config.models {
+            let at = match m.line {
                 Some(l) => format!("{file}:{l}"),
                 None => file.clone(),
             };
-            if adapters.contains_key(&a.name) || provider_alias(&a.name).is_some() {
-                return Err(RegistryError(format!(
-                    "{at}: adapter name `{}` is taken by a built-in provider",
-                    a.name
-                )));
-            }
-            let bytes = std::fs::read(&a.path).map_err(|e| {
-                RegistryError(format!(
-                    "{at}: adapter `{}`: cannot read {}: {e}",
-                    a.name,
-                    a.path.display()
-                ))
-            })?;
-            let actual = wasmgate_runtime::sha256_hex(&bytes);
-            if let Some(pinned) = &a.sha256 {
-                if *pinned != actual {
-                    return Err(RegistryError(format!(
-                        "{at}: adapter `{}`: sha256 mismatch for {}: the config pins {pinned}, the file is {actual}; refusing to load it",
-                        a.name,
-                        a.path.display()
-                    )));
+            if let Some(prefix) = m.model_name.strip_suffix('*') {
+                if m.provider != "*" {
+                    adapter_for(&adapters, &m.provider).map_err(|e| {
+                        RegistryError(format!("{at}: model `{}`: {e}", m.model_name))
+                    })?;
                 }
+                match routing.wildcards.iter_mut().find(|w| w.prefix == prefix) {
+                    Some(w) => w.entries.push(m.clone()),
+                    None => routing.wildcards.push(Wildcard {
+                        prefix: prefix.to_string(),
+                        entries: vec![m.clone()],
+                    }),
+                }
+                continue;
             }
-            let policy = external_policy(a).map_err(|e| RegistryError(format!("{at}: {e}")))?;
-            let adapter = runtime
-                .load_bytes(&a.name, bytes, policy)
-                .await
-                .map_err(|e| RegistryError(format!("{at}: {e}")))?;
-            adapters.insert(
-                a.name.clone(),
-                LoadedAdapter {
-                    adapter,
-                    source: a.path.display().to_string(),
-                },
-            );
+            let d = deployment(&adapters, m, &m.provider, &m.provider_model)
+                .map_err(|e| RegistryError(format!("{at}: model `{}`: {e}", m.model_name)))?;
+            routing
+                .groups
+                .entry(m.model_name.clone())
+                .or_default()
+                .push(Arc::new(d));
         }
-        let routing = if config.file.is_none() && config.models.is_empty() {
-            Routing::Open
-        } else {
-            let mut groups: BTreeMap<String, Vec<Arc<Deployment>>> = BTreeMap::new();
-            for m in &config.models {
-                let at = match m.line {
-                    Some(l) => format!("{file}:{l}"),
-                    None => file.clone(),
-                };
-                let (adapter, alias_base, alias_key) = match provider_alias(&m.provider) {
-                    Some(alias) => (alias.adapter.to_string(), alias.api_base, alias.key_env),
-                    None => (m.provider.clone(), None, None),
-                };
-                let Some(loaded) = adapters.get(&adapter) else {
-                    return Err(RegistryError(format!(
-                        "{at}: model `{}`: unknown provider `{}`; built-in providers: {}; or register an adapter under `adapters:`",
-                        m.model_name,
-                        m.provider,
-                        crate::builtin::PROVIDER_ALIASES.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
-                    )));
-                };
-                let mut call = CallOptions {
-                    deployment_model: m.model_name.clone(),
-                    api_base: m.api_base.clone().or(alias_base.map(str::to_string)),
-                    credential: m.api_key.clone().or_else(|| env_key(alias_key)),
-                    settings: m.settings.clone(),
-                    secret_settings: m.secret_settings.clone(),
-                    headers: m.headers.clone(),
-                    secret_headers: m.secret_headers.clone(),
-                    timeout: m.timeout,
-                    ..Default::default()
-                };
-                match &m.host_credential {
-                    None => {}
-                    Some(HostCredential::AccessToken(token)) => {
-                        call.credential = Some(token.clone());
-                        call.credential_kind = Some(CredentialKind::AccessToken);
-                    }
-                    Some(HostCredential::OAuth(grant)) => {
-                        call.credential = None;
-                        call.token_source = Some(Arc::new(TokenSource::new(grant.clone())));
-                    }
-                    Some(HostCredential::Aws(aws)) => {
-                        call.credential = None;
-                        call.aws = Some(Arc::new(aws.clone()));
-                    }
-                }
-                groups
-                    .entry(m.model_name.clone())
-                    .or_default()
-                    .push(Arc::new(Deployment {
-                        adapter: loaded.adapter.clone(),
-                        provider_model: m.provider_model.clone(),
-                        call,
-                    }));
-            }
-            Routing::Configured(groups)
-        };
+        routing
+            .wildcards
+            .sort_by_key(|w| std::cmp::Reverse(w.prefix.len()));
         Ok(Registry {
             adapters,
             routing,
@@ -224,53 +235,200 @@ impl Registry {
         })
     }
 
-    /// The model names `/v1/models` lists.
+    /// The model names `/v1/models` lists: configured names and wildcard patterns; with no
+    /// config, `mock/demo` and `provider/*` for each built-in provider whose key is set.
     pub fn model_names(&self) -> Vec<String> {
-        match &self.routing {
-            Routing::Open => vec!["mock/demo".to_string()],
-            Routing::Configured(groups) => groups.keys().cloned().collect(),
+        let mut names: Vec<String> = self.routing.groups.keys().cloned().collect();
+        if self.routing.open {
+            names.push("mock/demo".into());
+            for alias in crate::builtin::PROVIDER_ALIASES {
+                if alias.key_env.is_some() && env_key(alias.key_env).is_some() {
+                    names.push(format!("{}/*", alias.name));
+                }
+            }
+        } else {
+            names.extend(
+                self.routing
+                    .wildcards
+                    .iter()
+                    .map(|w| format!("{}*", w.prefix)),
+            );
         }
+        names
     }
 
-    /// The deployments that can serve `model`, in the order to try them.
+    /// The deployments that can serve `model`, in the order to try them: those with their
+    /// key first (shuffled: simple-shuffle load balancing), then those missing it.
     pub fn resolve(&self, model: &str) -> Result<Vec<Arc<Deployment>>, ApiError> {
-        match &self.routing {
-            Routing::Configured(groups) => {
-                let mut list = groups.get(model).cloned().ok_or_else(|| {
-                    ApiError::model_not_found(format!(
-                        "the model `{model}` does not exist on this gateway; available models: {}",
-                        groups.keys().cloned().collect::<Vec<_>>().join(", ")
-                    ))
-                })?;
-                shuffle(&mut list);
-                Ok(list)
-            }
-            Routing::Open => {
-                let unknown = || {
-                    ApiError::model_not_found(format!(
-                        "the model `{model}` does not exist on this gateway; name models as `provider/model` with a built-in provider ({}), e.g. `mock/demo`",
-                        crate::builtin::PROVIDER_ALIASES.iter().map(|a| a.name).collect::<Vec<_>>().join(", ")
-                    ))
-                };
-                let (provider, provider_model) = model
+        let mut list = match self.routing.groups.get(model) {
+            Some(list) => list.clone(),
+            None => self.resolve_wildcard(model)?,
+        };
+        shuffle(&mut list);
+        list.sort_by_key(|d| d.missing_key.is_some());
+        Ok(list)
+    }
+
+    fn resolve_wildcard(&self, model: &str) -> Result<Vec<Arc<Deployment>>, ApiError> {
+        let not_found = |why: String| {
+            ApiError::model_not_found(format!(
+                "the model `{model}` does not exist on this gateway; {why}"
+            ))
+        };
+        let Some(w) = self
+            .routing
+            .wildcards
+            .iter()
+            .find(|w| model.len() > w.prefix.len() && model.starts_with(&w.prefix))
+        else {
+            return Err(not_found(format!(
+                "available models: {}",
+                self.model_names().join(", ")
+            )));
+        };
+        let rest = &model[w.prefix.len()..];
+        let mut list = Vec::new();
+        let mut last_error = None;
+        for entry in &w.entries {
+            let (provider, provider_model) = if entry.provider == "*" {
+                match rest
                     .split_once('/')
-                    .filter(|(_, m)| !m.is_empty())
-                    .ok_or_else(unknown)?;
-                let alias = provider_alias(provider).ok_or_else(unknown)?;
-                let loaded = self.adapters.get(alias.adapter).ok_or_else(unknown)?;
-                Ok(vec![Arc::new(Deployment {
-                    adapter: loaded.adapter.clone(),
-                    provider_model: provider_model.to_string(),
-                    call: CallOptions {
-                        deployment_model: model.to_string(),
-                        api_base: alias.api_base.map(str::to_string),
-                        credential: env_key(alias.key_env),
-                        ..Default::default()
-                    },
-                })])
+                    .filter(|(p, m)| !p.is_empty() && !m.is_empty())
+                {
+                    Some(parts) => parts,
+                    None => {
+                        last_error = Some(format!(
+                            "name it as `provider/model` with a provider this gateway serves ({}), e.g. `mock/demo`",
+                            self.provider_names().join(", ")
+                        ));
+                        continue;
+                    }
+                }
+            } else {
+                (entry.provider.as_str(), entry.provider_model.as_str())
+            };
+            let provider_model = match provider_model.strip_suffix('*') {
+                Some(stem) => format!("{stem}{rest}"),
+                None => provider_model.to_string(),
+            };
+            if self.routing.open && provider_alias(provider).is_none() {
+                last_error = Some(format!(
+                    "`{provider}` is not a built-in provider ({})",
+                    self.provider_names().join(", ")
+                ));
+                continue;
+            }
+            let mut entry = entry.clone();
+            entry.model_name = model.to_string();
+            match deployment(&self.adapters, &entry, provider, &provider_model) {
+                Ok(d) => list.push(Arc::new(d)),
+                Err(e) => last_error = Some(e),
             }
         }
+        if list.is_empty() {
+            return Err(not_found(last_error.unwrap_or_default()));
+        }
+        Ok(list)
     }
+
+    /// Every configured deployment with its model name (wildcard routes are not included).
+    pub fn deployments(&self) -> Vec<(String, Arc<Deployment>)> {
+        self.routing
+            .groups
+            .iter()
+            .flat_map(|(name, list)| list.iter().map(move |d| (name.clone(), d.clone())))
+            .collect()
+    }
+
+    /// Built-in provider prefixes, then external adapters.
+    fn provider_names(&self) -> Vec<&str> {
+        let builtin = crate::builtin::PROVIDER_ALIASES.iter().map(|a| a.name);
+        let external = self
+            .adapters
+            .iter()
+            .filter(|(_, a)| a.source != "builtin")
+            .map(|(n, _)| n.as_str());
+        builtin.chain(external).collect()
+    }
+}
+
+/// The adapter serving `provider` (a built-in alias or an external adapter's name).
+fn adapter_for<'a>(
+    adapters: &'a BTreeMap<String, LoadedAdapter>,
+    provider: &str,
+) -> Result<(&'a LoadedAdapter, Option<&'static ProviderAlias>), String> {
+    let alias = provider_alias(provider);
+    let name = alias.map_or(provider, |a| a.adapter);
+    match adapters.get(name) {
+        Some(loaded) => Ok((loaded, alias)),
+        None => Err(format!(
+            "unknown provider `{provider}`; built-in providers: {}; or register an adapter under `adapters:`",
+            crate::builtin::PROVIDER_ALIASES
+                .iter()
+                .map(|a| a.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
+}
+
+/// The deployment of config entry `m` on `provider`'s adapter for `provider_model`.
+fn deployment(
+    adapters: &BTreeMap<String, LoadedAdapter>,
+    m: &ModelDeployment,
+    provider: &str,
+    provider_model: &str,
+) -> Result<Deployment, String> {
+    let (loaded, alias) = adapter_for(adapters, provider)?;
+    let api_base = match alias {
+        Some(alias) => alias.api_base(m.api_base.as_deref()),
+        None => m.api_base.clone(),
+    };
+    let alias_key = alias.and_then(|a| a.key_env);
+    let mut call = CallOptions {
+        deployment_model: m.model_name.clone(),
+        api_base,
+        credential: m.api_key.clone().or_else(|| env_key(alias_key)),
+        settings: m.settings.clone(),
+        secret_settings: m.secret_settings.clone(),
+        headers: m.headers.clone(),
+        secret_headers: m.secret_headers.clone(),
+        timeout: m.timeout,
+        ..Default::default()
+    };
+    let mut missing_key = None;
+    match &m.host_credential {
+        None => {
+            if call.credential.is_none() {
+                // An `os.environ/VAR` key that is unset, or the provider's own variable when
+                // the deployment talks to the provider's own API.
+                missing_key = m.api_key_env.clone().or_else(|| {
+                    alias_key
+                        .filter(|_| m.api_base.is_none())
+                        .map(str::to_string)
+                });
+            }
+        }
+        Some(HostCredential::AccessToken(token)) => {
+            call.credential = Some(token.clone());
+            call.credential_kind = Some(CredentialKind::AccessToken);
+        }
+        Some(HostCredential::OAuth(grant)) => {
+            call.credential = None;
+            call.token_source = Some(Arc::new(TokenSource::new(grant.clone())));
+        }
+        Some(HostCredential::Aws(aws)) => {
+            call.credential = None;
+            call.aws = Some(Arc::new(aws.clone()));
+        }
+    }
+    Ok(Deployment {
+        adapter: loaded.adapter.clone(),
+        provider_model: provider_model.to_string(),
+        call,
+        label: format!("{provider}/{provider_model}"),
+        missing_key,
+    })
 }
 
 fn env_key(var: Option<&str>) -> Option<Secret> {

@@ -53,14 +53,39 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/embeddings", post(embeddings))
         .route("/v1/models", get(models))
         .route("/models", get(models))
+        .route("/health", get(health))
         .route("/health/liveliness", get(liveliness))
+        .route("/health/liveness", get(liveliness))
         .route("/health/readiness", get(readiness))
-        .fallback(|| async {
-            ApiError::not_found(
-                "no such route; see /v1/chat/completions, /v1/embeddings, /v1/models",
-            )
+        .fallback(|method: http::Method, uri: http::Uri| async move {
+            ApiError::not_found(format!(
+                "no route for {method} {}; the API is POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models",
+                uri.path()
+            ))
         })
+        .method_not_allowed_fallback(|method: http::Method, uri: http::Uri| async move {
+            ApiError::method_not_allowed(format!(
+                "{} does not take {method}",
+                uri.path()
+            ))
+        })
+        .layer(axum::middleware::from_fn(access_log))
         .with_state(state)
+}
+
+/// One line per request: method, path, status and time to the response head.
+async fn access_log(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    match status {
+        500.. => tracing::warn!(%method, path, status, ms, "request"),
+        _ => tracing::info!(%method, path, status, ms, "request"),
+    }
+    response
 }
 
 /// Serves `listener` until `shutdown` resolves, then lets in-flight requests and streams finish
@@ -149,23 +174,25 @@ async fn read_json(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
         .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
-/// Turns a handler's result into the response: logs it and adds the overhead header. Successful
-/// requests are logged at debug level (a line per request costs a write to stderr); failures at
-/// info, server-side failures at warn.
+/// Turns a handler's result into the response with the overhead header; a failure's message is
+/// logged (the access line has the status).
 fn finish(
     route: &str,
     result: Result<Response, ApiError>,
     started: Instant,
     metrics: &CallMetrics,
 ) -> Response {
-    let response = result.unwrap_or_else(IntoResponse::into_response);
-    let status = response.status().as_u16();
-    let ms = started.elapsed().as_millis() as u64;
-    match status {
-        500.. => tracing::warn!(route, status, ms),
-        400.. => tracing::info!(route, status, ms),
-        _ => tracing::debug!(route, status, ms),
-    }
+    let response = match result {
+        Ok(response) => response,
+        Err(e) => {
+            let status = e.status.as_u16();
+            match status {
+                500.. => tracing::warn!(route, status, "{}", e.message),
+                _ => tracing::info!(route, status, "{}", e.message),
+            }
+            e.into_response()
+        }
+    };
     with_overhead(response, started, metrics)
 }
 
@@ -229,9 +256,16 @@ async fn with_deployments<R: ProviderRequest, T>(
             }
         }
         request.set_model(&d.provider_model);
-        match attempt(d, &call, request).await {
+        let result = match &d.missing_key {
+            Some(var) => Err(ApiError::missing_key(model, &d.label, var)),
+            None => attempt(d, &call, request)
+                .await
+                .map_err(|e| e.in_deployment(model, &d.label)),
+        };
+        let skip = d.missing_key.is_some();
+        match result {
             Ok(v) => return Ok(v),
-            Err(e) if e.is_retryable() && i + 1 < attempts => {
+            Err(e) if (e.is_retryable() || skip) && i + 1 < attempts => {
                 tracing::warn!(
                     model,
                     status = e.status.as_u16(),
@@ -402,6 +436,52 @@ async fn models(State(state): Shared, headers: HeaderMap) -> Response {
         .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "wasmgate"}))
         .collect();
     Json(json!({"object": "list", "data": data})).into_response()
+}
+
+/// LiteLLM's `/health`: a real one-token chat to every configured deployment, all at once,
+/// each bounded by its timeout (30 s when unset). Wildcard routes are not probed.
+async fn health(State(state): Shared, headers: HeaderMap) -> Response {
+    if let Err(e) = authorize(&state, &headers) {
+        return e.into_response();
+    }
+    let probes = state
+        .registry
+        .deployments()
+        .into_iter()
+        .map(|(model, d)| async move {
+            let result = probe(&model, &d).await;
+            let mut entry =
+                json!({"model": d.label, "model_name": model, "api_base": d.call.api_base});
+            if let Err(e) = result {
+                entry["error"] = json!(e.message);
+            }
+            entry
+        });
+    let (healthy, unhealthy): (Vec<Value>, Vec<Value>) = futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .partition(|e| e.get("error").is_none());
+    Json(json!({
+        "healthy_endpoints": healthy,
+        "unhealthy_endpoints": unhealthy,
+        "healthy_count": healthy.len(),
+        "unhealthy_count": unhealthy.len(),
+    }))
+    .into_response()
+}
+
+async fn probe(model: &str, d: &Deployment) -> Result<(), ApiError> {
+    if let Some(var) = &d.missing_key {
+        return Err(ApiError::missing_key(model, &d.label, var));
+    }
+    let body = json!({"model": d.provider_model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1});
+    let call = wire::chat_call(&body)?;
+    let bound = d.call.timeout.unwrap_or(Duration::from_secs(30));
+    match tokio::time::timeout(bound, d.adapter.chat(&d.call, &call.request)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(ApiError::from(e)),
+        Err(_) => Err(ApiError::internal(format!("no answer within {bound:?}"))),
+    }
 }
 
 async fn liveliness() -> Response {

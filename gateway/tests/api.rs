@@ -4,8 +4,8 @@
 mod common;
 
 use common::{
-    assert_upstream_chat_answer, chat_body, sse_events, start, streamed_chunks, streamed_tool_call,
-    url,
+    assert_upstream_chat_answer, assert_words, chat_body, sse_events, start, streamed_chunks,
+    streamed_tool_call, url,
 };
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -262,6 +262,9 @@ async fn request_errors_are_openai_shaped() {
     let nowhere = get(&url(&gw, "/v2/nothing"), &[]).await;
     assert_eq!(nowhere.status, 404);
     assert!(nowhere.json()["error"]["message"].is_string());
+    for reply in [&unknown, &malformed, &bad_role, &too_large, &nowhere] {
+        assert_words(&reply.json());
+    }
 }
 
 #[tokio::test]
@@ -297,6 +300,7 @@ async fn upstream_errors_keep_their_status() {
                 "{model} stream={stream}: {}",
                 reply.text()
             );
+            assert_words(&reply.json());
             let e = &reply.json()["error"];
             assert_eq!(e["type"], kind, "{model}");
             assert_eq!(e["code"], code, "{model}");
@@ -352,6 +356,7 @@ async fn adapter_failures_are_contained() {
         let reply = post_json(&chat, &chat_body(model), &[]).await;
         assert_eq!(reply.status, status, "{model}: {}", reply.text());
         assert_eq!(reply.json()["error"]["code"], code, "{model}");
+        assert_words(&reply.json());
         assert_eq!(
             post_json(&chat, &chat_body("demo"), &[]).await.status,
             200,

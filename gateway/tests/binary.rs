@@ -1,5 +1,6 @@
 //! The `wasmgate` binary as users run it: `serve` with no config answers `mock/demo` and exits
-//! cleanly on SIGTERM; `check-config` locates errors; `adapters` lists the built-ins.
+//! cleanly on SIGTERM; `check-config` on real-world LiteLLM configs (golden files); `serve
+//! --model`; `adapters` lists the built-ins.
 
 use serde_json::json;
 use std::io::{BufRead, BufReader};
@@ -21,33 +22,11 @@ fn wasmgate() -> Command {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_without_config_answers_mock_and_stops_on_sigterm() {
-    let mut child = wasmgate()
-        .args(["serve", "--port", "0", "--log-format", "json"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wasmgate");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let addr = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(120))
-            .expect("a listening log line");
-        let event: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
-        let message = event["fields"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        if let Some(rest) = message.strip_prefix("wasmgate listening on http://") {
-            break rest.split_whitespace().next().unwrap().to_string();
-        }
-    };
+    let mut cmd = wasmgate();
+    cmd.arg("serve");
+    let mut gw = Served::start(cmd);
     let body = json!({"model": "mock/demo", "messages": [{"role": "user", "content": "hello"}]});
-    let reply = post_json(&format!("http://{addr}/v1/chat/completions"), &body, &[]).await;
+    let reply = post_json(&gw.url("/v1/chat/completions"), &body, &[]).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(
         reply.json()["choices"][0]["message"]["content"],
@@ -55,59 +34,300 @@ async fn serve_without_config_answers_mock_and_stops_on_sigterm() {
     );
 
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &gw.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let exited = tokio::task::spawn_blocking(move || {
+    let exited = tokio::task::block_in_place(|| {
         for _ in 0..100 {
-            if let Some(status) = child.try_wait().unwrap() {
+            if let Some(status) = gw.child.try_wait().unwrap() {
                 return Some(status);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = child.kill();
         None
-    })
-    .await
-    .unwrap();
+    });
     assert!(exited.expect("exits within 10 s of SIGTERM").success());
 }
 
-#[test]
-fn check_config_names_file_and_line() {
-    let dir = workspace_root().join("target").join("test-configs");
-    std::fs::create_dir_all(&dir).unwrap();
-    let bad = dir.join("bad.yaml");
-    std::fs::write(
-        &bad,
-        "model_list:\n  - model_name: a\n    litellm_params:\n      model: nowhere/x\n",
-    )
-    .unwrap();
-    let out = wasmgate().arg("check-config").arg(&bad).output().unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains(&format!(
-            "{}:2: model `a`: unknown provider `nowhere`",
-            bad.display()
-        )),
-        "{stderr}"
-    );
+/// The folder of real-world LiteLLM configs and their `check-config` output.
+fn golden_dir() -> std::path::PathBuf {
+    workspace_root().join("gateway/tests/litellm_configs")
+}
 
-    let good = dir.join("good.yaml");
-    std::fs::write(
-        &good,
-        "model_list:\n  - model_name: a\n    litellm_params:\n      model: mock/x\n      rpm: 10\n",
-    )
-    .unwrap();
-    let out = wasmgate().arg("check-config").arg(&good).output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
-    assert!(
-        stdout.contains("not enforced yet") && stdout.contains("ok (1 model names, 2 adapters)"),
-        "{stdout}"
+/// `wasmgate` with only the environment the golden outputs were written with.
+fn golden_wasmgate() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasmgate"));
+    cmd.env_clear()
+        .env(
+            "WASMGATE_CACHE_DIR",
+            workspace_root().join("target").join("wasmgate-test-cache"),
+        )
+        .env("OPENAI_API_KEY", "sk-golden-openai")
+        .env("GROQ_API_KEY", "gsk-golden-groq")
+        .current_dir(golden_dir());
+    cmd
+}
+
+fn golden_configs() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(golden_dir())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".yaml").map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// `check-config` on every config in the folder prints exactly its `.check` file (set
+/// `WASMGATE_BLESS=1` to rewrite them), and exits non-zero exactly when it reports errors.
+#[test]
+fn check_config_output_of_real_world_litellm_configs() {
+    let names = golden_configs();
+    assert!(names.len() >= 8, "{names:?}");
+    let mut mismatches = Vec::new();
+    for name in &names {
+        let out = golden_wasmgate()
+            .args(["check-config", &format!("{name}.yaml")])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let golden = golden_dir().join(format!("{name}.check"));
+        if std::env::var_os("WASMGATE_BLESS").is_some() {
+            std::fs::write(&golden, &stdout).unwrap();
+        }
+        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+        if stdout != expected {
+            mismatches.push(format!(
+                "{name}:\n--- expected\n{expected}--- got\n{stdout}"
+            ));
+        }
+        let has_errors = stdout.lines().any(|l| l.starts_with("error: "));
+        assert_eq!(out.status.success(), !has_errors, "{name}: {stdout}");
+        if has_errors {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(stderr.contains(&format!("{name}.yaml has ")), "{stderr}");
+        }
+    }
+    assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
+}
+
+#[test]
+fn check_config_speaks_json_for_ci() {
+    let out = golden_wasmgate()
+        .args(["check-config", "-c", "typos.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["file"], "typos.yaml");
+    let lines: Vec<u64> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(lines, [5, 12, 16, 20]);
+    assert_eq!(
+        report["errors"][2]["message"],
+        "model `local`: api_base `localhost:11434` must be an absolute URL such as `http://localhost:11434`"
     );
+    assert_eq!(report["warnings"][0]["line"], 17);
+
+    let out = golden_wasmgate()
+        .args(["check-config", "wildcards.yaml", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(
+        report["models"],
+        json!(["openai/*", "groq/*", "fast-*", "*"])
+    );
+}
+
+/// A running `wasmgate serve`: its address and its log lines.
+struct Served {
+    child: std::process::Child,
+    addr: String,
+    /// The log events before the listening line.
+    startup: Vec<serde_json::Value>,
+    logs: std::sync::mpsc::Receiver<String>,
+}
+
+impl Served {
+    fn start(mut cmd: Command) -> Served {
+        let mut child = cmd
+            .args(["--port", "0", "--log-format", "json"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start wasmgate");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, logs) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut startup = Vec::new();
+        let addr = loop {
+            let line = logs
+                .recv_timeout(Duration::from_secs(120))
+                .expect("a listening log line");
+            let event: serde_json::Value = serde_json::from_str(&line).expect("JSON log lines");
+            let message = event["fields"]["message"].as_str().unwrap_or_default();
+            if let Some(rest) = message.strip_prefix("wasmgate listening on http://") {
+                break rest.split_whitespace().next().unwrap().to_string();
+            }
+            startup.push(event);
+        };
+        Served {
+            child,
+            addr,
+            startup,
+            logs,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Log events received within `wait` whose fields satisfy `wanted`.
+    fn log_events(
+        &self,
+        wait: Duration,
+        wanted: impl Fn(&serde_json::Value) -> bool,
+    ) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + wait;
+        let mut found = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+            match self.logs.recv_timeout(left) {
+                Ok(line) => {
+                    let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+                    if wanted(&event) {
+                        found.push(event);
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        found
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `serve` starts on every golden config that `check-config` passes, and serves its names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_starts_on_every_config_check_config_passes() {
+    let mut served = 0;
+    for name in golden_configs() {
+        let check = std::fs::read_to_string(golden_dir().join(format!("{name}.check"))).unwrap();
+        if check.lines().any(|l| l.starts_with("error: ")) {
+            continue;
+        }
+        let mut cmd = golden_wasmgate();
+        cmd.args(["serve", "-c", &format!("{name}.yaml")]);
+        let gw = Served::start(cmd);
+        let reply = wasmgate_test_support::client::get(
+            &gw.url("/v1/models"),
+            &[("authorization", "Bearer sk-1234")],
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{name}: {}", reply.text());
+        let listed = reply.json()["data"].as_array().unwrap().len();
+        let summary = check.lines().last().unwrap();
+        assert!(
+            summary.contains(&format!("ok ({listed} model names")),
+            "{name}: {listed} listed, check-config said {summary}"
+        );
+        served += 1;
+    }
+    assert!(served >= 5, "{served}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_model_serves_one_model_without_a_file_and_logs_every_request() {
+    let mut cmd = wasmgate();
+    cmd.args(["serve", "--model", "mock/demo", "--alias", "demo"]);
+    let gw = Served::start(cmd);
+    let body = json!({"model": "demo", "messages": [{"role": "user", "content": "hi"}]});
+    let reply = post_json(&gw.url("/v1/chat/completions"), &body, &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let models = wasmgate_test_support::client::get(&gw.url("/v1/models"), &[]).await;
+    assert_eq!(models.json()["data"][0]["id"], "demo");
+    assert_eq!(models.json()["data"].as_array().unwrap().len(), 1);
+    let missing = wasmgate_test_support::client::get(&gw.url("/nope"), &[]).await;
+    assert_eq!(missing.status, 404);
+    let logged = gw.log_events(Duration::from_secs(10), |e| {
+        e["fields"]["path"] == "/nope" && e["fields"]["status"] == 404
+    });
+    assert_eq!(logged.len(), 1, "the 404 is logged");
+    assert_eq!(logged[0]["fields"]["method"], "GET");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_model_with_an_unset_key_names_the_variable() {
+    let mut cmd = wasmgate();
+    cmd.env_remove("XAI_API_KEY")
+        .args(["serve", "--model", "xai/grok-2"]);
+    let gw = Served::start(cmd);
+    let warned = gw.startup.iter().filter(|e| {
+        e["level"] == "WARN"
+            && e["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("XAI_API_KEY is not set"))
+    });
+    assert_eq!(warned.count(), 1, "a warning at start names the variable");
+    let body = json!({"model": "xai/grok-2", "messages": [{"role": "user", "content": "hi"}]});
+    let reply = post_json(&gw.url("/v1/chat/completions"), &body, &[]).await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.json()["error"]["code"], "missing_api_key");
+    assert!(reply.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("set the environment variable XAI_API_KEY"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_config_models_lists_the_providers_whose_key_is_set() {
+    let mut cmd = golden_wasmgate();
+    cmd.arg("serve");
+    let gw = Served::start(cmd);
+    let models = wasmgate_test_support::client::get(&gw.url("/v1/models"), &[]).await;
+    let ids: Vec<String> = models.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["mock/demo", "openai/*", "groq/*"]);
+}
+
+#[test]
+fn help_shows_examples_and_every_config_reader_takes_c() {
+    let out = wasmgate().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("Examples:") && help.contains("wasmgate serve --model ollama/llama3"),
+        "{help}"
+    );
+    assert!(help.contains("--log-level"), "{help}");
+    for sub in ["serve", "check-config", "adapters"] {
+        let out = wasmgate().args([sub, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Examples:"), "{sub}: {help}");
+        assert!(help.contains("-c, --config"), "{sub}: {help}");
+    }
 }
 
 #[test]

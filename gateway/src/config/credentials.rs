@@ -69,15 +69,15 @@ pub(super) fn secret_like_name(name: &str) -> bool {
 
 /// Reads values out of one YAML mapping, resolving `os.environ/VAR`, and notes which keys held
 /// secrets.
-struct Reader<'l, 'a, 'm> {
-    loader: &'l Loader<'a>,
+struct Reader<'l, 'm> {
+    loader: &'l Loader,
     map: &'m BTreeMap<String, Value>,
     line: Option<usize>,
     prefix: &'static str,
     secrets: &'m mut Vec<String>,
 }
 
-impl Reader<'_, '_, '_> {
+impl Reader<'_, '_> {
     fn plain(&self, key: &str) -> Result<Option<String>, ConfigError> {
         let Some(v) = self.map.get(key) else {
             return Ok(None);
@@ -167,19 +167,18 @@ impl Reader<'_, '_, '_> {
 /// The host credential of a deployment and the keys it treated as secrets, from the LiteLLM
 /// keys in `params` or the `credential:` block (which wins).
 pub(super) fn host_credential(
-    loader: &mut Loader<'_>,
+    loader: &mut Loader,
     params: &BTreeMap<String, Value>,
     block: Option<&Value>,
     line: Option<usize>,
     secrets: &mut Vec<String>,
 ) -> Result<Option<HostCredential>, ConfigError> {
-    let near = line.unwrap_or(1);
     for key in UNSUPPORTED_PARAMS
         .iter()
         .filter(|k| params.contains_key(**k))
     {
-        let at = loader.at(key, near);
-        loader.warnings.push(format!("{at}: `litellm_params.{key}` is not supported by wasmgate; give the keys themselves (aws_access_key_id/aws_secret_access_key, or a `credential:` block)"));
+        let key_line = loader.key_line(&format!("litellm_params.{key}"));
+        loader.warn(key_line, format!("`litellm_params.{key}` is not supported by wasmgate; give the keys themselves (aws_access_key_id/aws_secret_access_key, or a `credential:` block)"));
     }
     let from_params = {
         let mut r = Reader {
@@ -202,10 +201,11 @@ pub(super) fn host_credential(
         .filter_map(|(k, v)| k.as_str().map(|k| (k.to_string(), v.clone())))
         .collect();
     if from_params.is_some() {
-        let at = loader.at("credential", near);
-        loader.warnings.push(format!(
-            "{at}: both `credential:` and LiteLLM credential keys are given; `credential:` is used"
-        ));
+        let key_line = loader.key_line("litellm_params.credential");
+        loader.warn(
+            key_line,
+            "both `credential:` and LiteLLM credential keys are given; `credential:` is used",
+        );
     }
     let mut r = Reader {
         loader,
@@ -217,7 +217,7 @@ pub(super) fn host_credential(
     credential_block(&mut r).map(Some)
 }
 
-fn litellm_keys(r: &mut Reader<'_, '_, '_>) -> Result<Option<HostCredential>, ConfigError> {
+fn litellm_keys(r: &mut Reader<'_, '_>) -> Result<Option<HostCredential>, ConfigError> {
     if let Some(token) = r.secret("azure_ad_token")? {
         return Ok(Some(HostCredential::AccessToken(token)));
     }
@@ -255,7 +255,7 @@ fn litellm_keys(r: &mut Reader<'_, '_, '_>) -> Result<Option<HostCredential>, Co
     Ok(None)
 }
 
-fn credential_block(r: &mut Reader<'_, '_, '_>) -> Result<HostCredential, ConfigError> {
+fn credential_block(r: &mut Reader<'_, '_>) -> Result<HostCredential, ConfigError> {
     let kind = r.required("type", "`credential:`")?;
     let credential = match kind.as_str() {
         "access_token" => HostCredential::AccessToken(r.required_secret("token", "access_token")?),

@@ -12,6 +12,7 @@ use std::time::Duration;
 use wasmgate_runtime::Secret;
 
 mod credentials;
+mod positions;
 
 pub use credentials::HostCredential;
 
@@ -37,11 +38,80 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Every problem of a config that cannot be used, in file order, with the warnings found
+/// alongside them.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors {
+    /// The errors (at least one).
+    pub errors: Vec<ConfigError>,
+    /// The warnings, as for a config that loads.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl ConfigErrors {
+    fn one(error: ConfigError) -> Self {
+        ConfigErrors {
+            errors: vec![error],
+            warnings: Vec::new(),
+        }
+    }
+
+    /// The first error.
+    pub fn first(&self) -> &ConfigError {
+        &self.errors[0]
+    }
+}
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.errors.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// A warning or notice about a config, located: its text starts with `file:line: `.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// 1-based line, when known.
+    pub line: Option<usize>,
+    /// `file:line: message`.
+    pub text: String,
+    /// The message alone.
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::ops::Deref for Diagnostic {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl PartialEq<&str> for Diagnostic {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct RawConfig {
-    model_list: Vec<RawModel>,
-    adapters: Vec<RawAdapter>,
+    /// Entries are read one by one, so one bad entry does not hide the others' problems.
+    model_list: Option<Vec<Value>>,
+    adapters: Vec<Value>,
     general_settings: RawGeneral,
     router_settings: RawRouter,
     litellm_settings: RawRouter,
@@ -137,19 +207,24 @@ struct RawServer {
     forward_client_headers: Option<Vec<String>>,
 }
 
-/// One deployment of a model name.
-#[derive(Debug, Clone)]
+/// One deployment of a model name. A `model_name` ending in `*` is a wildcard route: it serves
+/// every name that starts with what comes before the `*`.
+#[derive(Debug, Clone, Default)]
 pub struct ModelDeployment {
     /// The name clients ask for.
     pub model_name: String,
-    /// The provider prefix of `litellm_params.model` (a built-in alias or an adapter name).
+    /// The provider prefix of `litellm_params.model` (a built-in alias or an adapter name), or
+    /// `*` when the model is `*` (the provider comes from the requested name).
     pub provider: String,
-    /// The provider's model name (after the prefix).
+    /// The provider's model name (after the prefix); a trailing `*` stands for what the
+    /// wildcard `model_name` matched.
     pub provider_model: String,
     /// `api_base`.
     pub api_base: Option<String>,
     /// `api_key`, resolved.
     pub api_key: Option<Secret>,
+    /// The variable of an `api_key: os.environ/VAR` that is not set.
+    pub api_key_env: Option<String>,
     /// `timeout` in seconds.
     pub timeout: Option<Duration>,
     /// Settings handed to the adapter (`settings:` and unrecognised scalar params).
@@ -220,8 +295,8 @@ pub struct ExternalAdapter {
 /// Server settings.
 #[derive(Debug, Clone, Default)]
 pub struct ServerSettings {
-    /// Listen host.
-    pub host: Option<String>,
+    /// Listen address (`localhost` is read as 127.0.0.1).
+    pub host: Option<std::net::IpAddr>,
     /// Listen port.
     pub port: Option<u16>,
     /// Largest request body.
@@ -247,21 +322,25 @@ pub struct Config {
     pub num_retries: Option<u32>,
     /// Server settings.
     pub server: ServerSettings,
-    /// Keys that were not understood, located.
-    pub warnings: Vec<String>,
+    /// What may not work as the operator meant (unknown keys, unset key variables, ...), in
+    /// file order.
+    pub warnings: Vec<Diagnostic>,
     /// What the loader decided that the operator should know (e.g. which keys it treated as
-    /// secrets), located.
-    pub notices: Vec<String>,
+    /// secrets), in file order.
+    pub notices: Vec<Diagnostic>,
 }
 
-struct Loader<'a> {
+struct Loader {
     file: String,
-    text: &'a str,
-    warnings: Vec<String>,
-    notices: Vec<String>,
+    positions: positions::Positions,
+    /// The path of the entry being read (`model_list[3]`), for key lines.
+    entry: String,
+    warnings: Vec<Diagnostic>,
+    notices: Vec<Diagnostic>,
+    errors: Vec<ConfigError>,
 }
 
-impl Loader<'_> {
+impl Loader {
     fn error(&self, line: Option<usize>, message: impl Into<String>) -> ConfigError {
         ConfigError {
             file: self.file.clone(),
@@ -270,36 +349,59 @@ impl Loader<'_> {
         }
     }
 
-    /// The line of the `nth` (0-based) line containing `needle`, after line `after`.
-    fn line_of(&self, needle: &str, nth: usize, after: usize) -> Option<usize> {
-        self.text
-            .lines()
-            .enumerate()
-            .skip(after.saturating_sub(1))
-            .filter(|(_, l)| l.contains(needle))
-            .nth(nth)
-            .map(|(i, _)| i + 1)
+    /// The line of the key at `path` (`model_list[0].litellm_params.model`).
+    fn line(&self, path: &str) -> Option<usize> {
+        self.positions.line(path)
     }
 
-    /// `file:line` of the first `key:` at or after line `near`, else the file.
-    fn at(&self, key: &str, near: usize) -> String {
-        self.line_of(&format!("{key}:"), 0, near)
-            .map(|l| format!("{}:{l}", self.file))
-            .unwrap_or_else(|| self.file.clone())
+    /// The line of `key` (a path below the current entry), else of the entry.
+    fn key_line(&self, key: &str) -> Option<usize> {
+        self.line(&format!("{}.{key}", self.entry))
+            .or_else(|| self.line(&self.entry))
     }
 
+    fn located(&self, line: Option<usize>, message: impl fmt::Display) -> Diagnostic {
+        let message = message.to_string();
+        let text = match line {
+            Some(l) => format!("{}:{l}: {message}", self.file),
+            None => format!("{}: {message}", self.file),
+        };
+        Diagnostic {
+            line,
+            text,
+            message,
+        }
+    }
+
+    fn warn(&mut self, line: Option<usize>, message: impl fmt::Display) {
+        let d = self.located(line, message);
+        self.warnings.push(d);
+    }
+
+    fn note(&mut self, line: Option<usize>, message: impl fmt::Display) {
+        let d = self.located(line, message);
+        self.notices.push(d);
+    }
+
+    /// Warns about each of `keys` in the mapping at `path` (empty for the top level).
     fn warn_unknown(
         &mut self,
         section: &str,
+        path: &str,
         keys: impl Iterator<Item = String>,
-        near: usize,
         hint: &str,
     ) {
         for key in keys {
-            let at = self.at(&key, near);
-            self.warnings.push(format!(
-                "{at}: `{section}{key}` is not used by wasmgate{hint}"
-            ));
+            let line = self.line(&if path.is_empty() {
+                key.clone()
+            } else {
+                format!("{path}.{key}")
+            });
+            let guess = did_you_mean(section, &key);
+            self.warn(
+                line,
+                format!("`{section}{key}` is not used by wasmgate{hint}{guess}"),
+            );
         }
     }
 
@@ -329,7 +431,7 @@ fn scalar_text(v: &Value) -> Option<String> {
 fn seconds(
     v: f64,
     what: &str,
-    loader: &Loader<'_>,
+    loader: &Loader,
     line: Option<usize>,
 ) -> Result<Duration, ConfigError> {
     Duration::try_from_secs_f64(v)
@@ -340,11 +442,13 @@ fn seconds(
 
 impl Config {
     /// Reads and validates a config file.
-    pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: path.display().to_string(),
-            line: None,
-            message: format!("cannot read the config: {e}"),
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::one(ConfigError {
+                file: path.display().to_string(),
+                line: None,
+                message: format!("cannot read the config: {e}"),
+            })
         })?;
         let mut config = Config::parse(&text, &path.display().to_string())?;
         let base = path.parent().unwrap_or(Path::new("."));
@@ -358,156 +462,148 @@ impl Config {
     }
 
     /// Parses config text; `file` names it in messages (relative adapter paths stay as written).
-    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+    /// Every error is reported, not just the first.
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigErrors> {
         let mut loader = Loader {
             file: file.to_string(),
-            text,
+            positions: positions::Positions::of(text),
+            entry: String::new(),
             warnings: Vec::new(),
             notices: Vec::new(),
+            errors: Vec::new(),
         };
-        let raw: RawConfig = if text.trim().is_empty() {
-            RawConfig::default()
+        let document: Value = if text.trim().is_empty() {
+            Value::Null
         } else {
             serde_yaml_ng::from_str(text).map_err(|e| {
                 let line = e.location().map(|l| l.line());
-                let message = e.to_string();
-                let message = message
-                    .split(" at line ")
-                    .next()
-                    .unwrap_or(&message)
-                    .to_string();
-                loader.error(line, message)
+                ConfigErrors::one(loader.error(line, yaml_message(&e)))
             })?
         };
+        let raw: RawConfig = match document {
+            Value::Null => RawConfig::default(),
+            Value::Mapping(_) => serde_yaml_ng::from_value(document.clone()).map_err(|e| {
+                ConfigErrors::one(loader.error(Some(1), format!("the config {}", yaml_message(&e))))
+            })?,
+            _ => {
+                return Err(ConfigErrors::one(loader.error(
+                    Some(1),
+                    "the config must be a YAML mapping with keys such as `model_list:`",
+                )))
+            }
+        };
         let top_hint = "; it is ignored";
-        loader.warn_unknown("", raw.other.keys().cloned(), 1, top_hint);
+        loader.warn_unknown("", "", raw.other.keys().cloned(), top_hint);
         for (k, v) in &raw.environment_variables {
             if std::env::var_os(k).is_none() {
                 std::env::set_var(k, v);
             }
         }
-        let general_line = loader.line_of("general_settings:", 0, 1).unwrap_or(1);
-        loader.warn_unknown(
-            "general_settings.",
-            raw.general_settings.other.keys().cloned(),
-            general_line,
-            top_hint,
-        );
-        let router_line = loader.line_of("router_settings:", 0, 1).unwrap_or(1);
-        loader.warn_unknown(
-            "router_settings.",
-            raw.router_settings.other.keys().cloned(),
-            router_line,
-            top_hint,
-        );
-        let litellm_line = loader.line_of("litellm_settings:", 0, 1).unwrap_or(1);
-        loader.warn_unknown(
-            "litellm_settings.",
-            raw.litellm_settings.other.keys().cloned(),
-            litellm_line,
-            top_hint,
-        );
+        for (section, keys) in [
+            ("general_settings", raw.general_settings.other.keys()),
+            ("router_settings", raw.router_settings.other.keys()),
+            ("litellm_settings", raw.litellm_settings.other.keys()),
+        ] {
+            loader.warn_unknown(&format!("{section}."), section, keys.cloned(), top_hint);
+        }
 
         let master_key = match &raw.general_settings.master_key {
             Some(k) => {
-                let line = loader.line_of("master_key:", 0, 1);
-                let key = loader.resolve(k, line, "general_settings.master_key")?;
-                if key.is_empty() {
-                    return Err(loader.error(line, "general_settings.master_key is empty"));
+                let line = loader.line("general_settings.master_key");
+                match loader.resolve(k, line, "general_settings.master_key") {
+                    Ok(key) if key.is_empty() => {
+                        let e = loader.error(line, "general_settings.master_key is empty");
+                        loader.errors.push(e);
+                        None
+                    }
+                    Ok(key) => Some(Secret::new(key)),
+                    Err(e) => {
+                        loader.errors.push(e);
+                        None
+                    }
                 }
-                Some(Secret::new(key))
             }
             None => None,
         };
 
-        let mut models = Vec::new();
-        for (i, m) in raw.model_list.iter().enumerate() {
-            let line = loader.line_of("model_name:", i, 1);
-            models.push(model(&mut loader, m, line)?);
-        }
         let mut adapters: Vec<ExternalAdapter> = Vec::new();
-        for (i, a) in raw.adapters.iter().enumerate() {
-            let line = loader.line_of("path:", i, loader.line_of("adapters:", 0, 1).unwrap_or(1));
-            if adapters.iter().any(|b| b.name == a.name) {
-                return Err(loader.error(line, format!("adapter `{}` is defined twice", a.name)));
+        for (i, value) in raw.adapters.iter().enumerate() {
+            loader.entry = format!("adapters[{i}]");
+            match adapter(&loader, value, &adapters) {
+                Ok(a) => adapters.push(a),
+                Err(e) => loader.errors.push(e),
             }
-            if a.name.is_empty()
-                || !a
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
-            {
-                return Err(loader.error(
-                    line,
-                    format!(
-                        "adapter name `{}` may only hold letters, digits, - and _",
-                        a.name
-                    ),
-                ));
-            }
-            for host in a
-                .allowed_hosts
-                .iter()
-                .chain(a.credential_hosts.iter().flatten())
-            {
-                wasmgate_runtime::egress::AllowedHost::parse(host)
-                    .map_err(|e| loader.error(line, e.to_string()))?;
-            }
-            let l = &a.limits;
-            let secs =
-                |v: Option<f64>, what: &str| v.map(|s| seconds(s, what, &loader, line)).transpose();
-            adapters.push(ExternalAdapter {
-                name: a.name.clone(),
-                path: a.path.clone(),
-                sha256: a.sha256.as_ref().map(|s| s.trim().to_ascii_lowercase()),
-                allowed_hosts: a.allowed_hosts.clone(),
-                credential_hosts: a.credential_hosts.clone(),
-                allow_private_networks: a.allow_private_networks,
-                raw_credentials: a.raw_credentials,
-                credential_uses: a
-                    .credential_uses
-                    .as_ref()
-                    .map(|uses| {
-                        uses.iter()
-                            .map(|u| {
-                                wasmgate_runtime::egress::CredentialUse::parse(u)
-                                    .map_err(|e| loader.error(line, e.to_string()))
-                            })
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                    .transpose()?,
-                limits: AdapterLimits {
-                    memory_mb: l.memory_mb,
-                    cpu_ms: l.cpu_ms,
-                    timeout: secs(l.timeout_s, "limits.timeout_s")?,
-                    stream_next_timeout: secs(
-                        l.stream_next_timeout_s,
-                        "limits.stream_next_timeout_s",
-                    )?,
-                    stream_timeout: secs(l.stream_timeout_s, "limits.stream_timeout_s")?,
-                    max_concurrency: l.max_concurrency,
-                    queue_timeout: l.queue_timeout_ms.map(Duration::from_millis),
-                    max_response_mb: l.max_response_mb,
-                    max_requests_per_call: l.max_requests_per_call,
-                },
-                line,
-            });
         }
-        let server_line = loader.line_of("server:", 0, 1);
+        let mut models = Vec::new();
+        let entries = raw.model_list.as_deref().unwrap_or_default();
+        if entries.is_empty() && !text.trim().is_empty() {
+            let line = loader.line("model_list");
+            loader.warn(
+                line,
+                "`model_list` is empty or missing: this config serves no models",
+            );
+        }
+        for (i, value) in entries.iter().enumerate() {
+            loader.entry = format!("model_list[{i}]");
+            let line = loader.line(&loader.entry);
+            if let Some(j) = entries[..i].iter().position(|earlier| earlier == value) {
+                let first = loader.line(&format!("model_list[{j}]"));
+                let at = first
+                    .map(|l| format!("line {l}"))
+                    .unwrap_or_else(|| format!("entry {j}"));
+                loader.warn(line, format!("this model_list entry repeats the one at {at} exactly; both are served, so that deployment gets twice the share of traffic"));
+            }
+            let params_line = loader.key_line("litellm_params");
+            let parsed = match value.get("litellm_params") {
+                Some(p) if !p.is_mapping() => Err(loader.error(
+                    params_line,
+                    "litellm_params must be a mapping with at least `model:`",
+                )),
+                _ => serde_yaml_ng::from_value::<RawModel>(value.clone()).map_err(|e| {
+                    loader.error(line, format!("model_list entry: {}", yaml_message(&e)))
+                }),
+            }
+            .and_then(|m| model(&mut loader, &m, line, &adapters));
+            match parsed {
+                Ok(m) => models.push(m),
+                Err(e) => loader.errors.push(e),
+            }
+        }
+        loader.entry = String::new();
+        let host = raw.server.host.as_deref().and_then(|h| {
+            listen_host(h)
+                .map_err(|m| {
+                    let e = loader.error(loader.line("server.host"), m);
+                    loader.errors.push(e);
+                })
+                .ok()
+        });
+        let shutdown_grace = raw.server.shutdown_grace_s.and_then(|s| {
+            let line = loader.line("server.shutdown_grace_s");
+            seconds(s, "server.shutdown_grace_s", &loader, line)
+                .map_err(|e| loader.errors.push(e))
+                .ok()
+        });
         let server = ServerSettings {
-            host: raw.server.host.clone(),
+            host,
             port: raw.server.port,
             max_request_body_bytes: raw.server.max_request_body_mb.map(|mb| (mb as usize) << 20),
-            shutdown_grace: raw
-                .server
-                .shutdown_grace_s
-                .map(|s| seconds(s, "server.shutdown_grace_s", &loader, server_line))
-                .transpose()?,
+            shutdown_grace,
             forward_headers: forward_rule(
                 raw.server.forward_client_headers.as_deref(),
                 raw.general_settings.forward_client_headers_to_llm_api,
             ),
         };
+        let by_line = |d: &Diagnostic| d.line.unwrap_or(0);
+        loader.warnings.sort_by_key(by_line);
+        loader.notices.sort_by_key(by_line);
+        if !loader.errors.is_empty() {
+            loader.errors.sort_by_key(|e| e.line.unwrap_or(0));
+            return Err(ConfigErrors {
+                errors: loader.errors,
+                warnings: loader.warnings,
+            });
+        }
         Ok(Config {
             file: Some(PathBuf::from(file)),
             models,
@@ -522,6 +618,178 @@ impl Config {
             notices: loader.notices,
         })
     }
+}
+
+/// Keys a typo is most likely meant for, by section (`entry` is a `model_list` entry).
+const KNOWN_KEYS: &[(&str, &str)] = &[
+    ("", "model_list"),
+    ("", "general_settings"),
+    ("", "router_settings"),
+    ("", "litellm_settings"),
+    ("", "environment_variables"),
+    ("", "server"),
+    ("", "adapters"),
+    ("entry", "model_name"),
+    ("entry", "litellm_params"),
+    ("entry", "model_info"),
+    ("general_settings", "master_key"),
+    ("router_settings", "num_retries"),
+    ("litellm_settings", "num_retries"),
+    ("litellm_params", "model"),
+    ("litellm_params", "api_base"),
+    ("litellm_params", "api_key"),
+    ("litellm_params", "api_version"),
+    ("litellm_params", "timeout"),
+    ("litellm_params", "stream_timeout"),
+    ("litellm_params", "extra_headers"),
+    ("litellm_params", "temperature"),
+    ("litellm_params", "max_tokens"),
+    ("litellm_params", "organization"),
+];
+
+/// `; did you mean `x`?` when `key` is one or two edits from a key wasmgate knows in the same
+/// section (`section` as [`Loader::warn_unknown`] names it: ``, `litellm_params.`, ...).
+fn did_you_mean(section: &str, key: &str) -> String {
+    let kind = if section.starts_with("model_list[") {
+        "entry"
+    } else {
+        section.trim_end_matches('.')
+    };
+    KNOWN_KEYS
+        .iter()
+        .find(|(s, k)| *s == kind && *k != key && edit_distance(key, k) <= 2)
+        .map(|(_, k)| format!("; did you mean `{k}`?"))
+        .unwrap_or_default()
+}
+
+/// Levenshtein distance over bytes (keys are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diagonal + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diagonal = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// A serde_yaml message without its " at line N column M" tail (the line is reported apart).
+/// The loader's own type names (`struct RawParams`) read as "a mapping".
+fn yaml_message(e: &serde_yaml_ng::Error) -> String {
+    let message = e.to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message);
+    let mut out = String::new();
+    let mut rest = message;
+    while let Some(i) = rest.find("struct Raw") {
+        out.push_str(&rest[..i]);
+        out.push_str("a mapping");
+        rest = rest[i + "struct Raw".len()..].trim_start_matches(char::is_alphanumeric);
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `server.host`: an IP address, or `localhost` for 127.0.0.1.
+fn listen_host(host: &str) -> Result<std::net::IpAddr, String> {
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(std::net::IpAddr::from([127, 0, 0, 1]));
+    }
+    host.parse().map_err(|_| {
+        format!("server.host `{host}` is not an IP address; use e.g. 127.0.0.1, 0.0.0.0 or ::")
+    })
+}
+
+/// An `adapters:` entry, checked against the ones before it.
+fn adapter(
+    loader: &Loader,
+    value: &Value,
+    earlier: &[ExternalAdapter],
+) -> Result<ExternalAdapter, ConfigError> {
+    let line = loader.line(&loader.entry);
+    let a: RawAdapter = serde_yaml_ng::from_value(value.clone())
+        .map_err(|e| loader.error(line, format!("adapters entry: {}", yaml_message(&e))))?;
+    if earlier.iter().any(|b| b.name == a.name) {
+        return Err(loader.error(
+            loader.key_line("name"),
+            format!("adapter `{}` is defined twice", a.name),
+        ));
+    }
+    if a.name.is_empty()
+        || !a
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+    {
+        return Err(loader.error(
+            loader.key_line("name"),
+            format!(
+                "adapter name `{}` may only hold letters, digits, - and _",
+                a.name
+            ),
+        ));
+    }
+    if crate::builtin::provider_alias(&a.name).is_some() {
+        return Err(loader.error(
+            loader.key_line("name"),
+            format!("adapter name `{}` is taken by a built-in provider", a.name),
+        ));
+    }
+    for (key, hosts) in [
+        ("allowed_hosts", Some(&a.allowed_hosts)),
+        ("credential_hosts", a.credential_hosts.as_ref()),
+    ] {
+        for host in hosts.into_iter().flatten() {
+            wasmgate_runtime::egress::AllowedHost::parse(host)
+                .map_err(|e| loader.error(loader.key_line(key), e.to_string()))?;
+        }
+    }
+    let l = &a.limits;
+    let secs = |v: Option<f64>, what: &str| {
+        v.map(|s| seconds(s, what, loader, loader.key_line(what)))
+            .transpose()
+    };
+    let credential_uses = a
+        .credential_uses
+        .as_ref()
+        .map(|uses| {
+            uses.iter()
+                .map(|u| {
+                    wasmgate_runtime::egress::CredentialUse::parse(u).map_err(|e| {
+                        loader.error(loader.key_line("credential_uses"), e.to_string())
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .transpose()?;
+    Ok(ExternalAdapter {
+        name: a.name.clone(),
+        path: a.path.clone(),
+        sha256: a.sha256.as_ref().map(|s| s.trim().to_ascii_lowercase()),
+        allowed_hosts: a.allowed_hosts.clone(),
+        credential_hosts: a.credential_hosts.clone(),
+        allow_private_networks: a.allow_private_networks,
+        raw_credentials: a.raw_credentials,
+        credential_uses,
+        limits: AdapterLimits {
+            memory_mb: l.memory_mb,
+            cpu_ms: l.cpu_ms,
+            timeout: secs(l.timeout_s, "limits.timeout_s")?,
+            stream_next_timeout: secs(l.stream_next_timeout_s, "limits.stream_next_timeout_s")?,
+            stream_timeout: secs(l.stream_timeout_s, "limits.stream_timeout_s")?,
+            max_concurrency: l.max_concurrency,
+            queue_timeout: l.queue_timeout_ms.map(Duration::from_millis),
+            max_response_mb: l.max_response_mb,
+            max_requests_per_call: l.max_requests_per_call,
+        },
+        line,
+    })
 }
 
 /// The client headers forwarded to adapters: `server.forward_client_headers` (names, or
@@ -558,50 +826,114 @@ const PASSED_PARAMS: &[&str] = &[
 ];
 
 fn model(
-    loader: &mut Loader<'_>,
+    loader: &mut Loader,
     m: &RawModel,
     line: Option<usize>,
+    adapters: &[ExternalAdapter],
 ) -> Result<ModelDeployment, ConfigError> {
-    let near = line.unwrap_or(1);
+    let entry = loader.entry.clone();
     loader.warn_unknown(
         &format!("model_list[{}].", m.model_name),
+        &entry,
         m.other.keys().cloned(),
-        near,
         "; it is ignored",
     );
     let _ = &m.model_info;
     let p = &m.litellm_params;
     if m.model_name.trim().is_empty() {
-        return Err(loader.error(line, "model_name must not be empty"));
-    }
-    let Some((provider, provider_model)) = p
-        .model
-        .split_once('/')
-        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
-    else {
         return Err(loader.error(
-            line,
-            format!("litellm_params.model `{}` must be `provider/model`, e.g. `openai/gpt-4o-mini` or `mock/demo`", p.model),
+            loader.key_line("model_name"),
+            "model_name must not be empty",
         ));
+    }
+    let name = m.model_name.trim();
+    let wildcard = name.ends_with('*');
+    if name[..name.len() - usize::from(wildcard)].contains('*') {
+        return Err(loader.error(
+            loader.key_line("model_name"),
+            format!("model_name `{name}`: a wildcard `*` may only end the name, as in `*` or `openai/*`"),
+        ));
+    }
+    let (provider, provider_model) = if p.model.trim() == "*" {
+        ("*", "*")
+    } else {
+        let Some(parts) = p
+            .model
+            .split_once('/')
+            .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        else {
+            return Err(loader.error(
+                loader.key_line("litellm_params.model"),
+                format!(
+                    "litellm_params.model `{}` must be `provider/model`, e.g. `openai/{}` or `mock/demo`",
+                    p.model,
+                    p.model.trim_matches('/')
+                ),
+            ));
+        };
+        parts
     };
-    // A missing key is not fatal: the other deployments still serve, and this one answers the
-    // upstream's authentication error.
-    let api_key = match p
-        .api_key
-        .as_deref()
-        .map(|k| loader.resolve(k, line, &format!("model `{}` api_key", m.model_name)))
+    let model_star = provider_model.find('*');
+    if model_star.is_some_and(|i| i + 1 != provider_model.len())
+        || (model_star.is_some() && !wildcard)
     {
-        Some(Err(e)) => {
-            loader
-                .warnings
-                .push(format!("{e}; the deployment runs without a key"));
-            None
-        }
-        Some(Ok(k)) => Some(k),
+        return Err(loader.error(
+            loader.key_line("litellm_params.model"),
+            format!("litellm_params.model `{}`: a `*` in the model needs a wildcard model_name ending in `*` (e.g. model_name `openai/*` with model `openai/*`), and may only end the model", p.model),
+        ));
+    }
+    let known = provider == "*"
+        || crate::builtin::provider_alias(provider).is_some()
+        || adapters.iter().any(|a| a.name == provider);
+    if !known {
+        return Err(loader.error(
+            loader.key_line("litellm_params.model"),
+            format!(
+                "model `{name}`: unknown provider `{provider}`; built-in providers: {}; or register an adapter under `adapters:`",
+                crate::builtin::PROVIDER_ALIASES
+                    .iter()
+                    .map(|a| a.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    // A missing key is not fatal: the other deployments still serve, and this one answers
+    // 401 naming the variable to set, without a network attempt.
+    let key_var = |k: &str| k.trim().strip_prefix("os.environ/").map(str::to_string);
+    let mut api_key_env = None;
+    let api_key = match p.api_key.as_deref() {
+        Some(k) => match std::env::var(key_var(k).unwrap_or_default()) {
+            Err(_) if key_var(k).is_some() => {
+                api_key_env = key_var(k);
+                None
+            }
+            Ok(v) => Some(v),
+            Err(_) => Some(k.to_string()),
+        },
         None => None,
     }
     .filter(|k| !k.is_empty())
     .map(Secret::new);
+    let alias = crate::builtin::provider_alias(provider);
+    let needs_env_key = p.api_key.is_none()
+        && p.api_base.is_none()
+        && p.credential.is_none()
+        && !credentials::CREDENTIAL_PARAMS
+            .iter()
+            .any(|k| p.other.contains_key(*k));
+    let unset_var = api_key_env.clone().or_else(|| {
+        alias
+            .and_then(|a| a.key_env)
+            .filter(|v| needs_env_key && std::env::var(v).map_or(true, |s| s.is_empty()))
+            .map(str::to_string)
+    });
+    if let Some(var) = unset_var {
+        let key_line = loader.key_line("litellm_params.api_key").or(line);
+        loader.warn(key_line, format!(
+            "model `{name}`: the environment variable {var} is not set, so this deployment has no API key; its requests are answered 401 until the gateway is started with {var} set"
+        ));
+    }
     let mut secret_keys = Vec::new();
     if p.api_key.is_some() {
         secret_keys.push("litellm_params.api_key".to_string());
@@ -616,15 +948,33 @@ fn model(
     let api_base = p
         .api_base
         .as_deref()
-        .map(|b| loader.resolve(b, line, &format!("model `{}` api_base", m.model_name)))
+        .map(|b| {
+            loader.resolve(
+                b,
+                loader.key_line("litellm_params.api_base"),
+                &format!("model `{}` api_base", m.model_name),
+            )
+        })
         .transpose()?;
     if let Some(base) = &api_base {
-        wasmgate_runtime::egress::AllowedHost::origin_of(base)
-            .map_err(|e| loader.error(line, format!("model `{}` api_base: {e}", m.model_name)))?;
+        let base_line = loader.key_line("litellm_params.api_base");
+        if !base.starts_with("http://") && !base.starts_with("https://") {
+            return Err(loader.error(
+                base_line,
+                format!(
+                    "model `{}`: api_base `{base}` must be an absolute URL such as `http://{}`",
+                    m.model_name,
+                    base.trim_start_matches('/')
+                ),
+            ));
+        }
+        wasmgate_runtime::egress::AllowedHost::origin_of(base).map_err(|e| {
+            loader.error(base_line, format!("model `{}` api_base: {e}", m.model_name))
+        })?;
     }
     let mut settings: Vec<(String, String)> = Vec::new();
     let mut secret_settings: Vec<(String, Secret)> = Vec::new();
-    let mut add_setting = |loader: &Loader<'_>, k: &str, text: &str, what: String| {
+    let mut add_setting = |loader: &Loader, k: &str, text: &str, what: String| {
         let value = loader.resolve(text, line, &what)?;
         if credentials::secret_like_name(k) || text.trim().starts_with("os.environ/") {
             secret_keys.push(what);
@@ -668,8 +1018,9 @@ fn model(
         match scalar_text(v) {
             Some(text) => {
                 if !PASSED_PARAMS.contains(&k.as_str()) {
-                    let at = loader.at(k, near);
-                    loader.warnings.push(format!("{at}: `litellm_params.{k}` is not a wasmgate parameter; it is passed to the adapter as setting `{k}`"));
+                    let key_line = loader.key_line(&format!("litellm_params.{k}"));
+                    let guess = did_you_mean("litellm_params.", k);
+                    loader.warn(key_line, format!("`litellm_params.{k}` is not a wasmgate parameter; it is passed to the adapter as setting `{k}`{guess}"));
                 }
                 add_setting(loader, k, &text, format!("litellm_params.{k}"))?;
             }
@@ -678,32 +1029,31 @@ fn model(
     }
     secret_keys.extend(header_secrets);
     if !secret_keys.is_empty() {
-        let at = match line {
-            Some(l) => format!("{}:{l}", loader.file),
-            None => loader.file.clone(),
-        };
-        loader.notices.push(format!(
-            "{at}: model `{}`: treated as secrets (sealed, never passed to the adapter as plain values): {}",
+        loader.note(line, format!(
+            "model `{}`: treated as secrets (sealed, never passed to the adapter as plain values): {}",
             m.model_name,
             secret_keys.join(", ")
         ));
     }
     loader.warn_unknown(
         "litellm_params.",
+        &format!("{entry}.litellm_params"),
         ignored.into_iter(),
-        near,
         "; it is ignored",
     );
     if p.rpm.is_some() || p.tpm.is_some() {
-        loader.warnings.push(format!(
-            "{}:{near}: rpm/tpm limits are accepted but not enforced yet",
-            loader.file
-        ));
+        let key_line = loader
+            .key_line("litellm_params.rpm")
+            .or(loader.key_line("litellm_params.tpm"));
+        loader.warn(key_line, "rpm/tpm limits are accepted but not enforced yet");
     }
     let timeout = p
         .timeout
         .or(p.stream_timeout)
-        .map(|s| seconds(s, "litellm_params.timeout", loader, line))
+        .map(|s| {
+            let key_line = loader.key_line("litellm_params.timeout").or(line);
+            seconds(s, "litellm_params.timeout", loader, key_line)
+        })
         .transpose()?;
     Ok(ModelDeployment {
         model_name: m.model_name.trim().to_string(),
@@ -711,6 +1061,7 @@ fn model(
         provider_model: provider_model.to_string(),
         api_base,
         api_key,
+        api_key_env,
         timeout,
         settings,
         headers,
@@ -749,7 +1100,12 @@ mod tests {
         assert_eq!(m.line, Some(2));
         assert_eq!(c.master_key.as_ref().unwrap().expose(), "sk-master");
         assert_eq!(c.num_retries, Some(2));
-        let w = c.warnings.join("\n");
+        let w = c
+            .warnings
+            .iter()
+            .map(|d| d.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         assert!(
             w.contains("c.yaml:14: `general_settings.database_url`"),
             "{w}"
@@ -770,24 +1126,25 @@ mod tests {
             "c.yaml",
         )
         .unwrap_err();
-        assert_eq!(e.line, Some(2));
+        assert_eq!(e.first().line, Some(4), "the line of the key itself");
         assert!(
             e.to_string()
-                .starts_with("c.yaml:2: litellm_params.model `nope`"),
+                .starts_with("c.yaml:4: litellm_params.model `nope`"),
             "{e}"
         );
 
         let e = Config::parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_base: os.environ/WASMGATE_SURELY_UNSET\n", "c.yaml").unwrap_err();
-        assert!(e.to_string().contains("c.yaml:2: model `a` api_base refers to environment variable WASMGATE_SURELY_UNSET, which is not set"), "{e}");
+        assert_eq!(e.to_string(), "c.yaml:5: model `a` api_base refers to environment variable WASMGATE_SURELY_UNSET, which is not set");
 
         let c = Config::parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      api_key: os.environ/WASMGATE_SURELY_UNSET\n", "c.yaml").unwrap();
         assert!(c.models[0].api_key.is_none());
-        assert!(
-            c.warnings[0].contains(
-                "WASMGATE_SURELY_UNSET, which is not set; the deployment runs without a key"
-            ),
-            "{:?}",
-            c.warnings
+        assert_eq!(
+            c.models[0].api_key_env.as_deref(),
+            Some("WASMGATE_SURELY_UNSET")
+        );
+        assert_eq!(
+            c.warnings,
+            ["c.yaml:5: model `a`: the environment variable WASMGATE_SURELY_UNSET is not set, so this deployment has no API key; its requests are answered 401 until the gateway is started with WASMGATE_SURELY_UNSET set"]
         );
 
         let e = Config::parse(
@@ -795,10 +1152,105 @@ mod tests {
             "c.yaml",
         )
         .unwrap_err();
-        assert_eq!(e.line, Some(3), "{e}");
+        assert_eq!(
+            e.to_string(),
+            "c.yaml:3: litellm_params must be a mapping with at least `model:`"
+        );
+        let e = Config::parse(
+            "model_list:\n  - model_name: a\n    litellm_params:\n      api_key: x\n  - just a string\n",
+            "c.yaml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "c.yaml:2: model_list entry: missing field `model`\nc.yaml:5: model_list entry: invalid type: string \"just a string\", expected a mapping"
+        );
 
         let e = Config::parse("model_list: [\n", "c.yaml").unwrap_err();
-        assert!(e.line.is_some(), "{e}");
+        assert!(e.first().line.is_some(), "{e}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_in_file_order_with_the_keys_own_line() {
+        let text = "\
+# - model_name: commented-out
+model_list:
+  # - model_name: also commented-out
+  - model_name: one
+    litellm_params:
+      model: acme/x
+  - model_name: two
+    litellm_params:
+      temperature: 0.1
+      model: foo/y
+  - model_name: demo
+    litellm_params:
+      model: mock/demo
+      mystery: [1]
+  - model_name: demo
+    litellm_params:
+      model: mock/demo
+      mystery: [1]
+  - model_name: bad*name
+    litellm_params:
+      model: mock/demo
+server:
+  host: example.org
+  shutdown_grace_s: -1
+surprise: 1
+";
+        let e = Config::parse(text, "c.yaml").unwrap_err();
+        let errors: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            errors
+                .iter()
+                .map(|e| e.split(':').nth(1).unwrap())
+                .collect::<Vec<_>>(),
+            ["6", "10", "19", "23", "24"],
+            "{errors:#?}"
+        );
+        assert!(
+            errors[0].contains("unknown provider `acme`"),
+            "{}",
+            errors[0]
+        );
+        assert!(
+            errors[1].contains("unknown provider `foo`"),
+            "{}",
+            errors[1]
+        );
+        assert!(
+            errors[2].contains("a wildcard `*` may only end the name"),
+            "{}",
+            errors[2]
+        );
+        assert!(
+            errors[3].contains("server.host `example.org` is not an IP address"),
+            "{}",
+            errors[3]
+        );
+        assert!(
+            errors[4].contains("server.shutdown_grace_s must be a positive"),
+            "{}",
+            errors[4]
+        );
+        let warnings: Vec<&str> = e.warnings.iter().map(|w| w.text.as_str()).collect();
+        assert_eq!(
+            warnings,
+            [
+                "c.yaml:14: `litellm_params.mystery` is not used by wasmgate; it is ignored",
+                "c.yaml:15: this model_list entry repeats the one at line 11 exactly; both are served, so that deployment gets twice the share of traffic",
+                "c.yaml:18: `litellm_params.mystery` is not used by wasmgate; it is ignored",
+                "c.yaml:25: `surprise` is not used by wasmgate; it is ignored",
+            ]
+        );
+
+        let c = Config::parse("server:\n  host: localhost\n", "c.yaml").unwrap();
+        assert_eq!(c.server.host, Some(std::net::IpAddr::from([127, 0, 0, 1])));
+        assert_eq!(
+            c.warnings,
+            ["c.yaml: `model_list` is empty or missing: this config serves no models"]
+        );
     }
 
     #[test]
@@ -829,7 +1281,12 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        let notice = c.notices.join("\n");
+        let notice = c
+            .notices
+            .iter()
+            .map(|d| d.text.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         for key in [
             "litellm_params.api_key",
             "litellm_params.aws_access_key_id",
@@ -855,7 +1312,9 @@ mod tests {
         assert!(e.to_string().contains("credential.type `kerberos`"), "{e}");
         let c = Config::parse("model_list:\n  - model_name: a\n    litellm_params:\n      model: openai/x\n      aws_role_name: r\n", "c.yaml").unwrap();
         assert!(
-            c.warnings[0].contains("aws_role_name` is not supported"),
+            c.warnings
+                .iter()
+                .any(|w| w.contains("aws_role_name` is not supported")),
             "{:?}",
             c.warnings
         );

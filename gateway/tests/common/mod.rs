@@ -97,3 +97,13 @@ pub fn assert_upstream_chat_answer(body: &serde_json::Value) {
     assert_eq!(body["usage"]["total_tokens"], 12);
     assert_eq!(body["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
 }
+
+/// Fails when an error body's message looks like Rust debug output instead of words.
+pub fn assert_words(reply_json: &serde_json::Value) {
+    let message = reply_json["error"]["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error message in {reply_json}"));
+    for debug in ["::", "Some(", "None", "{ ", "Error(", "Payload"] {
+        assert!(!message.contains(debug), "`{debug}` in: {message}");
+    }
+}

@@ -189,38 +189,45 @@ def _retry_after_ms(headers: List[Tuple[str, str]]) -> Optional[int]:
     return max(0, int(at - time.time())) * 1000
 
 
-def from_error_code(code: http.ErrorCode) -> Err:
-    """The error for a `wasi:http` error code (a refused, failed or timed-out request)."""
+_UNREACHABLE_WORDS = {
+    "DestinationNotFound": "no such host",
+    "DestinationUnavailable": "the host is unavailable",
+    "DestinationIpUnroutable": "no route to its address",
+    "ConnectionRefused": "the connection was refused",
+    "ConnectionTerminated": "the connection was closed early",
+    "ConnectionLimitReached": "too many connections",
+    "TlsProtocolError": "the TLS handshake failed",
+    "TlsCertificateError": "its TLS certificate is not trusted",
+    "TlsAlertReceived": "it sent a TLS alert",
+    "DnsError": "the DNS lookup failed",
+}
+
+_TIMEOUT_WORDS = {
+    "DnsTimeout": "the DNS lookup timed out",
+    "ConnectionTimeout": "connecting timed out",
+    "ConnectionReadTimeout": "it stopped sending",
+    "ConnectionWriteTimeout": "it stopped reading the request",
+    "HttpResponseTimeout": "no response head",
+}
+
+
+def from_error_code(code: http.ErrorCode, host: str = "the provider") -> Err:
+    """The error for a `wasi:http` error code (a refused, failed or timed-out request to `host`),
+    in words: which host, what went wrong."""
     name = type(code).__name__.removeprefix("ErrorCode_")
     if isinstance(code, http.ErrorCode_HttpRequestDenied):
         return internal(
-            "the host refused this outgoing request: its destination is not on the adapter's "
-            "allow-list, or it carried the sealed credential to a host not allowed to get it"
+            f"the host refused the request to {host}: it is not on the adapter's allow-list, "
+            "or it carried the sealed credential where the credential may not go"
         )
     if isinstance(code, http.ErrorCode_DestinationIpProhibited):
         return internal(
-            "the host refused to connect: the destination resolves to a private or local address"
+            f"the host refused to connect to {host}: it resolves to a private or local address"
         )
-    timeouts = (
-        http.ErrorCode_ConnectionTimeout,
-        http.ErrorCode_ConnectionReadTimeout,
-        http.ErrorCode_ConnectionWriteTimeout,
-        http.ErrorCode_HttpResponseTimeout,
-        http.ErrorCode_DnsTimeout,
-    )
-    if isinstance(code, timeouts):
-        return failure(ErrorKind.TIMEOUT, f"the provider did not answer in time ({name})")
-    unreachable = (
-        http.ErrorCode_DnsError,
-        http.ErrorCode_DestinationNotFound,
-        http.ErrorCode_DestinationUnavailable,
-        http.ErrorCode_DestinationIpUnroutable,
-        http.ErrorCode_ConnectionRefused,
-        http.ErrorCode_ConnectionTerminated,
-        http.ErrorCode_ConnectionLimitReached,
-    )
-    if isinstance(code, unreachable):
-        return failure(ErrorKind.UNAVAILABLE, f"could not reach the provider ({name})")
+    if name in _TIMEOUT_WORDS:
+        return failure(ErrorKind.TIMEOUT, f"{host} did not answer in time ({_TIMEOUT_WORDS[name]})")
+    if name in _UNREACHABLE_WORDS:
+        return failure(ErrorKind.UNAVAILABLE, f"could not reach {host}: {_UNREACHABLE_WORDS[name]}")
     if isinstance(code, http.ErrorCode_HttpResponseBodySize):
-        return upstream("the provider's response exceeded the host's size limit")
-    return upstream(f"HTTP error talking to the provider ({name})")
+        return upstream(f"{host} sent a response body larger than the limit")
+    return upstream(f"talking to {host} failed (HTTP protocol error)")

@@ -96,10 +96,10 @@ class Request:
         try:
             pending = outgoing_handler.handle(request, options)
         except Err as e:
-            raise errors.from_error_code(e.value) from None
+            raise errors.from_error_code(e.value, parts.netloc) from None
         # A body write fails when the host refused the request; the response future then carries
         # the real reason, so a write error is reported only when the future has none.
-        write_error = _write_body(body, self.body)
+        write_error = _write_body(body, self.body, parts.netloc)
         with pending.subscribe() as ready:
             ready.block()
         outcome = pending.get()
@@ -107,7 +107,7 @@ class Request:
         if not isinstance(outcome, Ok):
             raise errors.internal("the response future was polled twice")
         if isinstance(outcome.value, Err):
-            raise errors.from_error_code(outcome.value.value)
+            raise errors.from_error_code(outcome.value.value, parts.netloc)
         if write_error is not None:
             raise write_error
         return Response(outcome.value.value)
@@ -131,7 +131,7 @@ def _set(setter: Any, value: Any, what: str) -> None:
         raise errors.bad_request(f"invalid {what}") from None
 
 
-def _write_body(body: http.OutgoingBody, data: bytes) -> Optional[Err]:
+def _write_body(body: http.OutgoingBody, data: bytes, host: str) -> Optional[Err]:
     try:
         with body.write() as out:
             for start in range(0, len(data), _WRITE_CHUNK):
@@ -142,7 +142,7 @@ def _write_body(body: http.OutgoingBody, data: bytes) -> Optional[Err]:
     try:
         http.OutgoingBody.finish(body, None)
     except Err as e:
-        return errors.from_error_code(e.value)
+        return errors.from_error_code(e.value, host)
     return None
 
 

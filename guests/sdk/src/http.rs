@@ -12,6 +12,7 @@ use crate::bindings::wasi::http::types::{
 use crate::bindings::wasi::io::streams::{InputStream, StreamError};
 use crate::bindings::wasmgate::provider::types::{ErrorKind, ProviderError};
 use crate::error::ProviderResult;
+use crate::transport::from_error_code;
 use crate::url::Url;
 
 /// The HTTP method of a [`Request`].
@@ -128,7 +129,7 @@ impl Request {
         for (name, value) in &self.headers {
             headers
                 .append(name, value.as_bytes())
-                .map_err(|e| internal(format!("invalid header {name}: {e:?}")))?;
+                .map_err(|_| internal(format!("the header `{name}` is not a valid HTTP header")))?;
         }
         if matches!(self.method, Method::Post | Method::Put | Method::Patch)
             || !self.body.is_empty()
@@ -138,7 +139,7 @@ impl Request {
                     "content-length",
                     &[self.body.len().to_string().into_bytes()],
                 )
-                .map_err(|e| internal(format!("content-length: {e:?}")))?;
+                .map_err(|_| internal("the content-length header was refused"))?;
         }
         let request = OutgoingRequest::new(headers);
         use crate::bindings::wasi::http::types::Method as Wasi;
@@ -177,31 +178,36 @@ impl Request {
         let body = request
             .body()
             .map_err(|_| internal("request body taken twice"))?;
-        let pending = outgoing_handler::handle(request, Some(options)).map_err(from_error_code)?;
+        let host = url.authority.as_str();
+        let failed = |code: ErrorCode| from_error_code(&code, host);
+        let pending = outgoing_handler::handle(request, Some(options)).map_err(failed)?;
         // A body write can fail because the host refused the request; the response future then
         // carries the real reason, so write errors are only reported when it has none.
-        let write_result = write_body(body, &self.body);
+        let write_result = write_body(body, &self.body, host);
         pending.subscribe().block();
         let response = match pending.get() {
             Some(Ok(Ok(response))) => response,
-            Some(Ok(Err(code))) => return Err(from_error_code(code)),
+            Some(Ok(Err(code))) => return Err(failed(code)),
             Some(Err(())) | None => return Err(internal("response future polled twice")),
         };
         write_result?;
-        Response::new(response)
+        Response::new(response, host)
     }
 }
 
-fn write_body(body: OutgoingBody, bytes: &[u8]) -> ProviderResult<()> {
+fn write_body(body: OutgoingBody, bytes: &[u8], host: &str) -> ProviderResult<()> {
     {
         let stream = body.write().map_err(|_| internal("request body stream"))?;
         for chunk in bytes.chunks(WRITE_CHUNK) {
-            stream
-                .blocking_write_and_flush(chunk)
-                .map_err(|e| upstream(format!("sending request body: {}", stream_error(e))))?;
+            stream.blocking_write_and_flush(chunk).map_err(|e| {
+                upstream(format!(
+                    "sending the request body: {}",
+                    stream_error(e, host)
+                ))
+            })?;
         }
     }
-    OutgoingBody::finish(body, None).map_err(from_error_code)
+    OutgoingBody::finish(body, None).map_err(|code| from_error_code(&code, host))
 }
 
 /// A response head with its body not yet read.
@@ -215,7 +221,7 @@ pub struct Response {
 }
 
 impl Response {
-    fn new(response: IncomingResponse) -> ProviderResult<Response> {
+    fn new(response: IncomingResponse, host: &str) -> ProviderResult<Response> {
         let status = response.status();
         let headers = response
             .headers()
@@ -239,6 +245,7 @@ impl Response {
             headers,
             body: BodyReader {
                 stream: Some(stream),
+                host: host.to_string(),
                 _body: Some(body),
                 _response: response,
             },
@@ -290,6 +297,8 @@ impl Response {
 pub struct BodyReader {
     // Declared in drop order: the stream is a child of the body, the body of the response.
     stream: Option<InputStream>,
+    /// The authority the body comes from, for error messages.
+    host: String,
     _body: Option<IncomingBody>,
     _response: IncomingResponse,
 }
@@ -310,9 +319,7 @@ impl BodyReader {
                 }
                 Err(StreamError::LastOperationFailed(e)) => {
                     self.stream = None;
-                    let detail = crate::bindings::wasi::http::types::http_error_code(&e)
-                        .map(|code| from_error_code(code).message)
-                        .unwrap_or_else(|| e.to_debug_string());
+                    let detail = stream_error(StreamError::LastOperationFailed(e), &self.host);
                     return Err(upstream(format!("reading the response body: {detail}")));
                 }
             }
@@ -359,10 +366,17 @@ pub fn passed_on(headers: &[(String, String)]) -> Vec<(String, String)> {
         .collect()
 }
 
-fn stream_error(e: StreamError) -> String {
+/// A stream failure in words: the `wasi:http` error behind it when the host says which.
+fn stream_error(e: StreamError, host: &str) -> String {
     match e {
-        StreamError::Closed => "stream closed".into(),
-        StreamError::LastOperationFailed(e) => e.to_debug_string(),
+        StreamError::Closed => format!("the connection to {host} was closed"),
+        StreamError::LastOperationFailed(e) => {
+            match crate::bindings::wasi::http::types::http_error_code(&e) {
+                Some(code) => from_error_code(&code, host).message,
+                // The host's own words (e.g. its response size limit).
+                None => format!("{host}: {}", e.to_debug_string()),
+            }
+        }
     }
 }
 
@@ -372,49 +386,4 @@ fn internal(message: impl Into<String>) -> ProviderError {
 
 fn upstream(message: impl Into<String>) -> ProviderError {
     ProviderError::new(ErrorKind::UpstreamError, message)
-}
-
-/// Maps a `wasi:http` error code to a provider error.
-pub fn from_error_code(code: ErrorCode) -> ProviderError {
-    use ErrorKind as K;
-    let (kind, message) = match &code {
-        ErrorCode::HttpRequestDenied => (
-            K::Internal,
-            "the host refused this outgoing request: its destination is not on the adapter's \
-             allow-list, or it carried the sealed credential to a host not allowed to get it"
-                .to_string(),
-        ),
-        ErrorCode::DestinationIpProhibited => (
-            K::Internal,
-            "the host refused to connect: the destination resolves to a private or local address"
-                .to_string(),
-        ),
-        ErrorCode::ConnectionTimeout
-        | ErrorCode::ConnectionReadTimeout
-        | ErrorCode::ConnectionWriteTimeout
-        | ErrorCode::HttpResponseTimeout
-        | ErrorCode::DnsTimeout => (
-            K::Timeout,
-            format!("the provider did not answer in time ({code:?})"),
-        ),
-        ErrorCode::DnsError(_)
-        | ErrorCode::DestinationNotFound
-        | ErrorCode::DestinationUnavailable
-        | ErrorCode::DestinationIpUnroutable
-        | ErrorCode::ConnectionRefused
-        | ErrorCode::ConnectionTerminated
-        | ErrorCode::ConnectionLimitReached => (
-            K::Unavailable,
-            format!("could not reach the provider ({code:?})"),
-        ),
-        ErrorCode::HttpResponseBodySize(_) => (
-            K::UpstreamError,
-            "the provider's response exceeded the host's size limit".to_string(),
-        ),
-        _ => (
-            K::UpstreamError,
-            format!("HTTP error talking to the provider ({code:?})"),
-        ),
-    };
-    ProviderError::new(kind, message)
 }

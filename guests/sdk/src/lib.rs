@@ -45,6 +45,7 @@ pub mod openai;
 pub mod response;
 pub mod sse;
 pub mod stream;
+pub mod transport;
 pub mod url;
 
 pub use bindings::export_adapter;
