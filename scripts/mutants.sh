@@ -8,6 +8,7 @@
 #   scripts/mutants.sh            # all of it (hours on 2 cores)
 #   scripts/mutants.sh --list     # just list the mutants
 #   MUTANTS_FILES='runtime/src/egress/hooks.rs' scripts/mutants.sh   # one file
+#   MUTANTS_TIMEOUT=300 scripts/mutants.sh   # per-test-run timeout on a busy machine (default 120 s)
 # The report lands in mutants.out/ (caught.txt, missed.txt, timeout.txt, unviable.txt).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,6 @@ for f in $files; do args+=(--file "$f"); done
 # Build the guests once, outside the mutated tree's timing.
 cargo test -p wasmgate-runtime --locked --test sandbox --no-run >/dev/null
 exec cargo mutants --in-place --package wasmgate-runtime "${args[@]}" \
-  --timeout 120 --build-timeout 900 "$@" -- \
+  --timeout "${MUTANTS_TIMEOUT:-120}" --build-timeout 900 "$@" -- \
   --lib --test sandbox --test credential_scope --test contract_version --test sigv4 \
   --test host_credentials --test languages

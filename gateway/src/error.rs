@@ -118,6 +118,14 @@ impl ApiError {
         self
     }
 
+    /// 429 for limits the gateway enforces itself.
+    pub fn rate_limited(message: impl Into<String>) -> Self {
+        ApiError {
+            code: Some("rate_limit_exceeded".into()),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limit_error", message)
+        }
+    }
+
     /// 413.
     pub fn too_large(limit: usize) -> Self {
         ApiError {

@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::registry::{Registry, RegistryError};
+use crate::router::{Router, RouterParts};
 use crate::server::{serve, AppState, DEFAULT_MAX_BODY};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -22,6 +23,8 @@ pub struct GatewayOptions {
     pub shutdown_grace: Duration,
     /// Pre-reserve instance slots (fast instantiation; reserves much virtual memory).
     pub pooling: bool,
+    /// Where the router keeps its state and reads the time.
+    pub router: RouterParts,
 }
 
 impl Default for GatewayOptions {
@@ -31,6 +34,7 @@ impl Default for GatewayOptions {
             cache_dir: wasmgate_runtime::default_cache_dir(),
             shutdown_grace: Duration::from_secs(30),
             pooling: true,
+            router: RouterParts::default(),
         }
     }
 }
@@ -92,6 +96,7 @@ impl Gateway {
                 .max_request_body_bytes
                 .unwrap_or(DEFAULT_MAX_BODY),
             forward_headers: config.server.forward_headers.clone(),
+            router: Arc::new(Router::new(config.router.clone(), options.router.clone())),
         });
         let (stop, stopped) = oneshot::channel::<()>();
         let grace = config

@@ -2,7 +2,8 @@
 //! components, run by [`wasmgate_runtime`].
 //!
 //! The binary is a thin layer over this library: [`cli`] parses arguments, [`config`] reads
-//! LiteLLM-style YAML, [`registry`] loads adapters and routes model names, [`server`] speaks the
+//! LiteLLM-style YAML, [`registry`] loads adapters and resolves model names, [`router`] picks
+//! deployments, retries and falls back, [`server`] speaks the
 //! OpenAI HTTP API, and [`wire`] converts between OpenAI JSON and the WIT contract.
 
 pub mod builtin;
@@ -13,6 +14,7 @@ pub mod gateway;
 pub mod headers;
 pub mod logging;
 pub mod registry;
+pub mod router;
 pub mod scaffold;
 pub mod server;
 pub mod wire;

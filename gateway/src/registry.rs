@@ -33,6 +33,17 @@ pub struct Deployment {
     /// The environment variable that should hold this deployment's key and is not set; its
     /// calls are refused without a network attempt.
     pub missing_key: Option<String>,
+    /// Its id in response headers and router state: `model_info.id`, else a hash of what
+    /// identifies it (never its key).
+    pub id: String,
+    /// `weight` for simple-shuffle.
+    pub weight: Option<f64>,
+    /// Requests per minute it may take.
+    pub rpm: Option<u64>,
+    /// Tokens per minute it may use.
+    pub tpm: Option<u64>,
+    /// Timeout for streaming calls (`call.timeout` is for the others).
+    pub stream_timeout: Option<Duration>,
 }
 
 /// Deployments served for every name that starts with `prefix` (a `model_name` ending in `*`).
@@ -55,8 +66,6 @@ pub struct Registry {
     /// Adapters by name.
     pub adapters: BTreeMap<String, LoadedAdapter>,
     routing: Routing,
-    /// Extra attempts after a retryable failure.
-    pub num_retries: u32,
 }
 
 /// Why the registry could not be built.
@@ -228,11 +237,7 @@ impl Registry {
         routing
             .wildcards
             .sort_by_key(|w| std::cmp::Reverse(w.prefix.len()));
-        Ok(Registry {
-            adapters,
-            routing,
-            num_retries: config.num_retries.unwrap_or(0),
-        })
+        Ok(Registry { adapters, routing })
     }
 
     /// The model names `/v1/models` lists: configured names and wildcard patterns; with no
@@ -257,16 +262,12 @@ impl Registry {
         names
     }
 
-    /// The deployments that can serve `model`, in the order to try them: those with their
-    /// key first (shuffled: simple-shuffle load balancing), then those missing it.
+    /// The deployments that can serve `model` (the router picks among them).
     pub fn resolve(&self, model: &str) -> Result<Vec<Arc<Deployment>>, ApiError> {
-        let mut list = match self.routing.groups.get(model) {
-            Some(list) => list.clone(),
-            None => self.resolve_wildcard(model)?,
-        };
-        shuffle(&mut list);
-        list.sort_by_key(|d| d.missing_key.is_some());
-        Ok(list)
+        match self.routing.groups.get(model) {
+            Some(list) => Ok(list.clone()),
+            None => self.resolve_wildcard(model),
+        }
     }
 
     fn resolve_wildcard(&self, model: &str) -> Result<Vec<Arc<Deployment>>, ApiError> {
@@ -422,12 +423,26 @@ fn deployment(
             call.aws = Some(Arc::new(aws.clone()));
         }
     }
+    let label = format!("{provider}/{provider_model}");
+    let id = m.id.clone().unwrap_or_else(|| {
+        let identity = format!(
+            "{}\n{label}\n{}",
+            m.model_name,
+            call.api_base.as_deref().unwrap_or_default()
+        );
+        wasmgate_runtime::sha256_hex(identity.as_bytes())[..16].to_string()
+    });
     Ok(Deployment {
         adapter: loaded.adapter.clone(),
         provider_model: provider_model.to_string(),
         call,
-        label: format!("{provider}/{provider_model}"),
+        label,
         missing_key,
+        id,
+        weight: m.weight,
+        rpm: m.rpm,
+        tpm: m.tpm,
+        stream_timeout: m.stream_timeout,
     })
 }
 
@@ -435,16 +450,4 @@ fn env_key(var: Option<&str>) -> Option<Secret> {
     var.and_then(|v| std::env::var(v).ok())
         .filter(|k| !k.is_empty())
         .map(Secret::new)
-}
-
-/// A Fisher-Yates shuffle (simple-shuffle load balancing across a model's deployments).
-fn shuffle<T>(items: &mut [T]) {
-    for i in (1..items.len()).rev() {
-        let mut bytes = [0u8; 8];
-        if getrandom::fill(&mut bytes).is_err() {
-            return;
-        }
-        let j = (u64::from_le_bytes(bytes) % (i as u64 + 1)) as usize;
-        items.swap(i, j);
-    }
 }

@@ -4,6 +4,7 @@
 use crate::error::ApiError;
 use crate::headers::{add_upstream_headers, ForwardRule};
 use crate::registry::{Deployment, Registry};
+use crate::router::{AttemptFuture, Failed, Lease, Routed, Router as ModelRouter, Trace};
 use crate::wire;
 use axum::body::Body;
 use axum::extract::State;
@@ -40,6 +41,8 @@ pub struct AppState {
     pub max_body: usize,
     /// Which client headers reach adapters.
     pub forward_headers: ForwardRule,
+    /// Picks deployments, retries, falls back.
+    pub router: Arc<ModelRouter>,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -225,25 +228,24 @@ impl ProviderRequest for EmbeddingRequest {
     }
 }
 
-/// Tries the deployments in order (at least once each, `num_retries` extra attempts in all),
-/// moving on only after a retryable failure. Each attempt gets `request` with the deployment's
-/// provider model name.
-async fn with_deployments<R: ProviderRequest, T>(
+/// Routes one request through the router: each attempt gets the deployment's options with the
+/// call's metrics and the client's forwarded headers, and `request` with the deployment's
+/// provider model name; failures name the model and deployment.
+#[allow(clippy::too_many_arguments)]
+async fn with_router<R: ProviderRequest + Send, T: 'static, F>(
     state: &AppState,
     model: &str,
+    stream: bool,
+    fallbacks: Option<Vec<String>>,
     metrics: &Arc<CallMetrics>,
     client_headers: &[(String, String)],
     request: &mut R,
-    mut attempt: impl AsyncFnMut(&Deployment, &CallOptions, &mut R) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let deployments = state.registry.resolve(model)?;
-    let attempts = deployments
-        .len()
-        .max(1 + state.registry.num_retries as usize);
-    let mut last = None;
-    for i in 0..attempts {
-        let d = &deployments[i % deployments.len()];
-        let mut call = d.call.clone();
+    mut attempt: F,
+) -> Result<Routed<T>, Failed>
+where
+    F: for<'a> FnMut(&'a Deployment, CallOptions, &'a mut R) -> AttemptFuture<'a, T>,
+{
+    let wrapped = attempt_fn(|d: &Deployment, mut call: CallOptions, request: &mut R| {
         call.metrics = Some(metrics.clone());
         for (name, value) in client_headers {
             // The deployment's own headers win over a client's.
@@ -256,28 +258,89 @@ async fn with_deployments<R: ProviderRequest, T>(
             }
         }
         request.set_model(&d.provider_model);
-        let result = match &d.missing_key {
-            Some(var) => Err(ApiError::missing_key(model, &d.label, var)),
-            None => attempt(d, &call, request)
+        let call_made = attempt(d, call, request);
+        // Owned: the future may outlive this borrow of the model name.
+        let model = model.to_string();
+        Box::pin(async move {
+            call_made
                 .await
-                .map_err(|e| e.in_deployment(model, &d.label)),
-        };
-        let skip = d.missing_key.is_some();
-        match result {
-            Ok(v) => return Ok(v),
-            Err(e) if (e.is_retryable() || skip) && i + 1 < attempts => {
-                tracing::warn!(
-                    model,
-                    status = e.status.as_u16(),
-                    "deployment failed, trying the next: {}",
-                    e.message
-                );
-                last = Some(e);
-            }
-            Err(e) => return Err(e),
+                .map_err(|e| e.in_deployment(&model, &d.label))
+        })
+    });
+    state
+        .router
+        .route(&state.registry, model, stream, fallbacks, request, wrapped)
+        .await
+}
+
+/// Pins down the higher-ranked signature of an attempt closure.
+fn attempt_fn<R, T, F>(f: F) -> F
+where
+    F: for<'a> FnMut(&'a Deployment, CallOptions, &'a mut R) -> AttemptFuture<'a, T>,
+{
+    f
+}
+
+/// The routing headers: which deployment served (by id), attempts, the fallback taken; with
+/// LiteLLM's names for the same facts.
+fn add_trace_headers(headers: &mut HeaderMap, trace: &Trace) {
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(name, v);
         }
+    };
+    if let Some(id) = &trace.deployment {
+        set("x-wasmgate-deployment", id.clone());
+        set("x-litellm-model-id", id.clone());
     }
-    Err(last.unwrap_or_else(|| ApiError::internal("no deployment was tried")))
+    set("x-wasmgate-attempts", trace.attempts.to_string());
+    set(
+        "x-litellm-attempted-retries",
+        trace.attempts.saturating_sub(1).to_string(),
+    );
+    set(
+        "x-litellm-attempted-fallbacks",
+        trace.fallbacks_tried.to_string(),
+    );
+    if let Some(group) = &trace.fallback {
+        set("x-wasmgate-fallback", group.clone());
+    }
+}
+
+/// An error answer with the routing headers.
+fn failed_response(failed: Failed) -> Result<Response, ApiError> {
+    let mut response = failed.error.clone().into_response();
+    add_trace_headers(response.headers_mut(), &failed.trace);
+    if failed.trace.attempts == 0 {
+        return Err(failed.error);
+    }
+    tracing::info!(
+        status = failed.error.status.as_u16(),
+        "{}",
+        failed.error.message
+    );
+    Ok(response)
+}
+
+/// A routed call's JSON answer: its usage counted for the deployment, the upstream's and the
+/// routing headers added.
+fn routed_json<T>(
+    body: Value,
+    usage: &Option<wasmgate_runtime::types::Usage>,
+    upstream_headers: &[(String, String)],
+    routed: &Routed<T>,
+) -> Response {
+    if let Some(tokens) = usage_tokens(usage) {
+        routed.lease.add_tokens(tokens);
+    }
+    let mut response = Json(body).into_response();
+    add_upstream_headers(response.headers_mut(), upstream_headers);
+    add_trace_headers(response.headers_mut(), &routed.trace);
+    response
+}
+
+fn usage_tokens(usage: &Option<wasmgate_runtime::types::Usage>) -> Option<u64> {
+    usage.as_ref().map(|u| u64::from(u.total_tokens))
 }
 
 async fn chat(State(state): Shared, headers: HeaderMap, body: Body) -> Response {
@@ -299,40 +362,64 @@ async fn chat_response(
     let model = call.model.clone();
     let client_headers = state.forward_headers.select(headers);
     if !call.stream {
-        let answer = with_deployments(
+        let routed = match with_router(
             state,
             &model,
+            false,
+            call.fallbacks.take(),
             metrics,
             &client_headers,
             &mut call.request,
-            async |d, opts, req| d.adapter.chat(opts, req).await.map_err(ApiError::from),
+            attempt_fn(|d, opts, req| {
+                Box::pin(async move { d.adapter.chat(&opts, req).await.map_err(ApiError::from) })
+            }),
         )
-        .await?;
-        let mut response = Json(wire::chat_response_json(&answer, &model)).into_response();
-        add_upstream_headers(response.headers_mut(), &answer.headers);
-        return Ok(response);
+        .await
+        {
+            Ok(routed) => routed,
+            Err(failed) => return failed_response(failed),
+        };
+        let answer = &routed.value;
+        let body = wire::chat_response_json(answer, &model);
+        return Ok(routed_json(body, &answer.usage, &answer.headers, &routed));
     }
-    let (first, rest) = with_deployments(
+    let routed = match with_router(
         state,
         &model,
+        true,
+        call.fallbacks.take(),
         metrics,
         &client_headers,
         &mut call.request,
-        async |d, opts, req| {
-            let mut stream = d
-                .adapter
-                .chat_stream(opts, req)
-                .await
-                .map_err(ApiError::from)?;
-            // A failure before the first chunk is answered with its own status code.
-            match stream.next_batch().await {
-                Some(Err(e)) => Err(ApiError::from(e)),
-                first => Ok((first, stream)),
-            }
-        },
+        attempt_fn(|d, opts, req| {
+            Box::pin(async move {
+                let mut stream = d
+                    .adapter
+                    .chat_stream(&opts, req)
+                    .await
+                    .map_err(ApiError::from)?;
+                // A failure before the first chunk is answered with its own status code (and
+                // may move on to another deployment or a fallback).
+                match stream.next_batch().await {
+                    Some(Err(e)) => Err(ApiError::from(e)),
+                    first => Ok((first, stream)),
+                }
+            })
+        }),
     )
-    .await?;
-    Ok(sse_response(first, rest, model))
+    .await
+    {
+        Ok(routed) => routed,
+        Err(failed) => return failed_response(failed),
+    };
+    let Routed {
+        value: (first, rest),
+        trace,
+        lease,
+    } = routed;
+    let mut response = sse_response(first, rest, model, lease);
+    add_trace_headers(response.headers_mut(), &trace);
+    Ok(response)
 }
 
 fn write_sse_event(out: &mut Vec<u8>, v: &Value) {
@@ -362,18 +449,25 @@ fn sse_response(
     first: Option<Result<Vec<ChatChunk>, CallError>>,
     rest: ChatStream,
     model: String,
+    lease: Lease,
 ) -> Response {
     let upstream_headers = rest.headers().to_vec();
-    let events = futures::stream::unfold(Some((Some(first), rest)), move |state| {
+    // The lease travels with the stream: the deployment counts as busy until it ends.
+    let events = futures::stream::unfold(Some((Some(first), rest, lease)), move |state| {
         let model = model.clone();
         async move {
-            let (pending, mut stream) = state?;
+            let (pending, mut stream, lease) = state?;
             let item = match pending {
                 Some(item) => item,
                 None => stream.next_batch().await,
             };
             Some(match item {
-                Some(Ok(batch)) => (sse_batch(&batch, &model), Some((None, stream))),
+                Some(Ok(batch)) => {
+                    if let Some(tokens) = batch.iter().find_map(|c| usage_tokens(&c.usage)) {
+                        lease.add_tokens(tokens);
+                    }
+                    (sse_batch(&batch, &model), Some((None, stream, lease)))
+                }
                 Some(Err(e)) => {
                     let error = ApiError::from(e);
                     tracing::warn!(
@@ -407,19 +501,26 @@ async fn embeddings(State(state): Shared, headers: HeaderMap, body: Body) -> Res
         let json = read_json(&state, &headers, body).await?;
         let mut call = wire::embedding_call(&json)?;
         let client_headers = state.forward_headers.select(&headers);
-        let answer = with_deployments(
+        let routed = match with_router(
             &state,
             &call.model,
+            false,
+            call.fallbacks.take(),
             &metrics,
             &client_headers,
             &mut call.request,
-            async |d, opts, req| d.adapter.embed(opts, req).await.map_err(ApiError::from),
+            attempt_fn(|d, opts, req| {
+                Box::pin(async move { d.adapter.embed(&opts, req).await.map_err(ApiError::from) })
+            }),
         )
-        .await?;
-        let body = wire::embedding_response_json(&answer, &call.model, call.encoding)?;
-        let mut response = Json(body).into_response();
-        add_upstream_headers(response.headers_mut(), &answer.headers);
-        Ok::<_, ApiError>(response)
+        .await
+        {
+            Ok(routed) => routed,
+            Err(failed) => return failed_response(failed),
+        };
+        let answer = &routed.value;
+        let body = wire::embedding_response_json(answer, &call.model, call.encoding)?;
+        Ok::<_, ApiError>(routed_json(body, &answer.usage, &answer.headers, &routed))
     }
     .await;
     finish("embeddings", result, started, &metrics)

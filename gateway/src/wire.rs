@@ -15,6 +15,8 @@ pub struct ChatCall {
     pub stream: bool,
     /// The request for the adapter (its `model` is replaced per deployment).
     pub request: ChatRequest,
+    /// Per-request fallbacks.
+    pub fallbacks: Option<Vec<String>>,
 }
 
 /// Top-level chat fields the contract models; everything else goes to `extra`.
@@ -91,8 +93,34 @@ fn object<'a>(v: &'a Value, param: &str) -> Res<&'a Map<String, Value>> {
         .ok_or_else(|| bad(param, format!("`{param}` must be an object")))
 }
 
+/// Body keys for the router, never passed to a provider (LiteLLM's per-request `fallbacks`).
+const ROUTING_FIELDS: &[&str] = &["fallbacks"];
+
 fn extra(body: &Map<String, Value>, known: &[&str]) -> Option<String> {
-    wire_json::unknown_keys(body, known, &[])
+    let mut known = known.to_vec();
+    known.extend_from_slice(ROUTING_FIELDS);
+    wire_json::unknown_keys(body, &known, &[])
+}
+
+/// LiteLLM's per-request `fallbacks`: model names to try, in order, after the requested one
+/// failed (strings, or `{"model": name}` objects).
+fn fallbacks_of(body: &Map<String, Value>) -> Res<Option<Vec<String>>> {
+    let Some(v) = body.get("fallbacks").filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    let names = v.as_array().and_then(|items| {
+        items
+            .iter()
+            .map(|i| {
+                i.as_str()
+                    .or_else(|| i.get("model").and_then(Value::as_str))
+                    .map(str::to_string)
+            })
+            .collect::<Option<Vec<_>>>()
+    });
+    names
+        .map(Some)
+        .ok_or_else(|| bad("fallbacks", "`fallbacks` must be a list of model names"))
 }
 
 /// Merges a record's `extra` into `out`; keys the record set itself win.
@@ -265,6 +293,7 @@ pub fn chat_call(body: &Value) -> Res<ChatCall> {
         model,
         stream,
         request,
+        fallbacks: fallbacks_of(body)?,
     })
 }
 
@@ -678,6 +707,8 @@ pub struct EmbeddingCall {
     pub encoding: EncodingFormat,
     /// The request for the adapter.
     pub request: EmbeddingRequest,
+    /// Per-request fallbacks.
+    pub fallbacks: Option<Vec<String>>,
 }
 
 fn embedding_input(v: &Value, param: &str) -> Res<EmbeddingInput> {
@@ -765,6 +796,7 @@ pub fn embedding_call(body: &Value) -> Res<EmbeddingCall> {
         model,
         encoding,
         request,
+        fallbacks: fallbacks_of(body)?,
     })
 }
 

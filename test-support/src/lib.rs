@@ -4,7 +4,10 @@
 pub mod auth;
 pub mod client;
 pub mod guests;
+pub mod scripted;
+mod serve;
 pub mod upstream;
 
 pub use guests::{example_wasm, guest_wasm, workspace_root};
+pub use scripted::{ScriptedUpstream, Step};
 pub use upstream::{Recorded, Upstream};

@@ -13,6 +13,7 @@ use wasmgate_runtime::Secret;
 
 mod credentials;
 mod positions;
+mod router;
 
 pub use credentials::HostCredential;
 
@@ -113,8 +114,8 @@ struct RawConfig {
     model_list: Option<Vec<Value>>,
     adapters: Vec<Value>,
     general_settings: RawGeneral,
-    router_settings: RawRouter,
-    litellm_settings: RawRouter,
+    router_settings: BTreeMap<String, Value>,
+    litellm_settings: BTreeMap<String, Value>,
     server: RawServer,
     environment_variables: BTreeMap<String, String>,
     #[serde(flatten)]
@@ -140,6 +141,7 @@ struct RawParams {
     stream_timeout: Option<f64>,
     rpm: Option<u64>,
     tpm: Option<u64>,
+    weight: Option<f64>,
     #[serde(default)]
     settings: BTreeMap<String, Value>,
     #[serde(default)]
@@ -191,14 +193,6 @@ struct RawGeneral {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct RawRouter {
-    num_retries: Option<u32>,
-    #[serde(flatten)]
-    other: BTreeMap<String, Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
 struct RawServer {
     host: Option<String>,
     port: Option<u16>,
@@ -225,8 +219,18 @@ pub struct ModelDeployment {
     pub api_key: Option<Secret>,
     /// The variable of an `api_key: os.environ/VAR` that is not set.
     pub api_key_env: Option<String>,
-    /// `timeout` in seconds.
+    /// `timeout`.
     pub timeout: Option<Duration>,
+    /// `stream_timeout`: for streaming calls, instead of `timeout`.
+    pub stream_timeout: Option<Duration>,
+    /// `rpm`: requests per minute this deployment may take.
+    pub rpm: Option<u64>,
+    /// `tpm`: tokens per minute this deployment may use.
+    pub tpm: Option<u64>,
+    /// `weight` for simple-shuffle.
+    pub weight: Option<f64>,
+    /// `model_info.id`: the deployment's id in headers and router state.
+    pub id: Option<String>,
     /// Settings handed to the adapter (`settings:` and unrecognised scalar params).
     pub settings: Vec<(String, String)>,
     /// `extra_headers` with plain values.
@@ -318,8 +322,8 @@ pub struct Config {
     pub adapters: Vec<ExternalAdapter>,
     /// `general_settings.master_key`.
     pub master_key: Option<Secret>,
-    /// Extra attempts on other deployments after a retryable failure.
-    pub num_retries: Option<u32>,
+    /// Retries, fallbacks, cooldowns, strategy.
+    pub router: crate::router::RouterSettings,
     /// Server settings.
     pub server: ServerSettings,
     /// What may not work as the operator meant (unknown keys, unset key variables, ...), in
@@ -499,13 +503,14 @@ impl Config {
                 std::env::set_var(k, v);
             }
         }
-        for (section, keys) in [
-            ("general_settings", raw.general_settings.other.keys()),
-            ("router_settings", raw.router_settings.other.keys()),
-            ("litellm_settings", raw.litellm_settings.other.keys()),
-        ] {
-            loader.warn_unknown(&format!("{section}."), section, keys.cloned(), top_hint);
-        }
+        loader.warn_unknown(
+            "general_settings.",
+            "general_settings",
+            raw.general_settings.other.keys().cloned(),
+            top_hint,
+        );
+        let router_settings =
+            router::router_settings(&mut loader, &raw.router_settings, &raw.litellm_settings);
 
         let master_key = match &raw.general_settings.master_key {
             Some(k) => {
@@ -570,6 +575,7 @@ impl Config {
             }
         }
         loader.entry = String::new();
+        warn_unserved_groups(&mut loader, &router_settings, &models);
         let host = raw.server.host.as_deref().and_then(|h| {
             listen_host(h)
                 .map_err(|m| {
@@ -609,10 +615,7 @@ impl Config {
             models,
             adapters,
             master_key,
-            num_retries: raw
-                .router_settings
-                .num_retries
-                .or(raw.litellm_settings.num_retries),
+            router: router_settings,
             server,
             warnings: loader.warnings,
             notices: loader.notices,
@@ -681,6 +684,57 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// A serde_yaml message without its " at line N column M" tail (the line is reported apart).
+/// Warns about fallback groups and alias targets that no `model_list` entry serves.
+fn warn_unserved_groups(
+    loader: &mut Loader,
+    router: &crate::router::RouterSettings,
+    models: &[ModelDeployment],
+) {
+    let served = |name: &str| {
+        models.iter().any(|m| match m.model_name.strip_suffix('*') {
+            Some(prefix) => name.starts_with(prefix),
+            None => m.model_name == name,
+        })
+    };
+    let lists = [
+        ("fallbacks", &router.fallbacks),
+        ("context_window_fallbacks", &router.context_window_fallbacks),
+        ("content_policy_fallbacks", &router.content_policy_fallbacks),
+    ];
+    let mut named: Vec<(String, &str)> = Vec::new();
+    for (key, map) in lists {
+        for (group, targets) in map {
+            named.push((group.clone(), key));
+            named.extend(targets.iter().map(|t| (t.clone(), key)));
+        }
+    }
+    named.extend(
+        router
+            .default_fallbacks
+            .iter()
+            .map(|t| (t.clone(), "default_fallbacks")),
+    );
+    named.extend(
+        router
+            .model_group_alias
+            .values()
+            .map(|t| (t.clone(), "model_group_alias")),
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, key) in named {
+        if served(&name) || !seen.insert(name.clone()) {
+            continue;
+        }
+        let line = loader
+            .line(&format!("router_settings.{key}"))
+            .or_else(|| loader.line(&format!("litellm_settings.{key}")));
+        loader.warn(
+            line,
+            format!("`{key}` names the model group `{name}`, which no model_list entry serves"),
+        );
+    }
+}
+
 /// The loader's own type names (`struct RawParams`) read as "a mapping".
 fn yaml_message(e: &serde_yaml_ng::Error) -> String {
     let message = e.to_string();
@@ -838,7 +892,6 @@ fn model(
         m.other.keys().cloned(),
         "; it is ignored",
     );
-    let _ = &m.model_info;
     let p = &m.litellm_params;
     if m.model_name.trim().is_empty() {
         return Err(loader.error(
@@ -1041,20 +1094,26 @@ fn model(
         ignored.into_iter(),
         "; it is ignored",
     );
-    if p.rpm.is_some() || p.tpm.is_some() {
-        let key_line = loader
-            .key_line("litellm_params.rpm")
-            .or(loader.key_line("litellm_params.tpm"));
-        loader.warn(key_line, "rpm/tpm limits are accepted but not enforced yet");
-    }
-    let timeout = p
-        .timeout
-        .or(p.stream_timeout)
-        .map(|s| {
-            let key_line = loader.key_line("litellm_params.timeout").or(line);
-            seconds(s, "litellm_params.timeout", loader, key_line)
+    let secs = |loader: &Loader, v: Option<f64>, key: &str| {
+        v.map(|s| {
+            let key_line = loader.key_line(&format!("litellm_params.{key}")).or(line);
+            seconds(s, &format!("litellm_params.{key}"), loader, key_line)
         })
-        .transpose()?;
+        .transpose()
+    };
+    let timeout = secs(loader, p.timeout, "timeout")?;
+    let stream_timeout = secs(loader, p.stream_timeout, "stream_timeout")?;
+    if let Some(w) = p.weight.filter(|w| !w.is_finite() || *w < 0.0) {
+        return Err(loader.error(
+            loader.key_line("litellm_params.weight"),
+            format!("litellm_params.weight must be a number of at least 0, not {w}"),
+        ));
+    }
+    let id = m
+        .model_info
+        .as_ref()
+        .and_then(|info| info.get("id"))
+        .and_then(scalar_text);
     Ok(ModelDeployment {
         model_name: m.model_name.trim().to_string(),
         provider: provider.to_string(),
@@ -1063,6 +1122,11 @@ fn model(
         api_key,
         api_key_env,
         timeout,
+        stream_timeout,
+        rpm: p.rpm,
+        tpm: p.tpm,
+        weight: p.weight,
+        id,
         settings,
         headers,
         secret_headers,
@@ -1099,7 +1163,7 @@ mod tests {
         );
         assert_eq!(m.line, Some(2));
         assert_eq!(c.master_key.as_ref().unwrap().expose(), "sk-master");
-        assert_eq!(c.num_retries, Some(2));
+        assert_eq!(c.router.num_retries, 2);
         let w = c
             .warnings
             .iter()
@@ -1110,10 +1174,7 @@ mod tests {
             w.contains("c.yaml:14: `general_settings.database_url`"),
             "{w}"
         );
-        assert!(
-            w.contains("c.yaml:17: `router_settings.routing_strategy`"),
-            "{w}"
-        );
+        assert!(!w.contains("routing_strategy"), "{w}");
         assert!(w.contains("c.yaml:8: `litellm_params.temperature`"), "{w}");
         assert!(!w.contains("extra_headers"), "{w}");
         assert_eq!(m.headers, vec![("a".to_string(), "b".to_string())]);

@@ -21,6 +21,7 @@ pub fn options() -> GatewayOptions {
         cache_dir: Some(workspace_root().join("target").join("wasmgate-test-cache")),
         shutdown_grace: Duration::from_secs(10),
         pooling: true,
+        router: Default::default(),
     }
 }
 
