@@ -26,4 +26,4 @@ cargo test -p wasmgate-runtime --locked --test sandbox --no-run >/dev/null
 exec cargo mutants --in-place --package wasmgate-runtime "${args[@]}" \
   --timeout "${MUTANTS_TIMEOUT:-120}" --build-timeout 900 "$@" -- \
   --lib --test sandbox --test credential_scope --test contract_version --test sigv4 \
-  --test host_credentials --test languages
+  --test host_credentials --test host_tokens --test languages
