@@ -120,6 +120,16 @@ pub struct ServeArgs {
     /// Compile adapters at every start instead of caching them.
     #[arg(long)]
     pub no_cache: bool,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key; overrides
+    /// server.tls_cert_file).
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Require client certificates issued by this PEM CA (mTLS).
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    pub tls_client_ca: Option<PathBuf>,
     /// Allocate instances on demand instead of from a pre-reserved pool (slower per call; for
     /// environments that limit virtual memory, or profilers such as valgrind).
     #[arg(long)]
@@ -393,6 +403,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (None, None) => IpAddr::from([127, 0, 0, 1]),
     };
     let port = args.port.or(config.server.port).unwrap_or(4000);
+    let mut config = config;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let reload_every = config
+            .server
+            .front
+            .tls
+            .as_ref()
+            .map_or(std::time::Duration::from_secs(60), |t| t.reload_every);
+        config.server.front.tls = Some(crate::front::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: args.tls_client_ca.clone(),
+            reload_every,
+        });
+    }
     let defaults = GatewayOptions::default();
     let options = GatewayOptions {
         listen: SocketAddr::new(host, port),
@@ -407,7 +432,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let gateway = Gateway::start(&config, options).await?;
     tracing::info!(
-        "wasmgate listening on http://{} ({} adapters, {} model names) in {:?}",
+        "wasmgate listening on {}://{} ({} adapters, {} model names) in {:?}",
+        if gateway.tls { "https" } else { "http" },
         gateway.addr,
         gateway.registry.adapters.len(),
         gateway.registry.model_names().len(),

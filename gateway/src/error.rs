@@ -126,6 +126,21 @@ impl ApiError {
         }
     }
 
+    /// 408 for a request body that did not arrive in time.
+    pub fn body_timeout(limit: Duration) -> Self {
+        ApiError {
+            code: Some("request_timeout".into()),
+            ..Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "invalid_request_error",
+                format!(
+                    "the request body did not arrive within {} s",
+                    limit.as_secs_f64()
+                ),
+            )
+        }
+    }
+
     /// 413.
     pub fn too_large(limit: usize) -> Self {
         ApiError {

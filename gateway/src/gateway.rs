@@ -1,9 +1,10 @@
 //! A running gateway: config loaded, adapters compiled, listening.
 
 use crate::config::Config;
+use crate::front::{FrontStats, TlsError};
 use crate::registry::{Registry, RegistryError};
 use crate::router::{Router, RouterParts};
-use crate::server::{serve, AppState, DEFAULT_MAX_BODY};
+use crate::server::{router as routes, AppState, DEFAULT_MAX_BODY};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -45,6 +46,10 @@ pub struct Gateway {
     pub addr: SocketAddr,
     /// The registry it serves.
     pub registry: Arc<Registry>,
+    /// What the listener has done (connections accepted and refused).
+    pub front: Arc<FrontStats>,
+    /// Whether it serves HTTPS.
+    pub tls: bool,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -58,6 +63,9 @@ pub enum StartError {
     /// An adapter or route could not be set up.
     #[error("{0}")]
     Registry(#[from] RegistryError),
+    /// The TLS certificate, key or client CA could not be used.
+    #[error("{0}")]
+    Tls(#[from] TlsError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -77,6 +85,12 @@ impl Gateway {
             ..Default::default()
         })?;
         let registry = Arc::new(Registry::load(&runtime, config).await?);
+        let front = config.server.front.clone();
+        let acceptor = front
+            .tls
+            .as_ref()
+            .map(crate::front::tls_acceptor)
+            .transpose()?;
         let listener =
             TcpListener::bind(options.listen)
                 .await
@@ -97,23 +111,38 @@ impl Gateway {
                 .unwrap_or(DEFAULT_MAX_BODY),
             forward_headers: config.server.forward_headers.clone(),
             router: Arc::new(Router::new(config.router.clone(), options.router.clone())),
+            body_timeout: front.body_timeout,
         });
+        let stats = Arc::new(FrontStats::default());
+        let tls = acceptor.is_some();
         let (stop, stopped) = oneshot::channel::<()>();
         let grace = config
             .server
             .shutdown_grace
             .unwrap_or(options.shutdown_grace);
-        let task = tokio::spawn(serve(
-            listener,
-            state,
+        let task = tokio::spawn({
+            let stats = stats.clone();
             async move {
-                let _ = stopped.await;
-            },
-            grace,
-        ));
+                crate::front::serve(
+                    listener,
+                    routes(state),
+                    front,
+                    acceptor,
+                    stats,
+                    async move {
+                        let _ = stopped.await;
+                    },
+                    grace,
+                )
+                .await;
+                Ok(())
+            }
+        });
         Ok(Gateway {
             addr,
             registry,
+            front: stats,
+            tls,
             stop: Some(stop),
             task,
         })

@@ -10,6 +10,7 @@ pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod front;
 pub mod gateway;
 pub mod headers;
 pub mod logging;

@@ -10,7 +10,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use bytes::Bytes;
 use futures::StreamExt;
@@ -18,10 +17,8 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use std::convert::Infallible;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::net::TcpListener;
 use wasmgate_runtime::types::{ChatChunk, ChatRequest, EmbeddingRequest};
 use wasmgate_runtime::{CallError, CallMetrics, CallOptions, ChatStream, Secret};
 
@@ -43,6 +40,8 @@ pub struct AppState {
     pub forward_headers: ForwardRule,
     /// Picks deployments, retries, falls back.
     pub router: Arc<ModelRouter>,
+    /// A request body must arrive whole within this.
+    pub body_timeout: Duration,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -91,42 +90,6 @@ async fn access_log(request: axum::extract::Request, next: axum::middleware::Nex
     response
 }
 
-/// Serves `listener` until `shutdown` resolves, then lets in-flight requests and streams finish
-/// for at most `grace`.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
-) -> std::io::Result<()> {
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    // Without TCP_NODELAY, small SSE writes wait on Nagle and delayed ACKs (~40 ms a chunk).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
-        shutdown.await;
-        tracing::info!(
-            "shutting down: no new connections; waiting up to {grace:?} for requests in flight"
-        );
-        let _ = stopping_tx.send(());
-    });
-    let deadline = async move {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        result = server => result,
-        _ = deadline => {
-            tracing::warn!("grace period over; exiting with requests still in flight");
-            Ok(())
-        }
-    }
-}
-
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -160,9 +123,11 @@ async fn read_json(state: &AppState, headers: &HeaderMap, body: Body) -> Result<
     if declared.is_some_and(|n| n > state.max_body) {
         return Err(ApiError::too_large(state.max_body));
     }
-    let bytes = http_body_util::Limited::new(body, state.max_body)
-        .collect()
+    let collect = http_body_util::Limited::new(body, state.max_body).collect();
+    let collected = tokio::time::timeout(state.body_timeout, collect)
         .await
+        .map_err(|_| ApiError::body_timeout(state.body_timeout))?;
+    let bytes = collected
         .map_err(|e| {
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()

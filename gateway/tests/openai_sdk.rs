@@ -1,5 +1,6 @@
 //! The official `openai` Python SDK (installed from PyPI into a venv under `target/`) talks to
-//! the gateway: chat, stream, tools, embeddings, models, and errors raised as the right classes.
+//! the gateway, over HTTP and over HTTPS with a CA made for the test: chat, stream, tools,
+//! embeddings, models, and errors raised as the right classes.
 
 mod common;
 
@@ -63,23 +64,46 @@ async fn the_official_python_sdk_works_against_the_gateway() {
          - model_name: limited\n  litellm_params:\n    model: openai/error-429\n    api_base: {base}\n"
     );
     let gw = common::start(&yaml).await;
+    check(&python, &format!("http://{}/v1", gw.addr), None).await;
+
+    let pki = wasmgate_test_support::pki::TestPki::create(
+        &wasmgate_test_support::workspace_root()
+            .join("target")
+            .join("test-pki")
+            .join(format!("sdk-{}", std::process::id())),
+    );
+    let tls = format!(
+        "{yaml}server:\n  tls_cert_file: {}\n  tls_key_file: {}\n",
+        pki.server.cert.display(),
+        pki.server.key.display()
+    );
+    let gw = common::start(&tls).await;
+    check(
+        &python,
+        &format!("https://127.0.0.1:{}/v1", gw.addr.port()),
+        Some(&pki.ca),
+    )
+    .await;
+}
+
+/// Runs the SDK script against `url`, trusting `ca` when given.
+async fn check(python: &Path, url: &str, ca: Option<&Path>) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("openai_sdk_check.py");
-    let output = tokio::time::timeout(
-        std::time::Duration::from_secs(120),
-        tokio::process::Command::new(python)
-            .arg(script)
-            .env("GATEWAY_URL", format!("http://{}/v1", gw.addr))
-            .output(),
-    )
-    .await
-    .expect("the SDK script finished within 120 s")
-    .expect("running python");
+    let mut command = tokio::process::Command::new(python);
+    command.arg(script).env("GATEWAY_URL", url);
+    if let Some(ca) = ca {
+        command.env("GATEWAY_CA", ca);
+    }
+    let output = tokio::time::timeout(std::time::Duration::from_secs(120), command.output())
+        .await
+        .expect("the SDK script finished within 120 s")
+        .expect("running python");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success() && stdout.trim() == "OK",
-        "SDK check failed:\n{stdout}\n{stderr}"
+        "SDK check against {url} failed:\n{stdout}\n{stderr}"
     );
 }

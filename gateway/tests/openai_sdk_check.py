@@ -3,11 +3,23 @@
 Exits non-zero with a message on the first broken expectation and prints OK at the end.
 """
 import os
+import ssl
 import sys
 
 import openai
 
-client = openai.OpenAI(base_url=os.environ["GATEWAY_URL"], api_key="sk-master-sdk", max_retries=0)
+try:  # the SDK's HTTP client library, by the name its version uses
+    import httpx2 as httpx
+except ImportError:
+    import httpx
+
+# Over HTTPS, trust the test's own CA (GATEWAY_CA).
+http_client = None
+if os.environ.get("GATEWAY_CA"):
+    http_client = httpx.Client(verify=ssl.create_default_context(cafile=os.environ["GATEWAY_CA"]))
+client = openai.OpenAI(
+    base_url=os.environ["GATEWAY_URL"], api_key="sk-master-sdk", max_retries=0, http_client=http_client
+)
 
 chat = client.chat.completions.create(model="gpt", messages=[{"role": "user", "content": "Hi"}])
 assert chat.choices[0].message.content == "Hello from upstream", chat
@@ -55,7 +67,9 @@ err = expect(openai.RateLimitError, model="limited")
 assert err.status_code == 429, err
 expect(openai.NotFoundError, model="no-such-model")
 expect(openai.BadRequestError, model="gpt", temperature="hot")
-bad_key = openai.OpenAI(base_url=os.environ["GATEWAY_URL"], api_key="wrong", max_retries=0)
+bad_key = openai.OpenAI(
+    base_url=os.environ["GATEWAY_URL"], api_key="wrong", max_retries=0, http_client=http_client
+)
 try:
     bad_key.models.list()
     sys.exit("expected AuthenticationError")

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod client;
 pub mod guests;
+pub mod pki;
 pub mod scripted;
 mod serve;
 pub mod upstream;

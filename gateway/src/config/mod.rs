@@ -199,6 +199,23 @@ struct RawServer {
     max_request_body_mb: Option<u64>,
     shutdown_grace_s: Option<f64>,
     forward_client_headers: Option<Vec<String>>,
+    tls_cert_file: Option<String>,
+    tls_key_file: Option<String>,
+    ssl_certfile_path: Option<String>,
+    ssl_keyfile_path: Option<String>,
+    tls_client_ca_file: Option<String>,
+    tls_reload_s: Option<f64>,
+    tls_handshake_timeout_s: Option<f64>,
+    header_timeout_s: Option<f64>,
+    idle_timeout_s: Option<f64>,
+    body_timeout_s: Option<f64>,
+    max_connections: Option<usize>,
+    connection_wait_ms: Option<u64>,
+    max_header_kb: Option<usize>,
+    http2_max_streams: Option<u32>,
+    http2_max_pending_resets: Option<usize>,
+    #[serde(flatten)]
+    other: BTreeMap<String, Value>,
 }
 
 /// One deployment of a model name. A `model_name` ending in `*` is a wildcard route: it serves
@@ -309,6 +326,8 @@ pub struct ServerSettings {
     pub shutdown_grace: Option<Duration>,
     /// Which client headers reach adapters.
     pub forward_headers: crate::headers::ForwardRule,
+    /// The listener's limits and TLS.
+    pub front: crate::front::FrontSettings,
 }
 
 /// A loaded, validated config.
@@ -461,6 +480,16 @@ impl Config {
                 adapter.path = base.join(&adapter.path);
             }
         }
+        if let Some(tls) = &mut config.server.front.tls {
+            for path in [&mut tls.cert, &mut tls.key]
+                .into_iter()
+                .chain(tls.client_ca.as_mut())
+            {
+                if path.is_relative() {
+                    *path = base.join(&*path);
+                }
+            }
+        }
         config.file = Some(path.to_path_buf());
         Ok(config)
     }
@@ -590,11 +619,13 @@ impl Config {
                 .map_err(|e| loader.errors.push(e))
                 .ok()
         });
+        let front = front_settings(&mut loader, &raw.server);
         let server = ServerSettings {
             host,
             port: raw.server.port,
             max_request_body_bytes: raw.server.max_request_body_mb.map(|mb| (mb as usize) << 20),
             shutdown_grace,
+            front,
             forward_headers: forward_rule(
                 raw.server.forward_client_headers.as_deref(),
                 raw.general_settings.forward_client_headers_to_llm_api,
@@ -748,6 +779,95 @@ fn yaml_message(e: &serde_yaml_ng::Error) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The listener's limits and TLS from `server:` (LiteLLM's `ssl_certfile_path` and
+/// `ssl_keyfile_path` name the TLS files too).
+fn front_settings(loader: &mut Loader, raw: &RawServer) -> crate::front::FrontSettings {
+    loader.warn_unknown(
+        "server.",
+        "server",
+        raw.other.keys().cloned(),
+        "; it is ignored",
+    );
+    let mut front = crate::front::FrontSettings::default();
+    let secs = |loader: &mut Loader, v: Option<f64>, key: &str, slot: &mut Duration| {
+        if let Some(s) = v {
+            let line = loader.line(&format!("server.{key}"));
+            match seconds(s, &format!("server.{key}"), loader, line) {
+                Ok(d) => *slot = d,
+                Err(e) => loader.errors.push(e),
+            }
+        }
+    };
+    secs(
+        loader,
+        raw.header_timeout_s,
+        "header_timeout_s",
+        &mut front.header_timeout,
+    );
+    secs(
+        loader,
+        raw.idle_timeout_s,
+        "idle_timeout_s",
+        &mut front.idle_timeout,
+    );
+    secs(
+        loader,
+        raw.body_timeout_s,
+        "body_timeout_s",
+        &mut front.body_timeout,
+    );
+    secs(
+        loader,
+        raw.tls_handshake_timeout_s,
+        "tls_handshake_timeout_s",
+        &mut front.tls_handshake_timeout,
+    );
+    let mut reload = Duration::from_secs(60);
+    secs(loader, raw.tls_reload_s, "tls_reload_s", &mut reload);
+    if let Some(n) = raw.max_connections {
+        front.max_connections = n.max(1);
+    }
+    if let Some(ms) = raw.connection_wait_ms {
+        front.connection_wait = Duration::from_millis(ms);
+    }
+    if let Some(kb) = raw.max_header_kb {
+        front.max_header_bytes = kb.max(8) << 10;
+    }
+    if let Some(n) = raw.http2_max_streams {
+        front.http2_max_streams = n.max(1);
+    }
+    if let Some(n) = raw.http2_max_pending_resets {
+        front.http2_max_pending_resets = n;
+    }
+    let cert = raw.tls_cert_file.clone().or(raw.ssl_certfile_path.clone());
+    let key = raw.tls_key_file.clone().or(raw.ssl_keyfile_path.clone());
+    match (cert, key) {
+        (Some(cert), Some(key)) => {
+            front.tls = Some(crate::front::TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+                client_ca: raw.tls_client_ca_file.clone().map(Into::into),
+                reload_every: reload,
+            })
+        }
+        (None, None) if raw.tls_client_ca_file.is_none() => {}
+        _ => {
+            let line = loader
+                .line("server.tls_cert_file")
+                .or(loader.line("server.tls_key_file"))
+                .or(loader.line("server.ssl_certfile_path"))
+                .or(loader.line("server.ssl_keyfile_path"))
+                .or(loader.line("server.tls_client_ca_file"));
+            let e = loader.error(
+                line,
+                "TLS needs both server.tls_cert_file and server.tls_key_file (or LiteLLM's ssl_certfile_path and ssl_keyfile_path)",
+            );
+            loader.errors.push(e);
+        }
+    }
+    front
 }
 
 /// `server.host`: an IP address, or `localhost` for 127.0.0.1.
