@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Front-door memory: the gateway's RSS idle, while 3,000 connections hold a partial request
+# head, during and 60 s after a c=512 burst of chat requests (wrk, 10 s). Prints a table row set;
+# numbers go to docs/performance.md. Usage: benches/memory.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+UP_PORT=${BENCH_UPSTREAM_PORT:-9110}
+GW_PORT=${BENCH_GATEWAY_PORT:-9210}
+OUT=target/bench
+mkdir -p "$OUT"
+if ! command -v wrk >/dev/null; then
+  apt-get update -qq && apt-get install -y -qq wrk
+fi
+cargo build --release --locked -p wasmgate -p wasmgate-test-support
+cat > "$OUT/memory.yaml" <<YAML
+model_list:
+- model_name: gpt
+  litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
+YAML
+ulimit -n 20000 2>/dev/null || true
+target/release/wasmgate-upstream "$UP_PORT" > "$OUT/memory-upstream.log" 2>&1 &
+UP_PID=$!
+target/release/wasmgate serve -c "$OUT/memory.yaml" --port "$GW_PORT" --log-level warn > "$OUT/memory-gateway.log" 2>&1 &
+GW_PID=$!
+trap 'kill $UP_PID $GW_PID 2>/dev/null || true' EXIT
+for port in "$UP_PORT" "$GW_PORT"; do
+  for _ in $(seq 1 200); do curl -sf -o /dev/null "http://127.0.0.1:$port/v1/models" && break; sleep 0.05; done
+done
+rss() { awk '/VmRSS/{print int($2/1024)}' "/proc/$GW_PID/status"; }
+hwm() { awk '/VmHWM/{print int($2/1024)}' "/proc/$GW_PID/status"; }
+body='{"model":"gpt","messages":[{"role":"user","content":"Hello, how are you?"}]}'
+BODY="$body" wrk -t1 -c1 -d2s -s benches/post.lua "http://127.0.0.1:$GW_PORT/v1/chat/completions" > /dev/null
+IDLE=$(rss)
+# 3,000 partial heads: measured once all are open, then held past the 10 s header timeout.
+python3 benches/hold_connections.py 127.0.0.1 "$GW_PORT" 3000 12 > "$OUT/hold.txt" &
+HOLD_PID=$!
+for _ in $(seq 1 600); do grep -q open "$OUT/hold.txt" 2>/dev/null && break; sleep 0.1; done
+sleep 1
+HELD=$(rss)
+wait $HOLD_PID
+CLOSED=$(awk '/closed-by-server/{print $2}' "$OUT/hold.txt")
+AFTER_HOLD=$(rss)
+BODY="$body" wrk -t2 -c512 -d10s --timeout 30s -s benches/post.lua "http://127.0.0.1:$GW_PORT/v1/chat/completions" > "$OUT/burst.txt" 2>&1 || true
+RPS=$(awk '/Requests\/sec/{print int($2)}' "$OUT/burst.txt")
+PEAK=$(hwm)
+AFTER_BURST=$(rss)
+sleep 60
+SETTLED=$(rss)
+echo "| gateway RSS, MiB | idle | 3,000 partial-head connections held | after they were closed ($CLOSED of 3000 by the server) | peak (c=512 burst, $RPS req/s) | right after the burst | 60 s after the burst |"
+echo "|---|---|---|---|---|---|---|"
+echo "| $(date -u +%F) | $IDLE | $HELD | $AFTER_HOLD | $PEAK | $AFTER_BURST | $SETTLED |"
