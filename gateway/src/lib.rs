@@ -6,6 +6,7 @@
 //! deployments, retries and falls back, [`server`] speaks the
 //! OpenAI HTTP API, and [`wire`] converts between OpenAI JSON and the WIT contract.
 
+pub mod anthropic;
 pub mod builtin;
 pub mod cli;
 pub mod config;

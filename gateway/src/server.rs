@@ -51,6 +51,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat))
         .route("/chat/completions", post(chat))
+        .route("/v1/messages", post(crate::anthropic::messages))
         .route("/v1/embeddings", post(embeddings))
         .route("/embeddings", post(embeddings))
         .route("/v1/models", get(models))
@@ -94,7 +95,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+/// Checks the master key: `Authorization: Bearer <key>`, or `x-api-key: <key>` as Anthropic's
+/// clients send it.
+pub(crate) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     let Some(key) = &state.master_key else {
         return Ok(());
     };
@@ -105,6 +108,7 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
             v.strip_prefix("Bearer ")
                 .or_else(|| v.strip_prefix("bearer "))
         })
+        .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
         .map(str::trim);
     match presented {
         Some(p) if constant_time_eq(p.as_bytes(), key.expose().as_bytes()) => Ok(()),
@@ -115,7 +119,12 @@ fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-async fn read_json(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+/// The request body as JSON, bounded in size and in time.
+pub(crate) async fn read_json(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Value, ApiError> {
     let declared = headers
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -150,6 +159,17 @@ fn finish(
     started: Instant,
     metrics: &CallMetrics,
 ) -> Response {
+    finish_with(route, result, started, metrics, ApiError::into_response)
+}
+
+/// [`finish`] with errors rendered by `render` (another API's error shape).
+pub(crate) fn finish_with(
+    route: &str,
+    result: Result<Response, ApiError>,
+    started: Instant,
+    metrics: &CallMetrics,
+    render: fn(ApiError) -> Response,
+) -> Response {
     let response = match result {
         Ok(response) => response,
         Err(e) => {
@@ -158,7 +178,7 @@ fn finish(
                 500.. => tracing::warn!(route, status, "{}", e.message),
                 _ => tracing::info!(route, status, "{}", e.message),
             }
-            e.into_response()
+            render(e)
         }
     };
     with_overhead(response, started, metrics)
@@ -175,7 +195,7 @@ fn with_overhead(mut response: Response, started: Instant, metrics: &CallMetrics
 }
 
 /// A request whose `model` names the provider's model of the deployment it is sent to.
-trait ProviderRequest {
+pub(crate) trait ProviderRequest {
     fn set_model(&mut self, model: &str);
 }
 
@@ -197,7 +217,7 @@ impl ProviderRequest for EmbeddingRequest {
 /// call's metrics and the client's forwarded headers, and `request` with the deployment's
 /// provider model name; failures name the model and deployment.
 #[allow(clippy::too_many_arguments)]
-async fn with_router<R: ProviderRequest + Send, T: 'static, F>(
+pub(crate) async fn with_router<R: ProviderRequest + Send, T: 'static, F>(
     state: &AppState,
     model: &str,
     stream: bool,
@@ -239,7 +259,7 @@ where
 }
 
 /// Pins down the higher-ranked signature of an attempt closure.
-fn attempt_fn<R, T, F>(f: F) -> F
+pub(crate) fn attempt_fn<R, T, F>(f: F) -> F
 where
     F: for<'a> FnMut(&'a Deployment, CallOptions, &'a mut R) -> AttemptFuture<'a, T>,
 {
@@ -248,7 +268,7 @@ where
 
 /// The routing headers: which deployment served (by id), attempts, the fallback taken; with
 /// LiteLLM's names for the same facts.
-fn add_trace_headers(headers: &mut HeaderMap, trace: &Trace) {
+pub(crate) fn add_trace_headers(headers: &mut HeaderMap, trace: &Trace) {
     let mut set = |name: &'static str, value: String| {
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(name, v);
@@ -274,7 +294,15 @@ fn add_trace_headers(headers: &mut HeaderMap, trace: &Trace) {
 
 /// An error answer with the routing headers.
 fn failed_response(failed: Failed) -> Result<Response, ApiError> {
-    let mut response = failed.error.clone().into_response();
+    failed_response_with(failed, ApiError::into_response)
+}
+
+/// [`failed_response`] in another API's error shape.
+pub(crate) fn failed_response_with(
+    failed: Failed,
+    render: fn(ApiError) -> Response,
+) -> Result<Response, ApiError> {
+    let mut response = render(failed.error.clone());
     add_trace_headers(response.headers_mut(), &failed.trace);
     if failed.trace.attempts == 0 {
         return Err(failed.error);
@@ -304,7 +332,7 @@ fn routed_json<T>(
     response
 }
 
-fn usage_tokens(usage: &Option<wasmgate_runtime::types::Usage>) -> Option<u64> {
+pub(crate) fn usage_tokens(usage: &Option<wasmgate_runtime::types::Usage>) -> Option<u64> {
     usage.as_ref().map(|u| u64::from(u.total_tokens))
 }
 

@@ -1,0 +1,194 @@
+//! The Anthropic Messages API (`POST /v1/messages`) over any adapter: requests are translated to
+//! the contract, answers and streams back to Anthropic's shapes, errors in Anthropic's error
+//! shape with its status codes (529 when overloaded). Coding agents built on the Anthropic SDK
+//! (Claude Code and others) can use any provider through it.
+
+mod events;
+mod request;
+mod response;
+
+pub use request::{messages_call, MessagesCall};
+
+use crate::error::ApiError;
+use crate::headers::add_upstream_headers;
+use crate::server::{
+    add_trace_headers, attempt_fn, authorize, failed_response_with, finish_with, read_json,
+    usage_tokens, with_router, AppState,
+};
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::StreamExt;
+use http::{HeaderMap, StatusCode};
+use serde_json::{json, Value};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmgate_runtime::CallMetrics;
+
+/// Anthropic's error `type` and status for an error.
+fn error_kind(e: &ApiError) -> (StatusCode, &'static str) {
+    match e.status.as_u16() {
+        400 | 405 | 408 => (e.status, "invalid_request_error"),
+        401 => (e.status, "authentication_error"),
+        403 => (e.status, "permission_error"),
+        404 => (e.status, "not_found_error"),
+        413 => (e.status, "request_too_large"),
+        429 => (e.status, "rate_limit_error"),
+        503 | 529 => (
+            StatusCode::from_u16(529).expect("529 is a status"),
+            "overloaded_error",
+        ),
+        _ => (e.status, "api_error"),
+    }
+}
+
+/// `{"type": "error", "error": {"type", "message"}}`.
+fn error_body(e: &ApiError) -> Value {
+    json!({"type": "error", "error": {"type": error_kind(e).1, "message": e.message}})
+}
+
+/// An error answered in Anthropic's shape, keeping `retry-after` and the upstream's headers.
+pub fn error_response(e: ApiError) -> Response {
+    let (status, _) = error_kind(&e);
+    let body = error_body(&e).to_string();
+    let mut response = e.into_response();
+    *response.status_mut() = status;
+    *response.body_mut() = Body::from(body);
+    response
+}
+
+/// `POST /v1/messages`.
+pub async fn messages(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let metrics = Arc::new(CallMetrics::default());
+    let result = messages_response(&state, &headers, body, &metrics).await;
+    finish_with("messages", result, started, &metrics, error_response)
+}
+
+async fn messages_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    metrics: &Arc<CallMetrics>,
+) -> Result<Response, ApiError> {
+    authorize(state, headers)?;
+    let json = read_json(state, headers, body).await?;
+    let MessagesCall {
+        model,
+        stream,
+        mut request,
+    } = messages_call(&json)?;
+    let client_headers = state.forward_headers.select(headers);
+    if !stream {
+        let routed = match with_router(
+            state,
+            &model,
+            false,
+            None,
+            metrics,
+            &client_headers,
+            &mut request,
+            attempt_fn(|d, opts, req| {
+                Box::pin(async move { d.adapter.chat(&opts, req).await.map_err(ApiError::from) })
+            }),
+        )
+        .await
+        {
+            Ok(routed) => routed,
+            Err(failed) => return failed_response_with(failed, error_response),
+        };
+        let answer = &routed.value;
+        if let Some(tokens) = usage_tokens(&answer.usage) {
+            routed.lease.add_tokens(tokens);
+        }
+        let mut response = axum::Json(response::message_json(answer, &model)).into_response();
+        add_upstream_headers(response.headers_mut(), &answer.headers);
+        add_trace_headers(response.headers_mut(), &routed.trace);
+        return Ok(response);
+    }
+    let routed = match with_router(
+        state,
+        &model,
+        true,
+        None,
+        metrics,
+        &client_headers,
+        &mut request,
+        attempt_fn(|d, opts, req| {
+            Box::pin(async move {
+                let mut stream = d
+                    .adapter
+                    .chat_stream(&opts, req)
+                    .await
+                    .map_err(ApiError::from)?;
+                match stream.next_batch().await {
+                    Some(Err(e)) => Err(ApiError::from(e)),
+                    first => Ok((first, stream)),
+                }
+            })
+        }),
+    )
+    .await
+    {
+        Ok(routed) => routed,
+        Err(failed) => return failed_response_with(failed, error_response),
+    };
+    let crate::router::Routed {
+        value: (first, rest),
+        trace,
+        lease,
+    } = routed;
+    let upstream_headers = rest.headers().to_vec();
+    let writer = events::EventWriter::new(&model);
+    let events = futures::stream::unfold(
+        Some((Some(first), rest, lease, writer)),
+        |state| async move {
+            let (pending, mut stream, lease, mut writer) = state?;
+            let item = match pending {
+                Some(item) => item,
+                None => stream.next_batch().await,
+            };
+            let mut out = Vec::with_capacity(512);
+            let next = match item {
+                Some(Ok(batch)) => {
+                    if let Some(tokens) = batch.iter().find_map(|c| usage_tokens(&c.usage)) {
+                        lease.add_tokens(tokens);
+                    }
+                    for chunk in &batch {
+                        writer.chunk(&mut out, chunk);
+                    }
+                    Some((None, stream, lease, writer))
+                }
+                Some(Err(e)) => {
+                    let error = ApiError::from(e);
+                    tracing::warn!(
+                        status = error.status.as_u16(),
+                        "stream failed: {}",
+                        error.message
+                    );
+                    writer.error(&mut out, &error_body(&error));
+                    None
+                }
+                None => {
+                    writer.end(&mut out);
+                    None
+                }
+            };
+            Some((Ok::<_, Infallible>(Bytes::from(out)), next))
+        },
+    );
+    let mut response = Response::builder()
+        .header(http::header::CONTENT_TYPE, "text/event-stream")
+        .header(http::header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(events.boxed()))
+        .expect("static headers are valid");
+    add_upstream_headers(response.headers_mut(), &upstream_headers);
+    add_trace_headers(response.headers_mut(), &trace);
+    Ok(response)
+}

@@ -1,0 +1,236 @@
+//! `POST /v1/messages` through the real gateway over an OpenAI-shaped upstream: the exact SSE
+//! byte sequence of a streamed tool call, whole answers, and errors in Anthropic's shape; and the
+//! official `anthropic` Python SDK (installed from PyPI into a venv under `target/`).
+
+mod common;
+
+use common::{start, url};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use wasmgate_test_support::client::post_json;
+use wasmgate_test_support::{workspace_root, Upstream};
+
+fn config(upstream: &Upstream) -> String {
+    format!(
+        "general_settings:\n  master_key: sk-master-anthropic\nmodel_list:\n\
+         - model_name: claude\n  litellm_params:\n    model: openai/gpt-4o-mini\n    api_base: {base}\n\
+         - model_name: tools\n  litellm_params:\n    model: openai/tool-call\n    api_base: {base}\n\
+         - model_name: limited\n  litellm_params:\n    model: openai/error-429\n    api_base: {base}\n",
+        base = upstream.url()
+    )
+}
+
+const KEY: (&str, &str) = ("x-api-key", "sk-master-anthropic");
+
+#[tokio::test]
+async fn a_streamed_tool_call_is_anthropics_exact_event_sequence() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config(&upstream)).await;
+    let body = json!({"model": "tools", "max_tokens": 100, "stream": true,
+                      "messages": [{"role": "user", "content": "Weather in Paris?"}],
+                      "tools": [{"name": "get_weather", "input_schema": {"type": "object"}}]});
+    let reply = post_json(
+        &url(&gw, "/v1/messages"),
+        &body,
+        &[KEY, ("anthropic-version", "2023-06-01")],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(
+        reply.header("content-type").as_deref(),
+        Some("text/event-stream")
+    );
+    let text = reply.text();
+    let events: Vec<(String, Value)> = text
+        .split("\n\n")
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let (name, data) = e.split_once('\n').expect("event and data lines");
+            let name = name
+                .strip_prefix("event: ")
+                .expect("an event line")
+                .to_string();
+            let data = data.strip_prefix("data: ").expect("a data line");
+            (name, serde_json::from_str(data).expect("JSON data"))
+        })
+        .collect();
+    assert!(text.ends_with("\n\n"));
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "message_start",
+            "ping",
+            "content_block_start",
+            "content_block_delta",
+            "content_block_delta",
+            "content_block_stop",
+            "message_delta",
+            "message_stop"
+        ]
+    );
+    for (name, data) in &events {
+        assert_eq!(
+            data["type"],
+            name.as_str(),
+            "the data's type names its event"
+        );
+    }
+    let start = &events[0].1["message"];
+    assert_eq!(
+        (start["role"].as_str(), start["model"].as_str()),
+        (Some("assistant"), Some("tools"))
+    );
+    assert!(start["id"].as_str().unwrap().starts_with("msg_"));
+    assert_eq!(
+        events[2].1,
+        json!({"type": "content_block_start", "index": 0,
+               "content_block": {"type": "tool_use", "id": "call_1", "name": "get_weather", "input": {}}})
+    );
+    assert_eq!(
+        events[3].1["delta"],
+        json!({"type": "input_json_delta", "partial_json": "{\"city\":"})
+    );
+    assert_eq!(
+        events[4].1["delta"],
+        json!({"type": "input_json_delta", "partial_json": "\"Paris\"}"})
+    );
+    assert_eq!(
+        events[5].1,
+        json!({"type": "content_block_stop", "index": 0})
+    );
+    assert_eq!(events[6].1["delta"]["stop_reason"], "tool_use");
+    assert_eq!(events[6].1["usage"]["output_tokens"], 3);
+    assert_eq!(events[6].1["usage"]["cache_read_input_tokens"], 2);
+    let sent = upstream.requests();
+    assert_eq!(sent[0].json()["stream_options"]["include_usage"], true);
+    assert_eq!(
+        sent[0].json()["tools"][0]["function"]["name"],
+        "get_weather"
+    );
+}
+
+#[tokio::test]
+async fn answers_and_errors_are_in_anthropics_shape() {
+    let upstream = Upstream::start().await;
+    let gw = start(&config(&upstream)).await;
+    let messages = url(&gw, "/v1/messages");
+    let body = json!({"model": "claude", "max_tokens": 50, "system": "Be brief.",
+                      "messages": [{"role": "user", "content": "Hi"}]});
+    let reply = post_json(&messages, &body, &[KEY]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let m = reply.json();
+    assert_eq!(
+        (m["type"].as_str(), m["role"].as_str(), m["model"].as_str()),
+        (Some("message"), Some("assistant"), Some("claude"))
+    );
+    assert_eq!(
+        m["content"][0],
+        json!({"type": "text", "text": "Hello from upstream"})
+    );
+    assert_eq!(m["stop_reason"], "end_turn");
+    assert_eq!(m["usage"]["input_tokens"], 7);
+    assert_eq!(
+        upstream.requests()[0].json()["messages"][0],
+        json!({"role": "system", "content": "Be brief."})
+    );
+
+    let wrong = post_json(&messages, &body, &[("x-api-key", "wrong")]).await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(
+        wrong.json(),
+        json!({"type": "error", "error": {"type": "authentication_error", "message": "invalid API key"}})
+    );
+    let unknown = post_json(
+        &messages,
+        &json!({"model": "nope", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}),
+        &[KEY],
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error"]["type"], "not_found_error");
+    let limited = post_json(&messages, &json!({"model": "limited", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}), &[KEY]).await;
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.json()["error"]["type"], "rate_limit_error");
+    assert_eq!(limited.header("retry-after").as_deref(), Some("7"));
+    let invalid = post_json(
+        &messages,
+        &json!({"model": "claude", "messages": []}),
+        &[KEY],
+    )
+    .await;
+    assert_eq!(invalid.status, 400);
+    assert_eq!(invalid.json()["error"]["type"], "invalid_request_error");
+}
+
+/// The pinned SDK version.
+const ANTHROPIC_SDK: &str = "anthropic==2.14.0";
+
+fn venv_python() -> PathBuf {
+    let venv = workspace_root().join("target").join("py-anthropic-sdk");
+    let python = venv.join("bin").join("python");
+    let ready = |p: &Path| {
+        Command::new(p)
+            .args([
+                "-c",
+                &format!(
+                    "import anthropic, sys; sys.exit(anthropic.__version__ != '{}')",
+                    &ANTHROPIC_SDK[11..]
+                ),
+            ])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ready(&python) {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv");
+        assert!(status.success(), "creating the venv failed");
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                ANTHROPIC_SDK,
+            ])
+            .status()
+            .expect("pip install");
+        assert!(
+            status.success(),
+            "installing {ANTHROPIC_SDK} from PyPI failed"
+        );
+        assert!(ready(&python), "the venv does not import {ANTHROPIC_SDK}");
+    }
+    python
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_anthropic_sdk_works_over_an_openai_shaped_upstream() {
+    let python = tokio::task::spawn_blocking(venv_python).await.unwrap();
+    let upstream = Upstream::start().await;
+    let gw = start(&config(&upstream)).await;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("anthropic_sdk_check.py");
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        tokio::process::Command::new(python)
+            .arg(script)
+            .env("GATEWAY_URL", format!("http://{}", gw.addr))
+            .output(),
+    )
+    .await
+    .expect("the SDK script finished within 120 s")
+    .expect("running python");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.trim() == "OK",
+        "SDK check failed:\n{stdout}\n{stderr}"
+    );
+}
