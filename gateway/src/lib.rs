@@ -9,6 +9,7 @@
 pub mod anthropic;
 pub mod builtin;
 pub mod cli;
+pub mod completions;
 pub mod config;
 pub mod error;
 pub mod front;

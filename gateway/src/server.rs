@@ -52,6 +52,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/chat/completions", post(chat))
         .route("/v1/messages", post(crate::anthropic::messages))
+        .route("/v1/completions", post(crate::completions::completions))
+        .route("/completions", post(crate::completions::completions))
+        .route("/v1/models/{*model}", get(model_info))
+        .route("/models/{*model}", get(model_info))
         .route("/v1/embeddings", post(embeddings))
         .route("/embeddings", post(embeddings))
         .route("/v1/models", get(models))
@@ -575,6 +579,25 @@ async fn probe(model: &str, d: &Deployment) -> Result<(), ApiError> {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(ApiError::from(e)),
         Err(_) => Err(ApiError::internal(format!("no answer within {bound:?}"))),
+    }
+}
+
+/// `GET /v1/models/{model}`: the model if this gateway serves that name (exactly, or through a
+/// wildcard route), else 404 `model_not_found`.
+async fn model_info(
+    State(state): Shared,
+    headers: HeaderMap,
+    axum::extract::Path(model): axum::extract::Path<String>,
+) -> Response {
+    if let Err(e) = authorize(&state, &headers) {
+        return e.into_response();
+    }
+    match state.registry.resolve(&model) {
+        Ok(_) => {
+            Json(json!({"id": model, "object": "model", "created": 0, "owned_by": "wasmgate"}))
+                .into_response()
+        }
+        Err(e) => e.into_response(),
     }
 }
 

@@ -76,4 +76,19 @@ try:
 except openai.AuthenticationError:
     pass
 
+model = client.models.retrieve("gpt")
+assert model.id == "gpt", model
+try:
+    client.models.retrieve("no-such-model")
+    raise SystemExit("a missing model was found")
+except openai.NotFoundError:
+    pass
+
+completion = client.completions.create(model="gpt", prompt="Say hi", max_tokens=16)
+assert completion.object == "text_completion", completion
+assert completion.choices[0].text == "Hello from upstream", completion
+assert completion.usage.total_tokens == 12, completion.usage
+streamed = "".join(c.choices[0].text for c in client.completions.create(model="gpt", prompt="Say hi", stream=True) if c.choices)
+assert streamed == "Hello from upstream", streamed
+
 print("OK")

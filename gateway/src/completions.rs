@@ -1,0 +1,260 @@
+//! OpenAI's legacy text completions (`POST /v1/completions`), still used by evaluation tools:
+//! the prompt is sent as one user message to the chat contract, and the answer (or stream) comes
+//! back as `text_completion` objects.
+
+use crate::error::ApiError;
+use crate::headers::add_upstream_headers;
+use crate::server::{
+    add_trace_headers, attempt_fn, authorize, failed_response_with, finish_with, read_json,
+    usage_tokens, with_router, AppState,
+};
+use crate::wire;
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::StreamExt;
+use http::HeaderMap;
+use serde_json::{json, Map, Value};
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+use wasmgate_runtime::types::{ChatChunk, ChatResponse, FinishReason};
+use wasmgate_runtime::CallMetrics;
+
+/// Fields of a completions request that mean the same in a chat request.
+const SHARED_FIELDS: &[&str] = &[
+    "model",
+    "max_tokens",
+    "temperature",
+    "top_p",
+    "n",
+    "stop",
+    "seed",
+    "user",
+    "presence_penalty",
+    "frequency_penalty",
+    "stream",
+    "stream_options",
+];
+
+/// The chat request body a completions body stands for.
+fn as_chat(body: &Value) -> Result<Value, ApiError> {
+    let body = body
+        .as_object()
+        .ok_or_else(|| ApiError::bad_request("the request body must be a JSON object"))?;
+    let prompt = match body.get("prompt") {
+        Some(Value::String(p)) => p.clone(),
+        Some(Value::Array(items)) if items.len() == 1 && items[0].is_string() => {
+            items[0].as_str().unwrap_or_default().to_string()
+        }
+        Some(Value::Array(_)) => {
+            return Err(ApiError::invalid_param(
+                "prompt",
+                "send one prompt per request (a list of several prompts is not supported)",
+            ))
+        }
+        _ => {
+            return Err(ApiError::invalid_param(
+                "prompt",
+                "`prompt` must be a string",
+            ))
+        }
+    };
+    for unsupported in ["echo", "suffix", "best_of", "logprobs"] {
+        if body
+            .get(unsupported)
+            .is_some_and(|v| !v.is_null() && v != &Value::Bool(false))
+        {
+            return Err(ApiError::invalid_param(
+                unsupported,
+                format!("`{unsupported}` is not supported by the gateway's completions"),
+            ));
+        }
+    }
+    let mut chat: Map<String, Value> = body
+        .iter()
+        .filter(|(k, _)| SHARED_FIELDS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    chat.insert(
+        "messages".into(),
+        json!([{"role": "user", "content": prompt}]),
+    );
+    Ok(Value::Object(chat))
+}
+
+fn finish_name(reason: Option<&FinishReason>) -> Value {
+    match reason {
+        None => Value::Null,
+        Some(FinishReason::Length) => json!("length"),
+        Some(FinishReason::ContentFilter) => json!("content_filter"),
+        Some(_) => json!("stop"),
+    }
+}
+
+fn completion_json(r: &ChatResponse, model: &str) -> Value {
+    let choices: Vec<Value> = r
+        .choices
+        .iter()
+        .map(|c| {
+            json!({"text": c.message.content.clone().unwrap_or_default(), "index": c.index,
+                   "logprobs": null, "finish_reason": finish_name(c.finish_reason.as_ref())})
+        })
+        .collect();
+    let mut out = json!({"id": format!("cmpl-{}", r.id.trim_start_matches("chatcmpl-")),
+        "object": "text_completion", "created": r.created, "model": model, "choices": choices});
+    if let Some(u) = &r.usage {
+        out["usage"] = json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                              "total_tokens": u.total_tokens});
+    }
+    out
+}
+
+fn chunk_json(c: &ChatChunk, model: &str) -> Value {
+    let choices: Vec<Value> = c
+        .choices
+        .iter()
+        .map(|d| {
+            json!({"text": d.content.clone().unwrap_or_default(), "index": d.index,
+                   "logprobs": null, "finish_reason": finish_name(d.finish_reason.as_ref())})
+        })
+        .collect();
+    let mut out = json!({"id": format!("cmpl-{}", c.id.trim_start_matches("chatcmpl-")),
+        "object": "text_completion", "created": c.created, "model": model, "choices": choices});
+    if let Some(u) = &c.usage {
+        out["usage"] = json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                              "total_tokens": u.total_tokens});
+    }
+    out
+}
+
+/// `POST /v1/completions`.
+pub async fn completions(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let started = Instant::now();
+    let metrics = Arc::new(CallMetrics::default());
+    let result = completions_response(&state, &headers, body, &metrics).await;
+    finish_with(
+        "completions",
+        result,
+        started,
+        &metrics,
+        ApiError::into_response,
+    )
+}
+
+async fn completions_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    metrics: &Arc<CallMetrics>,
+) -> Result<Response, ApiError> {
+    authorize(state, headers)?;
+    let json = read_json(state, headers, body).await?;
+    let mut call = wire::chat_call(&as_chat(&json)?)?;
+    let model = call.model.clone();
+    let client_headers = state.forward_headers.select(headers);
+    if !call.stream {
+        let routed = match with_router(
+            state,
+            &model,
+            false,
+            None,
+            metrics,
+            &client_headers,
+            &mut call.request,
+            attempt_fn(|d, opts, req| {
+                Box::pin(async move { d.adapter.chat(&opts, req).await.map_err(ApiError::from) })
+            }),
+        )
+        .await
+        {
+            Ok(routed) => routed,
+            Err(failed) => return failed_response_with(failed, ApiError::into_response),
+        };
+        if let Some(tokens) = usage_tokens(&routed.value.usage) {
+            routed.lease.add_tokens(tokens);
+        }
+        let mut response = axum::Json(completion_json(&routed.value, &model)).into_response();
+        add_upstream_headers(response.headers_mut(), &routed.value.headers);
+        add_trace_headers(response.headers_mut(), &routed.trace);
+        return Ok(response);
+    }
+    let routed = match with_router(
+        state,
+        &model,
+        true,
+        None,
+        metrics,
+        &client_headers,
+        &mut call.request,
+        attempt_fn(|d, opts, req| {
+            Box::pin(async move {
+                let mut stream = d
+                    .adapter
+                    .chat_stream(&opts, req)
+                    .await
+                    .map_err(ApiError::from)?;
+                match stream.next_batch().await {
+                    Some(Err(e)) => Err(ApiError::from(e)),
+                    first => Ok((first, stream)),
+                }
+            })
+        }),
+    )
+    .await
+    {
+        Ok(routed) => routed,
+        Err(failed) => return failed_response_with(failed, ApiError::into_response),
+    };
+    let crate::router::Routed {
+        value: (first, rest),
+        trace,
+        lease,
+    } = routed;
+    let events = futures::stream::unfold(Some((Some(first), rest, lease)), move |state| {
+        let model = model.clone();
+        async move {
+            let (pending, mut stream, lease) = state?;
+            let item = match pending {
+                Some(item) => item,
+                None => stream.next_batch().await,
+            };
+            let mut out = Vec::new();
+            let next = match item {
+                Some(Ok(batch)) => {
+                    for chunk in &batch {
+                        if let Some(tokens) = usage_tokens(&chunk.usage) {
+                            lease.add_tokens(tokens);
+                        }
+                        out.extend_from_slice(b"data: ");
+                        out.extend_from_slice(chunk_json(chunk, &model).to_string().as_bytes());
+                        out.extend_from_slice(b"\n\n");
+                    }
+                    Some((None, stream, lease))
+                }
+                Some(Err(e)) => {
+                    let error = ApiError::from(e);
+                    out.extend_from_slice(format!("data: {}\n\n", error.body()).as_bytes());
+                    None
+                }
+                None => {
+                    out.extend_from_slice(b"data: [DONE]\n\n");
+                    None
+                }
+            };
+            Some((Ok::<_, Infallible>(Bytes::from(out)), next))
+        }
+    });
+    let mut response = Response::builder()
+        .header(http::header::CONTENT_TYPE, "text/event-stream")
+        .header(http::header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(events.boxed()))
+        .expect("static headers are valid");
+    add_trace_headers(response.headers_mut(), &trace);
+    Ok(response)
+}
