@@ -57,6 +57,9 @@ pub enum Command {
     },
     /// Create a new adapter project (WIT, guest SDK, a working OpenAI-compatible adapter to start
     /// from, build script, end-to-end test, README).
+    #[command(
+        after_help = "Examples:\n  wasmgate new acme --lang python\n  wasmgate new acme --lang rust --dir adapters/"
+    )]
     New {
         /// The adapter's name: lowercase letters, digits and '-'.
         name: String,

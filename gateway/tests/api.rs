@@ -393,6 +393,11 @@ async fn a_client_disconnect_frees_the_instance() {
     // While the stream holds the only slot, another call is refused...
     let busy = post_json(&chat, &chat_body("slow"), &[]).await;
     assert_eq!(busy.status, 503, "{}", busy.text());
+    assert_eq!(
+        busy.header("retry-after").as_deref(),
+        Some("1"),
+        "overload answers say when to retry"
+    );
     // ...and once the client goes away, the instance is dropped and the slot is free again.
     drop(incoming);
     let mut freed = false;
