@@ -52,6 +52,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/v1/chat/completions", post(chat))
         .route("/chat/completions", post(chat))
         .route("/v1/messages", post(crate::anthropic::messages))
+        .route(
+            "/v1/messages/count_tokens",
+            post(crate::anthropic::count_tokens),
+        )
         .route("/v1/completions", post(crate::completions::completions))
         .route("/completions", post(crate::completions::completions))
         .route("/v1/models/{*model}", get(model_info))
@@ -523,9 +527,13 @@ async fn embeddings(State(state): Shared, headers: HeaderMap, body: Body) -> Res
     finish("embeddings", result, started, &metrics)
 }
 
+/// `GET /v1/models`: OpenAI's list, or Anthropic's when the client sends `anthropic-version`.
 async fn models(State(state): Shared, headers: HeaderMap) -> Response {
     if let Err(e) = authorize(&state, &headers) {
         return e.into_response();
+    }
+    if headers.contains_key("anthropic-version") {
+        return Json(crate::anthropic::models_json(&state.registry.model_names())).into_response();
     }
     let data: Vec<Value> = state
         .registry

@@ -59,6 +59,41 @@ pub fn error_response(e: ApiError) -> Response {
     response
 }
 
+/// Anthropic's model list: `{data: [{type, id, display_name, created_at}], has_more, first_id,
+/// last_id}`.
+pub fn models_json(names: &[String]) -> Value {
+    let data: Vec<Value> = names
+        .iter()
+        .map(|n| json!({"type": "model", "id": n, "display_name": n, "created_at": "1970-01-01T00:00:00Z"}))
+        .collect();
+    json!({"data": data, "has_more": false, "first_id": names.first(), "last_id": names.last()})
+}
+
+/// `POST /v1/messages/count_tokens`: no adapter can count tokens yet (the contract has no
+/// counting call; it comes with the `anthropic` adapter), so the answer is a clear error in
+/// Anthropic's shape after the usual checks.
+pub async fn count_tokens(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let result = async {
+        authorize(&state, &headers)?;
+        let json = read_json(&state, &headers, body).await?;
+        let model = json
+            .get("model")
+            .and_then(Value::as_str)
+            .ok_or_else(|| ApiError::invalid_param("model", "`model` is required"))?;
+        state.registry.resolve(model)?;
+        Err::<Response, _>(ApiError::invalid_param(
+            "model",
+            format!("counting tokens is not available for `{model}`: none of its adapters can count tokens"),
+        ))
+    }
+    .await;
+    result.unwrap_or_else(error_response)
+}
+
 /// `POST /v1/messages`.
 pub async fn messages(
     State(state): State<Arc<AppState>>,
