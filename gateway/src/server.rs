@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use wasmgate_runtime::types::{ChatChunk, ChatRequest, EmbeddingRequest};
+use wasmgate_runtime::types::{ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest};
 use wasmgate_runtime::{CallError, CallMetrics, CallOptions, ChatStream, Secret};
 
 /// The response header carrying the gateway's own share of the request time.
@@ -266,6 +266,41 @@ where
         .await
 }
 
+/// One chat call, answered whole.
+pub(crate) fn chat_attempt() -> impl for<'a> FnMut(
+    &'a Deployment,
+    CallOptions,
+    &'a mut ChatRequest,
+) -> AttemptFuture<'a, ChatResponse> {
+    attempt_fn(|d, opts, req| {
+        Box::pin(async move { d.adapter.chat(&opts, req).await.map_err(ApiError::from) })
+    })
+}
+
+/// A streamed chat call, opened and read up to its first batch: a failure before the first
+/// chunk is answered with its own status code (and may move on to another deployment or a
+/// fallback); after it, the stream is the client's.
+pub(crate) fn stream_attempt(
+) -> impl for<'a> FnMut(&'a Deployment, CallOptions, &'a mut ChatRequest) -> AttemptFuture<'a, FirstBatch>
+{
+    attempt_fn(|d, opts, req| {
+        Box::pin(async move {
+            let mut stream = d
+                .adapter
+                .chat_stream(&opts, req)
+                .await
+                .map_err(ApiError::from)?;
+            match stream.next_batch().await {
+                Some(Err(e)) => Err(ApiError::from(e)),
+                first => Ok((first, stream)),
+            }
+        })
+    })
+}
+
+/// A stream's first batch (or its end) and the rest of it.
+pub(crate) type FirstBatch = (Option<Result<Vec<ChatChunk>, CallError>>, ChatStream);
+
 /// Pins down the higher-ranked signature of an attempt closure.
 pub(crate) fn attempt_fn<R, T, F>(f: F) -> F
 where
@@ -371,9 +406,7 @@ async fn chat_response(
             metrics,
             &client_headers,
             &mut call.request,
-            attempt_fn(|d, opts, req| {
-                Box::pin(async move { d.adapter.chat(&opts, req).await.map_err(ApiError::from) })
-            }),
+            chat_attempt(),
         )
         .await
         {
@@ -392,21 +425,7 @@ async fn chat_response(
         metrics,
         &client_headers,
         &mut call.request,
-        attempt_fn(|d, opts, req| {
-            Box::pin(async move {
-                let mut stream = d
-                    .adapter
-                    .chat_stream(&opts, req)
-                    .await
-                    .map_err(ApiError::from)?;
-                // A failure before the first chunk is answered with its own status code (and
-                // may move on to another deployment or a fallback).
-                match stream.next_batch().await {
-                    Some(Err(e)) => Err(ApiError::from(e)),
-                    first => Ok((first, stream)),
-                }
-            })
-        }),
+        stream_attempt(),
     )
     .await
     {

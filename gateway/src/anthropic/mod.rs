@@ -12,8 +12,8 @@ pub use request::{messages_call, MessagesCall};
 use crate::error::ApiError;
 use crate::headers::add_upstream_headers;
 use crate::server::{
-    add_trace_headers, attempt_fn, authorize, failed_response_with, finish_with, read_json,
-    usage_tokens, with_router, AppState,
+    add_trace_headers, authorize, chat_attempt, failed_response_with, finish_with, read_json,
+    stream_attempt, usage_tokens, with_router, AppState,
 };
 use axum::body::Body;
 use axum::extract::State;
@@ -129,9 +129,7 @@ async fn messages_response(
             metrics,
             &client_headers,
             &mut request,
-            attempt_fn(|d, opts, req| {
-                Box::pin(async move { d.adapter.chat(&opts, req).await.map_err(ApiError::from) })
-            }),
+            chat_attempt(),
         )
         .await
         {
@@ -155,19 +153,7 @@ async fn messages_response(
         metrics,
         &client_headers,
         &mut request,
-        attempt_fn(|d, opts, req| {
-            Box::pin(async move {
-                let mut stream = d
-                    .adapter
-                    .chat_stream(&opts, req)
-                    .await
-                    .map_err(ApiError::from)?;
-                match stream.next_batch().await {
-                    Some(Err(e)) => Err(ApiError::from(e)),
-                    first => Ok((first, stream)),
-                }
-            })
-        }),
+        stream_attempt(),
     )
     .await
     {
