@@ -13,6 +13,7 @@ use wasmgate_runtime::types::{ChatChunk, FinishReason, Usage};
 enum Block {
     Text,
     Thinking(u32),
+    Redacted(u32),
     Tool(u32),
 }
 
@@ -111,10 +112,9 @@ impl EventWriter {
         };
         for r in &choice.reasoning {
             if let Some(data) = &r.redacted {
-                self.close(out);
                 self.open(
                     out,
-                    Block::Thinking(u32::MAX - r.index),
+                    Block::Redacted(r.index),
                     json!({"type": "redacted_thinking", "data": data}),
                 );
                 self.close(out);
@@ -170,5 +170,106 @@ impl EventWriter {
     /// An `error` event ending the stream.
     pub fn error(&mut self, out: &mut Vec<u8>, body: &Value) {
         event(out, "error", body);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmgate_runtime::types::{ChoiceDelta, ReasoningDelta};
+
+    fn chunk(reasoning: Vec<ReasoningDelta>, content: Option<&str>) -> ChatChunk {
+        ChatChunk {
+            id: "chatcmpl-1".into(),
+            model: "m".into(),
+            created: 0,
+            choices: vec![ChoiceDelta {
+                index: 0,
+                role: None,
+                content: content.map(str::to_string),
+                reasoning,
+                tool_calls: Vec::new(),
+                refusal: None,
+                finish_reason: None,
+                logprobs: None,
+                extra: None,
+            }],
+            usage: None,
+            system_fingerprint: None,
+            extra: None,
+        }
+    }
+
+    fn thinking(
+        text: Option<&str>,
+        signature: Option<&str>,
+        redacted: Option<&str>,
+    ) -> ReasoningDelta {
+        ReasoningDelta {
+            index: 0,
+            text: text.map(str::to_string),
+            signature: signature.map(str::to_string),
+            redacted: redacted.map(str::to_string),
+        }
+    }
+
+    /// Thinking, its signature, a redacted block and text, as Anthropic streams them.
+    #[test]
+    fn reasoning_then_text_are_separate_blocks_in_order() {
+        let mut w = EventWriter::new("claude");
+        let mut out = Vec::new();
+        w.chunk(
+            &mut out,
+            &chunk(vec![thinking(Some("Let me"), None, None)], None),
+        );
+        w.chunk(
+            &mut out,
+            &chunk(vec![thinking(Some(" think."), Some("sig-9"), None)], None),
+        );
+        w.chunk(
+            &mut out,
+            &chunk(vec![thinking(None, None, Some("opaque"))], None),
+        );
+        w.chunk(&mut out, &chunk(Vec::new(), Some("Hello")));
+        w.end(&mut out);
+        let text = String::from_utf8(out).unwrap();
+        let events: Vec<Value> = text
+            .split("\n\n")
+            .filter(|e| !e.is_empty())
+            .map(|e| serde_json::from_str(e.split_once("\ndata: ").unwrap().1).unwrap())
+            .collect();
+        let summary: Vec<String> = events
+            .iter()
+            .map(|e| {
+                let kind = e["type"].as_str().unwrap();
+                let detail = e["content_block"]["type"]
+                    .as_str()
+                    .or(e["delta"]["type"].as_str())
+                    .unwrap_or("");
+                format!("{kind}:{detail}:{}", e["index"])
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                "message_start::null",
+                "ping::null",
+                "content_block_start:thinking:0",
+                "content_block_delta:thinking_delta:0",
+                "content_block_delta:thinking_delta:0",
+                "content_block_delta:signature_delta:0",
+                "content_block_stop::0",
+                "content_block_start:redacted_thinking:1",
+                "content_block_stop::1",
+                "content_block_start:text:2",
+                "content_block_delta:text_delta:2",
+                "content_block_stop::2",
+                "message_delta::null",
+                "message_stop::null",
+            ]
+        );
+        assert_eq!(events[5]["delta"]["signature"], "sig-9");
+        assert_eq!(events[7]["content_block"]["data"], "opaque");
+        assert_eq!(events[12]["delta"]["stop_reason"], "end_turn");
     }
 }
