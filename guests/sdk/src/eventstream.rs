@@ -238,57 +238,38 @@ pub fn encode(headers: &[(&str, &str)], payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Messages read from an HTTP response body.
-pub struct EventStream {
-    body: BodyReader,
-    parser: EventStreamParser,
-    ended: bool,
+impl crate::framed::Framing for EventStreamParser {
+    type Item = Message;
+
+    fn push(&mut self, bytes: &[u8]) -> Result<(), ProviderError> {
+        EventStreamParser::push(self, bytes);
+        Ok(())
+    }
+
+    fn next_item(&mut self) -> Result<Option<Message>, ProviderError> {
+        self.next_message()
+    }
+
+    fn finish(&mut self) -> Result<(), ProviderError> {
+        if self.has_partial() {
+            return Err(bad("the body ended inside a message"));
+        }
+        Ok(())
+    }
 }
+
+/// Messages read from an HTTP response body.
+pub type EventStream = crate::framed::FramedBody<EventStreamParser>;
 
 impl EventStream {
     /// Reads messages from `body`.
     pub fn new(body: BodyReader) -> Self {
-        EventStream {
-            body,
-            parser: EventStreamParser::new(),
-            ended: false,
-        }
+        Self::with(body, EventStreamParser::new())
     }
 
     /// The next message; `None` when the body has ended cleanly.
     pub fn next_message(&mut self) -> Result<Option<Message>, ProviderError> {
-        loop {
-            if let Some(message) = self.parser.next_message()? {
-                return Ok(Some(message));
-            }
-            if self.ended {
-                if self.parser.has_partial() {
-                    return Err(bad("the body ended inside a message"));
-                }
-                return Ok(None);
-            }
-            match self.body.read_chunk()? {
-                Some(bytes) => self.parser.push(&bytes),
-                None => self.ended = true,
-            }
-        }
-    }
-}
-
-impl crate::stream::EventReader for EventStream {
-    type Event = Message;
-
-    /// Every message complete after the next read (reading until there is one); empty at the
-    /// end.
-    fn read_batch(&mut self) -> Result<Vec<Message>, ProviderError> {
-        let Some(first) = self.next_message()? else {
-            return Ok(Vec::new());
-        };
-        let mut batch = vec![first];
-        while let Some(message) = self.parser.next_message()? {
-            batch.push(message);
-        }
-        Ok(batch)
+        self.next_item()
     }
 }
 

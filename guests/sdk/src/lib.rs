@@ -38,6 +38,7 @@ pub mod bindings {
 pub mod context;
 pub mod error;
 pub mod eventstream;
+pub mod framed;
 pub mod http;
 pub mod log;
 pub mod ndjson;

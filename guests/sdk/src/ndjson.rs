@@ -69,56 +69,35 @@ impl NdjsonParser {
     }
 }
 
-/// JSON values read from an HTTP response body, one per line.
-pub struct NdjsonStream {
-    body: BodyReader,
-    parser: NdjsonParser,
-    ended: bool,
+impl crate::framed::Framing for NdjsonParser {
+    type Item = serde_json::Value;
+
+    fn push(&mut self, bytes: &[u8]) -> Result<(), ProviderError> {
+        NdjsonParser::push(self, bytes)
+    }
+
+    fn next_item(&mut self) -> Result<Option<serde_json::Value>, ProviderError> {
+        self.next_value().transpose()
+    }
+
+    fn finish(&mut self) -> Result<(), ProviderError> {
+        NdjsonParser::finish(self);
+        Ok(())
+    }
 }
+
+/// JSON values read from an HTTP response body, one per line.
+pub type NdjsonStream = crate::framed::FramedBody<NdjsonParser>;
 
 impl NdjsonStream {
     /// Reads lines from `body`.
     pub fn new(body: BodyReader) -> Self {
-        NdjsonStream {
-            body,
-            parser: NdjsonParser::new(),
-            ended: false,
-        }
+        Self::with(body, NdjsonParser::new())
     }
 
     /// The next value; `None` when the body has ended.
     pub fn next_value(&mut self) -> Result<Option<serde_json::Value>, ProviderError> {
-        loop {
-            if let Some(value) = self.parser.next_value() {
-                return value.map(Some);
-            }
-            if self.ended {
-                return Ok(None);
-            }
-            match self.body.read_chunk()? {
-                Some(bytes) => self.parser.push(&bytes)?,
-                None => {
-                    self.parser.finish();
-                    self.ended = true;
-                }
-            }
-        }
-    }
-}
-
-impl crate::stream::EventReader for NdjsonStream {
-    type Event = serde_json::Value;
-
-    /// Every value complete after the next read (reading until there is one); empty at the end.
-    fn read_batch(&mut self) -> Result<Vec<serde_json::Value>, ProviderError> {
-        let Some(first) = self.next_value()? else {
-            return Ok(Vec::new());
-        };
-        let mut batch = vec![first];
-        while let Some(value) = self.parser.next_value() {
-            batch.push(value?);
-        }
-        Ok(batch)
+        self.next_item()
     }
 }
 

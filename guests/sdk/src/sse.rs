@@ -156,53 +156,32 @@ impl SseParser {
     }
 }
 
+impl crate::framed::Framing for SseParser {
+    type Item = SseEvent;
+
+    fn push(&mut self, bytes: &[u8]) -> Result<(), ProviderError> {
+        SseParser::push(self, bytes);
+        Ok(())
+    }
+
+    fn next_item(&mut self) -> Result<Option<SseEvent>, ProviderError> {
+        Ok(self.next_event())
+    }
+}
+
 /// Events read from an HTTP response body, pulled one at a time. It can be kept in an adapter's
 /// stream state and driven across many `next` calls.
-pub struct SseStream {
-    body: BodyReader,
-    parser: SseParser,
-    ended: bool,
-}
+pub type SseStream = crate::framed::FramedBody<SseParser>;
 
 impl SseStream {
     /// Reads events from `body`.
     pub fn new(body: BodyReader) -> Self {
-        SseStream {
-            body,
-            parser: SseParser::new(),
-            ended: false,
-        }
+        Self::with(body, SseParser::new())
     }
 
     /// The next event; `None` when the body has ended.
     pub fn next_event(&mut self) -> Result<Option<SseEvent>, ProviderError> {
-        loop {
-            if let Some(event) = self.parser.next_event() {
-                return Ok(Some(event));
-            }
-            if self.ended {
-                return Ok(None);
-            }
-            match self.body.read_chunk()? {
-                Some(bytes) => self.parser.push(&bytes),
-                None => self.ended = true,
-            }
-        }
-    }
-}
-
-impl crate::stream::EventReader for SseStream {
-    type Event = SseEvent;
-
-    /// Every event complete after the next read (reading until there is one); empty at the
-    /// end of the body.
-    fn read_batch(&mut self) -> Result<Vec<SseEvent>, ProviderError> {
-        let Some(first) = self.next_event()? else {
-            return Ok(Vec::new());
-        };
-        let mut batch = vec![first];
-        batch.extend(std::iter::from_fn(|| self.parser.next_event()));
-        Ok(batch)
+        self.next_item()
     }
 }
 
