@@ -287,6 +287,19 @@ mod tests {
     }
 
     #[test]
+    fn debug_and_display_show_the_entry_as_written() {
+        let entry = AllowedHost::parse("https://api.example.com:8443").unwrap();
+        assert_eq!(format!("{entry:?}"), "https://api.example.com:8443");
+        assert_eq!(entry.to_string(), "https://api.example.com:8443");
+        assert!(AllowedHost::parse("http://[::1]").is_ok());
+        assert!(AllowedHost::parse("http://[::1]:8080").is_ok());
+        assert!(
+            AllowedHost::parse("http://[::1]x").is_err(),
+            "text after an IPv6 host"
+        );
+    }
+
+    #[test]
     fn origin_of_api_base() {
         let e = AllowedHost::origin_of("http://127.0.0.1:9000/v1").unwrap();
         assert!(e.admits(false, "127.0.0.1", 9000));
