@@ -6,17 +6,14 @@ use crate::error::ApiError;
 use crate::headers::add_upstream_headers;
 use crate::server::{
     add_trace_headers, authorize, chat_attempt, failed_response_with, finish_with, read_json,
-    stream_attempt, usage_tokens, with_router, AppState,
+    sse_stream, stream_attempt, usage_tokens, with_router, write_sse_event, AppState, StreamStep,
 };
 use crate::wire;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures::StreamExt;
 use http::HeaderMap;
 use serde_json::{json, Map, Value};
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmgate_runtime::types::{ChatChunk, ChatResponse, FinishReason};
@@ -202,45 +199,16 @@ async fn completions_response(
         trace,
         lease,
     } = routed;
-    let events = futures::stream::unfold(Some((Some(first), rest, lease)), move |state| {
-        let model = model.clone();
-        async move {
-            let (pending, mut stream, lease) = state?;
-            let item = match pending {
-                Some(item) => item,
-                None => stream.next_batch().await,
-            };
-            let mut out = Vec::new();
-            let next = match item {
-                Some(Ok(batch)) => {
-                    for chunk in &batch {
-                        if let Some(tokens) = usage_tokens(&chunk.usage) {
-                            lease.add_tokens(tokens);
-                        }
-                        out.extend_from_slice(b"data: ");
-                        out.extend_from_slice(chunk_json(chunk, &model).to_string().as_bytes());
-                        out.extend_from_slice(b"\n\n");
-                    }
-                    Some((None, stream, lease))
-                }
-                Some(Err(e)) => {
-                    let error = ApiError::from(e);
-                    out.extend_from_slice(format!("data: {}\n\n", error.body()).as_bytes());
-                    None
-                }
-                None => {
-                    out.extend_from_slice(b"data: [DONE]\n\n");
-                    None
-                }
-            };
-            Some((Ok::<_, Infallible>(Bytes::from(out)), next))
+    let answer_model = model.clone();
+    let mut response = sse_stream((first, rest), lease, &model, move |step, out| match step {
+        StreamStep::Batch(batch) => {
+            for chunk in batch {
+                write_sse_event(out, &chunk_json(chunk, &answer_model));
+            }
         }
+        StreamStep::Failed(error) => write_sse_event(out, &error.body()),
+        StreamStep::Done => out.extend_from_slice(b"data: [DONE]\n\n"),
     });
-    let mut response = Response::builder()
-        .header(http::header::CONTENT_TYPE, "text/event-stream")
-        .header(http::header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(events.boxed()))
-        .expect("static headers are valid");
     add_trace_headers(response.headers_mut(), &trace);
     Ok(response)
 }

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
@@ -437,56 +436,67 @@ async fn chat_response(
         trace,
         lease,
     } = routed;
-    let mut response = sse_response(first, rest, model, lease);
+    let answer_model = model.clone();
+    let mut response = sse_stream((first, rest), lease, &model, move |step, out| match step {
+        StreamStep::Batch(batch) => {
+            for chunk in batch {
+                write_sse_event(out, &wire::chat_chunk_json(chunk, &answer_model));
+            }
+        }
+        StreamStep::Failed(error) => write_sse_event(out, &error.body()),
+        StreamStep::Done => out.extend_from_slice(b"data: [DONE]\n\n"),
+    });
     add_trace_headers(response.headers_mut(), &trace);
     Ok(response)
 }
 
-fn write_sse_event(out: &mut Vec<u8>, v: &Value) {
+/// Appends `data: {json}` and the blank line that ends an SSE event.
+pub(crate) fn write_sse_event(out: &mut Vec<u8>, v: &Value) {
     out.extend_from_slice(b"data: ");
     serde_json::to_writer(&mut *out, v).expect("JSON values serialize");
     out.extend_from_slice(b"\n\n");
 }
 
-fn sse_event(v: &Value) -> Bytes {
-    let mut out = Vec::with_capacity(256);
-    write_sse_event(&mut out, v);
-    Bytes::from(out)
+/// One step of a streamed answer, for a client API to write in its own event format.
+pub(crate) enum StreamStep<'a> {
+    /// The chunks the adapter made from one upstream read.
+    Batch(&'a [ChatChunk]),
+    /// The stream failed; nothing follows.
+    Failed(&'a ApiError),
+    /// The stream ended.
+    Done,
 }
 
-/// One write to the client for a whole batch of chunks.
-fn sse_batch(batch: &[ChatChunk], model: &str) -> Bytes {
-    let mut out = Vec::with_capacity(256 * batch.len());
-    for chunk in batch {
-        write_sse_event(&mut out, &wire::chat_chunk_json(chunk, model));
-    }
-    Bytes::from(out)
-}
-
-/// `data: {chunk}` events (one write per batch the adapter made), then `data: [DONE]`; an error
-/// mid-stream becomes one `data: {"error": ...}` event that ends the stream.
-fn sse_response(
-    first: Option<Result<Vec<ChatChunk>, CallError>>,
-    rest: ChatStream,
-    model: String,
+/// The SSE response over a routed stream: `render` writes each step in the client API's event
+/// format, one write to the client per batch. The lease travels with the stream (the deployment
+/// counts as busy until it ends) and gets the stream's usage; upstream headers are passed on.
+pub(crate) fn sse_stream<R>(
+    (first, rest): FirstBatch,
     lease: Lease,
-) -> Response {
+    model: &str,
+    render: R,
+) -> Response
+where
+    R: FnMut(StreamStep<'_>, &mut Vec<u8>) + Send + 'static,
+{
     let upstream_headers = rest.headers().to_vec();
-    // The lease travels with the stream: the deployment counts as busy until it ends.
-    let events = futures::stream::unfold(Some((Some(first), rest, lease)), move |state| {
+    let model = model.to_string();
+    let events = futures::stream::unfold(Some((Some(first), rest, lease, render)), move |state| {
         let model = model.clone();
         async move {
-            let (pending, mut stream, lease) = state?;
+            let (pending, mut stream, lease, mut render) = state?;
             let item = match pending {
                 Some(item) => item,
                 None => stream.next_batch().await,
             };
-            Some(match item {
+            let mut out = Vec::with_capacity(512);
+            let next = match item {
                 Some(Ok(batch)) => {
                     if let Some(tokens) = batch.iter().find_map(|c| usage_tokens(&c.usage)) {
                         lease.add_tokens(tokens);
                     }
-                    (sse_batch(&batch, &model), Some((None, stream, lease)))
+                    render(StreamStep::Batch(&batch), &mut out);
+                    Some((None, stream, lease, render))
                 }
                 Some(Err(e)) => {
                     let error = ApiError::from(e);
@@ -496,13 +506,17 @@ fn sse_response(
                         "stream failed: {}",
                         error.message
                     );
-                    (sse_event(&error.body()), None)
+                    render(StreamStep::Failed(&error), &mut out);
+                    None
                 }
-                None => (Bytes::from_static(b"data: [DONE]\n\n"), None),
-            })
+                None => {
+                    render(StreamStep::Done, &mut out);
+                    None
+                }
+            };
+            Some((Ok::<_, Infallible>(Bytes::from(out)), next))
         }
-    })
-    .map(Ok::<_, Infallible>);
+    });
     let mut response = Response::builder()
         .header(http::header::CONTENT_TYPE, "text/event-stream")
         .header(http::header::CACHE_CONTROL, "no-cache")

@@ -13,16 +13,13 @@ use crate::error::ApiError;
 use crate::headers::add_upstream_headers;
 use crate::server::{
     add_trace_headers, authorize, chat_attempt, failed_response_with, finish_with, read_json,
-    stream_attempt, usage_tokens, with_router, AppState,
+    sse_stream, stream_attempt, usage_tokens, with_router, AppState, StreamStep,
 };
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
-use futures::StreamExt;
 use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
-use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 use wasmgate_runtime::CallMetrics;
@@ -165,51 +162,16 @@ async fn messages_response(
         trace,
         lease,
     } = routed;
-    let upstream_headers = rest.headers().to_vec();
-    let writer = events::EventWriter::new(&model);
-    let events = futures::stream::unfold(
-        Some((Some(first), rest, lease, writer)),
-        |state| async move {
-            let (pending, mut stream, lease, mut writer) = state?;
-            let item = match pending {
-                Some(item) => item,
-                None => stream.next_batch().await,
-            };
-            let mut out = Vec::with_capacity(512);
-            let next = match item {
-                Some(Ok(batch)) => {
-                    if let Some(tokens) = batch.iter().find_map(|c| usage_tokens(&c.usage)) {
-                        lease.add_tokens(tokens);
-                    }
-                    for chunk in &batch {
-                        writer.chunk(&mut out, chunk);
-                    }
-                    Some((None, stream, lease, writer))
-                }
-                Some(Err(e)) => {
-                    let error = ApiError::from(e);
-                    tracing::warn!(
-                        status = error.status.as_u16(),
-                        "stream failed: {}",
-                        error.message
-                    );
-                    writer.error(&mut out, &error_body(&error));
-                    None
-                }
-                None => {
-                    writer.end(&mut out);
-                    None
-                }
-            };
-            Some((Ok::<_, Infallible>(Bytes::from(out)), next))
-        },
-    );
-    let mut response = Response::builder()
-        .header(http::header::CONTENT_TYPE, "text/event-stream")
-        .header(http::header::CACHE_CONTROL, "no-cache")
-        .body(Body::from_stream(events.boxed()))
-        .expect("static headers are valid");
-    add_upstream_headers(response.headers_mut(), &upstream_headers);
+    let mut writer = events::EventWriter::new(&model);
+    let mut response = sse_stream((first, rest), lease, &model, move |step, out| match step {
+        StreamStep::Batch(batch) => {
+            for chunk in batch {
+                writer.chunk(out, chunk);
+            }
+        }
+        StreamStep::Failed(error) => writer.error(out, &error_body(error)),
+        StreamStep::Done => writer.end(out),
+    });
     add_trace_headers(response.headers_mut(), &trace);
     Ok(response)
 }
