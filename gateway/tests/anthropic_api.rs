@@ -7,9 +7,8 @@ mod common;
 use common::{start, url};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use wasmgate_test_support::client::post_json;
-use wasmgate_test_support::{workspace_root, Upstream};
+use wasmgate_test_support::Upstream;
 
 fn config(upstream: &Upstream) -> String {
     format!(
@@ -167,46 +166,9 @@ async fn answers_and_errors_are_in_anthropics_shape() {
 /// The pinned SDK version.
 const ANTHROPIC_SDK: &str = "anthropic==2.14.0";
 
+/// A venv with the SDK.
 fn venv_python() -> PathBuf {
-    let venv = workspace_root().join("target").join("py-anthropic-sdk");
-    let python = venv.join("bin").join("python");
-    let ready = |p: &Path| {
-        Command::new(p)
-            .args([
-                "-c",
-                &format!(
-                    "import anthropic, sys; sys.exit(anthropic.__version__ != '{}')",
-                    &ANTHROPIC_SDK[11..]
-                ),
-            ])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !ready(&python) {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 -m venv");
-        assert!(status.success(), "creating the venv failed");
-        let status = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                ANTHROPIC_SDK,
-            ])
-            .status()
-            .expect("pip install");
-        assert!(
-            status.success(),
-            "installing {ANTHROPIC_SDK} from PyPI failed"
-        );
-        assert!(ready(&python), "the venv does not import {ANTHROPIC_SDK}");
-    }
-    python
+    common::sdk_venv("py-anthropic-sdk", ANTHROPIC_SDK)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

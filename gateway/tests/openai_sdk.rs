@@ -5,50 +5,14 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use wasmgate_test_support::{workspace_root, Upstream};
+use wasmgate_test_support::Upstream;
 
 /// The pinned SDK version.
 const OPENAI_SDK: &str = "openai==3.54.0";
 
-/// A venv with the SDK, created once and reused by later runs.
+/// A venv with the SDK.
 fn venv_python() -> PathBuf {
-    let venv = workspace_root().join("target").join("py-openai-sdk");
-    let python = venv.join("bin").join("python");
-    let ready = |p: &Path| {
-        Command::new(p)
-            .args([
-                "-c",
-                &format!(
-                    "import openai, sys; sys.exit(openai.__version__ != '{}')",
-                    &OPENAI_SDK[8..]
-                ),
-            ])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !ready(&python) {
-        let status = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 -m venv");
-        assert!(status.success(), "creating the venv failed");
-        let status = Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                OPENAI_SDK,
-            ])
-            .status()
-            .expect("pip install");
-        assert!(status.success(), "installing {OPENAI_SDK} from PyPI failed");
-        assert!(ready(&python), "the venv does not import {OPENAI_SDK}");
-    }
-    python
+    common::sdk_venv("py-openai-sdk", OPENAI_SDK)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -108,3 +108,48 @@ pub fn assert_words(reply_json: &serde_json::Value) {
         assert!(!message.contains(debug), "`{debug}` in: {message}");
     }
 }
+
+/// The python of a venv under `target/<dir>` holding the pinned PyPI package `requirement`
+/// (`name==version`), created once and reused by later runs.
+pub fn sdk_venv(dir: &str, requirement: &str) -> std::path::PathBuf {
+    use std::process::Command;
+    let (module, version) = requirement.split_once("==").expect("a pinned requirement");
+    let venv = wasmgate_test_support::workspace_root()
+        .join("target")
+        .join(dir);
+    let python = venv.join("bin").join("python");
+    let ready = |p: &std::path::Path| {
+        Command::new(p)
+            .args([
+                "-c",
+                &format!("import {module}, sys; sys.exit({module}.__version__ != '{version}')"),
+            ])
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ready(&python) {
+        let status = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv");
+        assert!(status.success(), "creating the venv failed");
+        let status = Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                requirement,
+            ])
+            .status()
+            .expect("pip install");
+        assert!(
+            status.success(),
+            "installing {requirement} from PyPI failed"
+        );
+        assert!(ready(&python), "the venv does not import {requirement}");
+    }
+    python
+}
