@@ -3,10 +3,9 @@
 //! back as `text_completion` objects.
 
 use crate::error::ApiError;
-use crate::headers::add_upstream_headers;
 use crate::server::{
     add_trace_headers, authorize, chat_attempt, failed_response_with, finish_with, read_json,
-    sse_stream, stream_attempt, usage_tokens, with_router, write_sse_event, AppState, StreamStep,
+    routed_json, sse_stream, stream_attempt, with_router, write_sse_event, AppState, StreamStep,
 };
 use crate::wire;
 use axum::body::Body;
@@ -171,13 +170,9 @@ async fn completions_response(
             Ok(routed) => routed,
             Err(failed) => return failed_response_with(failed, ApiError::into_response),
         };
-        if let Some(tokens) = usage_tokens(&routed.value.usage) {
-            routed.lease.add_tokens(tokens);
-        }
-        let mut response = axum::Json(completion_json(&routed.value, &model)).into_response();
-        add_upstream_headers(response.headers_mut(), &routed.value.headers);
-        add_trace_headers(response.headers_mut(), &routed.trace);
-        return Ok(response);
+        let answer = &routed.value;
+        let body = completion_json(answer, &model);
+        return Ok(routed_json(body, &answer.usage, &answer.headers, &routed));
     }
     let routed = match with_router(
         state,

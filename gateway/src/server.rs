@@ -359,7 +359,7 @@ pub(crate) fn failed_response_with(
 
 /// A routed call's JSON answer: its usage counted for the deployment, the upstream's and the
 /// routing headers added.
-fn routed_json<T>(
+pub(crate) fn routed_json<T>(
     body: Value,
     usage: &Option<wasmgate_runtime::types::Usage>,
     upstream_headers: &[(String, String)],
@@ -374,7 +374,7 @@ fn routed_json<T>(
     response
 }
 
-pub(crate) fn usage_tokens(usage: &Option<wasmgate_runtime::types::Usage>) -> Option<u64> {
+fn usage_tokens(usage: &Option<wasmgate_runtime::types::Usage>) -> Option<u64> {
     usage.as_ref().map(|u| u64::from(u.total_tokens))
 }
 

@@ -10,10 +10,9 @@ mod response;
 pub use request::{messages_call, MessagesCall};
 
 use crate::error::ApiError;
-use crate::headers::add_upstream_headers;
 use crate::server::{
     add_trace_headers, authorize, chat_attempt, failed_response_with, finish_with, read_json,
-    sse_stream, stream_attempt, usage_tokens, with_router, AppState, StreamStep,
+    routed_json, sse_stream, stream_attempt, with_router, AppState, StreamStep,
 };
 use axum::body::Body;
 use axum::extract::State;
@@ -134,13 +133,8 @@ async fn messages_response(
             Err(failed) => return failed_response_with(failed, error_response),
         };
         let answer = &routed.value;
-        if let Some(tokens) = usage_tokens(&answer.usage) {
-            routed.lease.add_tokens(tokens);
-        }
-        let mut response = axum::Json(response::message_json(answer, &model)).into_response();
-        add_upstream_headers(response.headers_mut(), &answer.headers);
-        add_trace_headers(response.headers_mut(), &routed.trace);
-        return Ok(response);
+        let body = response::message_json(answer, &model);
+        return Ok(routed_json(body, &answer.usage, &answer.headers, &routed));
     }
     let routed = match with_router(
         state,
