@@ -1,15 +1,18 @@
 //! OAuth2 access tokens the runtime holds for a deployment, tested at the runtime's own API:
 //! fetched once for concurrent calls, refreshed before they expire, a failing endpoint answered
-//! from a back-off without another exchange, secrets the endpoint echoes scrubbed, and the
-//! adapter seeing only a placeholder while the upstream gets the token.
+//! from a back-off without another exchange, a failed refresh answered with the current token
+//! until it expires, secrets the endpoint echoes scrubbed, a service account's signed assertion
+//! and its refusal, and the adapter seeing only a placeholder while the upstream gets the token.
 
 mod common;
 
 use common::{load, runtime, user};
 use std::sync::Arc;
 use std::time::Duration;
-use wasmgate_runtime::{AdapterPolicy, CallError, CallOptions, Grant, Secret, TokenSource};
-use wasmgate_test_support::auth::TokenEndpoint;
+use wasmgate_runtime::{
+    AdapterPolicy, CallError, CallOptions, Grant, Secret, TokenSource, GOOGLE_CLOUD_SCOPE,
+};
+use wasmgate_test_support::auth::{service_account_json, TokenEndpoint};
 use wasmgate_test_support::Upstream;
 
 fn refresh_grant(tokens: &TokenEndpoint) -> Grant {
@@ -129,4 +132,81 @@ async fn a_failing_endpoint_is_a_credential_error_from_a_back_off_with_secrets_s
         2,
         "after the back-off the endpoint is asked again"
     );
+}
+
+fn credential_error(result: Result<impl std::fmt::Debug, CallError>) -> String {
+    match result {
+        Err(CallError::Credential { error, .. }) => error.to_string(),
+        other => panic!("expected a credential error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_failed_refresh_keeps_the_current_token_until_it_expires() {
+    // Tokens live 6 s: refreshed after 3 s, expired after 6 s.
+    let tokens = TokenEndpoint::start(Duration::from_secs(6), Duration::ZERO, false).await;
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let openai = load(&rt, "openai", AdapterPolicy::default()).await;
+    let source = Arc::new(TokenSource::new(refresh_grant(&tokens)));
+    let options = call(&upstream, &source);
+    let request = user("gpt-ok", "hi");
+    assert!(openai.chat(&options, &request).await.is_ok());
+    // The source dated its token before this instant, so its refresh and expiry are due by
+    // these deadlines.
+    let issued_at = std::time::Instant::now();
+
+    tokens.set_failing(true);
+    tokio::time::sleep_until((issued_at + Duration::from_millis(3100)).into()).await;
+    let kept = openai.chat(&options, &request).await;
+    assert!(kept.is_ok(), "the unexpired token still serves: {kept:?}");
+    assert_eq!(tokens.requests(), 2, "the refresh was tried");
+    assert_eq!(bearer_tokens(&upstream), vec!["tok-1"; 2]);
+
+    tokio::time::sleep_until((issued_at + Duration::from_millis(6100)).into()).await;
+    let error = credential_error(openai.chat(&options, &request).await);
+    assert!(error.contains("invalid_client"), "{error}");
+    assert_eq!(tokens.requests(), 3);
+    assert_eq!(
+        upstream.requests().len(),
+        2,
+        "an expired token is never sent"
+    );
+}
+
+#[tokio::test]
+async fn a_service_account_signs_its_assertion_and_a_refusal_names_the_error() {
+    let tokens = TokenEndpoint::start(Duration::from_secs(3600), Duration::ZERO, true).await;
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let openai = load(&rt, "openai", AdapterPolicy::default()).await;
+    let grant = || {
+        Grant::from_google_json(
+            &service_account_json(&tokens.url()),
+            vec![GOOGLE_CLOUD_SCOPE.into()],
+        )
+        .unwrap()
+    };
+    let request = user("gpt-ok", "hi");
+
+    let refused = Arc::new(TokenSource::new(grant()));
+    let error = credential_error(openai.chat(&call(&upstream, &refused), &request).await);
+    assert!(
+        error.starts_with(&format!("the token endpoint {} failed", tokens.url()))
+            && error.contains("invalid_client (client authentication failed"),
+        "the endpoint's own error, not a misread answer: {error}"
+    );
+    assert!(!error.contains("PRIVATE KEY"), "{error}");
+    assert!(upstream.requests().is_empty());
+
+    tokens.set_failing(false);
+    let accepted = Arc::new(TokenSource::new(grant()));
+    let answer = openai.chat(&call(&upstream, &accepted), &request).await;
+    assert!(answer.is_ok(), "{answer:?}");
+    let issued = &tokens.issued()[0];
+    assert_eq!(
+        issued.grant_type, "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "the endpoint verified the RS256 assertion against the account's public key"
+    );
+    assert_eq!(bearer_tokens(&upstream), vec!["tok-1"]);
 }

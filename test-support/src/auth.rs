@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -60,6 +61,7 @@ pub struct Issued {
 struct TokenState {
     issued: Mutex<Vec<Issued>>,
     requests: Mutex<u64>,
+    failing: AtomicBool,
 }
 
 /// An OAuth2 token endpoint on 127.0.0.1.
@@ -78,11 +80,13 @@ impl Drop for TokenEndpoint {
 
 impl TokenEndpoint {
     /// Starts an endpoint whose tokens expire after `lifetime`; each exchange takes `delay`.
-    /// `fail` makes every exchange answer 400 `invalid_client`. A refresh-token grant must send
+    /// `fail` makes every exchange answer 400 `invalid_client` (switchable later with
+    /// [`TokenEndpoint::set_failing`]). A refresh-token grant must send
     /// `client_id` and `refresh_token`; a client-credentials grant `client_id` and
     /// `client_secret`; a JWT-bearer grant an RS256 assertion signed by the test service account.
     pub async fn start(lifetime: Duration, delay: Duration, fail: bool) -> TokenEndpoint {
         let state = Arc::new(TokenState::default());
+        state.failing.store(fail, Ordering::SeqCst);
         let serving = state.clone();
         let (addr, task) = serve(move |req: Request<Incoming>| {
             let state = serving.clone();
@@ -94,7 +98,7 @@ impl TokenEndpoint {
                     .ok()
                     .map(|b| url_form(&String::from_utf8_lossy(&b)))
                     .unwrap_or_default();
-                if fail {
+                if state.failing.load(Ordering::SeqCst) {
                     let secret = form.get("client_secret").cloned().unwrap_or_default();
                     // Like some servers, the error repeats what it was sent.
                     return json_response(
@@ -133,6 +137,11 @@ impl TokenEndpoint {
         })
         .await;
         TokenEndpoint { addr, state, task }
+    }
+
+    /// Makes every exchange from now on fail (`true`) or succeed again (`false`).
+    pub fn set_failing(&self, failing: bool) {
+        self.state.failing.store(failing, Ordering::SeqCst);
     }
 
     /// The token URL.
