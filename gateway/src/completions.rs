@@ -4,8 +4,7 @@
 
 use crate::error::ApiError;
 use crate::server::{
-    add_trace_headers, authorize, chat_attempt, failed_response_with, finish_with, read_json,
-    routed_json, sse_stream, stream_attempt, with_router, write_sse_event, AppState, StreamStep,
+    authorize, finish_with, read_json, route_chat, write_sse_event, AppState, ChatApi, StreamStep,
 };
 use crate::wire;
 use axum::body::Body;
@@ -151,59 +150,36 @@ async fn completions_response(
 ) -> Result<Response, ApiError> {
     authorize(state, headers)?;
     let json = read_json(state, headers, body).await?;
-    let mut call = wire::chat_call(&as_chat(&json)?)?;
-    let model = call.model.clone();
-    let client_headers = state.forward_headers.select(headers);
-    if !call.stream {
-        let routed = match with_router(
-            state,
-            &model,
-            false,
-            None,
-            metrics,
-            &client_headers,
-            &mut call.request,
-            chat_attempt(),
-        )
-        .await
-        {
-            Ok(routed) => routed,
-            Err(failed) => return failed_response_with(failed, ApiError::into_response),
-        };
-        let answer = &routed.value;
-        let body = completion_json(answer, &model);
-        return Ok(routed_json(body, &answer.usage, &answer.headers, &routed));
-    }
-    let routed = match with_router(
-        state,
-        &model,
-        true,
-        None,
-        metrics,
-        &client_headers,
-        &mut call.request,
-        stream_attempt(),
-    )
-    .await
-    {
-        Ok(routed) => routed,
-        Err(failed) => return failed_response_with(failed, ApiError::into_response),
+    let call = wire::chat_call(&as_chat(&json)?)?;
+    let api = TextCompletions {
+        model: call.model.clone(),
     };
-    let crate::router::Routed {
-        value: (first, rest),
-        trace,
-        lease,
-    } = routed;
-    let answer_model = model.clone();
-    let mut response = sse_stream((first, rest), lease, &model, move |step, out| match step {
-        StreamStep::Batch(batch) => {
-            for chunk in batch {
-                write_sse_event(out, &chunk_json(chunk, &answer_model));
+    route_chat(state, headers, call, metrics, api).await
+}
+
+/// `text_completion` answers and stream events, ending in `data: [DONE]`.
+struct TextCompletions {
+    model: String,
+}
+
+impl ChatApi for TextCompletions {
+    fn error_response(e: ApiError) -> Response {
+        e.into_response()
+    }
+
+    fn answer(&mut self, answer: &ChatResponse) -> Value {
+        completion_json(answer, &self.model)
+    }
+
+    fn step(&mut self, step: StreamStep<'_>, out: &mut Vec<u8>) {
+        match step {
+            StreamStep::Batch(batch) => {
+                for chunk in batch {
+                    write_sse_event(out, &chunk_json(chunk, &self.model));
+                }
             }
+            StreamStep::Failed(error) => write_sse_event(out, &error.body()),
+            StreamStep::Done => out.extend_from_slice(b"data: [DONE]\n\n"),
         }
-        StreamStep::Failed(error) => write_sse_event(out, &error.body()),
-        StreamStep::Done => out.extend_from_slice(b"data: [DONE]\n\n"),
-    });
-    add_trace_headers(response.headers_mut(), &trace);
-    Ok(response)
+    }
 }

@@ -266,7 +266,7 @@ where
 }
 
 /// One chat call, answered whole.
-pub(crate) fn chat_attempt() -> impl for<'a> FnMut(
+fn chat_attempt() -> impl for<'a> FnMut(
     &'a Deployment,
     CallOptions,
     &'a mut ChatRequest,
@@ -279,7 +279,7 @@ pub(crate) fn chat_attempt() -> impl for<'a> FnMut(
 /// A streamed chat call, opened and read up to its first batch: a failure before the first
 /// chunk is answered with its own status code (and may move on to another deployment or a
 /// fallback); after it, the stream is the client's.
-pub(crate) fn stream_attempt(
+fn stream_attempt(
 ) -> impl for<'a> FnMut(&'a Deployment, CallOptions, &'a mut ChatRequest) -> AttemptFuture<'a, FirstBatch>
 {
     attempt_fn(|d, opts, req| {
@@ -381,27 +381,77 @@ fn usage_tokens(usage: &Option<wasmgate_runtime::types::Usage>) -> Option<u64> {
 async fn chat(State(state): Shared, headers: HeaderMap, body: Body) -> Response {
     let started = Instant::now();
     let metrics = Arc::new(CallMetrics::default());
-    let result = chat_response(&state, &headers, body, &metrics).await;
+    let result = async {
+        authorize(&state, &headers)?;
+        let json = read_json(&state, &headers, body).await?;
+        let call = wire::chat_call(&json)?;
+        let api = ChatCompletions {
+            model: call.model.clone(),
+        };
+        route_chat(&state, &headers, call, &metrics, api).await
+    }
+    .await;
     finish("chat", result, started, &metrics)
 }
 
-async fn chat_response(
+/// OpenAI's chat completions: `chat.completion` answers and `chat.completion.chunk` events
+/// ending in `data: [DONE]`.
+struct ChatCompletions {
+    model: String,
+}
+
+impl ChatApi for ChatCompletions {
+    fn error_response(e: ApiError) -> Response {
+        e.into_response()
+    }
+
+    fn answer(&mut self, answer: &ChatResponse) -> Value {
+        wire::chat_response_json(answer, &self.model)
+    }
+
+    fn step(&mut self, step: StreamStep<'_>, out: &mut Vec<u8>) {
+        match step {
+            StreamStep::Batch(batch) => {
+                for chunk in batch {
+                    write_sse_event(out, &wire::chat_chunk_json(chunk, &self.model));
+                }
+            }
+            StreamStep::Failed(error) => write_sse_event(out, &error.body()),
+            StreamStep::Done => out.extend_from_slice(b"data: [DONE]\n\n"),
+        }
+    }
+}
+
+/// How one client API speaks a chat-shaped call: its whole answer, its stream events and its
+/// errors. The routing, usage accounting and headers around them are [`route_chat`]'s.
+pub(crate) trait ChatApi: Send + 'static {
+    /// An error in the API's shape.
+    fn error_response(e: ApiError) -> Response;
+    /// The body of a whole answer.
+    fn answer(&mut self, answer: &ChatResponse) -> Value;
+    /// Writes one step of a streamed answer in the API's event format.
+    fn step(&mut self, step: StreamStep<'_>, out: &mut Vec<u8>);
+}
+
+/// Routes a chat-shaped call from any client API (with the client's forwarded headers, retries
+/// and fallbacks) and answers it in that API's shape: whole, or as an SSE stream whose first
+/// batch arrived before the response head, so a failure before it keeps its status code.
+pub(crate) async fn route_chat<A: ChatApi>(
     state: &AppState,
     headers: &HeaderMap,
-    body: Body,
+    mut call: wire::ChatCall,
     metrics: &Arc<CallMetrics>,
+    mut api: A,
 ) -> Result<Response, ApiError> {
-    authorize(state, headers)?;
-    let json = read_json(state, headers, body).await?;
-    let mut call = wire::chat_call(&json)?;
-    let model = call.model.clone();
     let client_headers = state.forward_headers.select(headers);
+    let model = call.model.clone();
+    let fallbacks = call.fallbacks.take();
     if !call.stream {
         let routed = match with_router(
             state,
             &model,
             false,
-            call.fallbacks.take(),
+            fallbacks,
             metrics,
             &client_headers,
             &mut call.request,
@@ -410,17 +460,17 @@ async fn chat_response(
         .await
         {
             Ok(routed) => routed,
-            Err(failed) => return failed_response(failed),
+            Err(failed) => return failed_response_with(failed, A::error_response),
         };
         let answer = &routed.value;
-        let body = wire::chat_response_json(answer, &model);
+        let body = api.answer(answer);
         return Ok(routed_json(body, &answer.usage, &answer.headers, &routed));
     }
     let routed = match with_router(
         state,
         &model,
         true,
-        call.fallbacks.take(),
+        fallbacks,
         metrics,
         &client_headers,
         &mut call.request,
@@ -429,23 +479,14 @@ async fn chat_response(
     .await
     {
         Ok(routed) => routed,
-        Err(failed) => return failed_response(failed),
+        Err(failed) => return failed_response_with(failed, A::error_response),
     };
     let Routed {
-        value: (first, rest),
+        value,
         trace,
         lease,
     } = routed;
-    let answer_model = model.clone();
-    let mut response = sse_stream((first, rest), lease, &model, move |step, out| match step {
-        StreamStep::Batch(batch) => {
-            for chunk in batch {
-                write_sse_event(out, &wire::chat_chunk_json(chunk, &answer_model));
-            }
-        }
-        StreamStep::Failed(error) => write_sse_event(out, &error.body()),
-        StreamStep::Done => out.extend_from_slice(b"data: [DONE]\n\n"),
-    });
+    let mut response = sse_stream(value, lease, &model, move |step, out| api.step(step, out));
     add_trace_headers(response.headers_mut(), &trace);
     Ok(response)
 }

@@ -10,10 +10,8 @@ mod response;
 pub use request::{messages_call, MessagesCall};
 
 use crate::error::ApiError;
-use crate::server::{
-    add_trace_headers, authorize, chat_attempt, failed_response_with, finish_with, read_json,
-    routed_json, sse_stream, stream_attempt, with_router, AppState, StreamStep,
-};
+use crate::server::{authorize, finish_with, read_json, route_chat, AppState, ChatApi, StreamStep};
+use crate::wire::ChatCall;
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -21,6 +19,7 @@ use http::{HeaderMap, StatusCode};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Instant;
+use wasmgate_runtime::types::ChatResponse;
 use wasmgate_runtime::CallMetrics;
 
 /// Anthropic's error `type` and status for an error.
@@ -113,59 +112,45 @@ async fn messages_response(
     let MessagesCall {
         model,
         stream,
-        mut request,
+        request,
     } = messages_call(&json)?;
-    let client_headers = state.forward_headers.select(headers);
-    if !stream {
-        let routed = match with_router(
-            state,
-            &model,
-            false,
-            None,
-            metrics,
-            &client_headers,
-            &mut request,
-            chat_attempt(),
-        )
-        .await
-        {
-            Ok(routed) => routed,
-            Err(failed) => return failed_response_with(failed, error_response),
-        };
-        let answer = &routed.value;
-        let body = response::message_json(answer, &model);
-        return Ok(routed_json(body, &answer.usage, &answer.headers, &routed));
-    }
-    let routed = match with_router(
-        state,
-        &model,
-        true,
-        None,
-        metrics,
-        &client_headers,
-        &mut request,
-        stream_attempt(),
-    )
-    .await
-    {
-        Ok(routed) => routed,
-        Err(failed) => return failed_response_with(failed, error_response),
+    let api = Messages {
+        model: model.clone(),
+        events: events::EventWriter::new(&model),
     };
-    let crate::router::Routed {
-        value: (first, rest),
-        trace,
-        lease,
-    } = routed;
-    let mut writer = events::EventWriter::new(&model);
-    let mut response = sse_stream((first, rest), lease, &model, move |step, out| match step {
-        StreamStep::Batch(batch) => {
-            for chunk in batch {
-                writer.chunk(out, chunk);
+    let call = ChatCall {
+        model,
+        stream,
+        request,
+        fallbacks: None,
+    };
+    route_chat(state, headers, call, metrics, api).await
+}
+
+/// Messages answers, their event sequence, and Anthropic's error shape.
+struct Messages {
+    model: String,
+    events: events::EventWriter,
+}
+
+impl ChatApi for Messages {
+    fn error_response(e: ApiError) -> Response {
+        error_response(e)
+    }
+
+    fn answer(&mut self, answer: &ChatResponse) -> Value {
+        response::message_json(answer, &self.model)
+    }
+
+    fn step(&mut self, step: StreamStep<'_>, out: &mut Vec<u8>) {
+        match step {
+            StreamStep::Batch(batch) => {
+                for chunk in batch {
+                    self.events.chunk(out, chunk);
+                }
             }
+            StreamStep::Failed(error) => self.events.error(out, &error_body(error)),
+            StreamStep::Done => self.events.end(out),
         }
-        StreamStep::Failed(error) => writer.error(out, &error_body(error)),
-        StreamStep::Done => writer.end(out),
-    });
-    add_trace_headers(response.headers_mut(), &trace);
-    Ok(response)
+    }
 }
