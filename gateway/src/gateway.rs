@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::front::{FrontStats, TlsError};
 use crate::registry::{Registry, RegistryError};
+use crate::responses::{store, ResponseStore};
 use crate::router::{Router, RouterParts};
 use crate::server::{router as routes, AppState, DEFAULT_MAX_BODY};
 use std::net::SocketAddr;
@@ -112,6 +113,13 @@ impl Gateway {
             forward_headers: config.server.forward_headers.clone(),
             router: Arc::new(Router::new(config.router.clone(), options.router.clone())),
             body_timeout: front.body_timeout,
+            responses: Arc::new(ResponseStore::new(
+                config.server.responses_ttl.unwrap_or(store::DEFAULT_TTL),
+                config
+                    .server
+                    .responses_store_bytes
+                    .unwrap_or(store::DEFAULT_MAX_BYTES),
+            )),
         });
         let stats = Arc::new(FrontStats::default());
         let tls = acceptor.is_some();

@@ -4,7 +4,9 @@
 //! The binary is a thin layer over this library: [`cli`] parses arguments, [`config`] reads
 //! LiteLLM-style YAML, [`registry`] loads adapters and resolves model names, [`router`] picks
 //! deployments, retries and falls back, [`server`] speaks the
-//! OpenAI HTTP API, and [`wire`] converts between OpenAI JSON and the WIT contract.
+//! OpenAI HTTP API, and [`wire`] converts between OpenAI JSON and the WIT contract. Each other
+//! client API has its own module over the same routing: [`anthropic`] (Messages),
+//! [`responses`] (OpenAI Responses) and [`completions`] (legacy text completions).
 
 pub mod anthropic;
 pub mod builtin;
@@ -17,6 +19,7 @@ pub mod gateway;
 pub mod headers;
 pub mod logging;
 pub mod registry;
+pub mod responses;
 pub mod router;
 pub mod scaffold;
 pub mod server;

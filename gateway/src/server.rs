@@ -41,6 +41,8 @@ pub struct AppState {
     pub router: Arc<ModelRouter>,
     /// A request body must arrive whole within this.
     pub body_timeout: Duration,
+    /// Responses kept for `previous_response_id` and `GET /v1/responses/{id}`.
+    pub responses: Arc<crate::responses::ResponseStore>,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -54,6 +56,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route(
             "/v1/messages/count_tokens",
             post(crate::anthropic::count_tokens),
+        )
+        .route("/v1/responses", post(crate::responses::create))
+        .route("/responses", post(crate::responses::create))
+        .route(
+            "/v1/responses/{id}",
+            get(crate::responses::retrieve).delete(crate::responses::delete),
+        )
+        .route(
+            "/responses/{id}",
+            get(crate::responses::retrieve).delete(crate::responses::delete),
+        )
+        .route(
+            "/v1/responses/{id}/input_items",
+            get(crate::responses::input_items),
+        )
+        .route(
+            "/responses/{id}/input_items",
+            get(crate::responses::input_items),
         )
         .route("/v1/completions", post(crate::completions::completions))
         .route("/completions", post(crate::completions::completions))
@@ -69,7 +89,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health/readiness", get(readiness))
         .fallback(|method: http::Method, uri: http::Uri| async move {
             ApiError::not_found(format!(
-                "no route for {method} {}; the API is POST /v1/chat/completions, POST /v1/embeddings, GET /v1/models",
+                "no route for {method} {}; the API is POST /v1/chat/completions, /v1/responses, /v1/messages, /v1/completions, /v1/embeddings, GET /v1/models",
                 uri.path()
             ))
         })

@@ -91,4 +91,59 @@ assert completion.usage.total_tokens == 12, completion.usage
 streamed = "".join(c.choices[0].text for c in client.completions.create(model="gpt", prompt="Say hi", stream=True) if c.choices)
 assert streamed == "Hello from upstream", streamed
 
+# The Responses API: plain, streamed (raw events and the SDK's accumulating helper), a function
+# tool round trip, and a conversation continued by previous_response_id.
+response = client.responses.create(model="gpt", input="Hi", instructions="Be brief.")
+assert response.status == "completed" and response.output_text == "Hello from upstream", response
+assert response.usage.total_tokens == 12 and response.instructions == "Be brief.", response
+
+kinds = []
+text = []
+for event in client.responses.create(model="gpt", input="Hi", stream=True):
+    kinds.append(event.type)
+    if event.type == "response.output_text.delta":
+        text.append(event.delta)
+    if event.type == "response.completed":
+        completed = event.response
+assert kinds[:2] == ["response.created", "response.in_progress"] and kinds[-1] == "response.completed", kinds
+assert "".join(text) == "Hello from upstream" and completed.output_text == "Hello from upstream", completed
+assert completed.usage.total_tokens == 12, completed.usage
+
+with client.responses.stream(model="gpt", input="Hi") as stream:
+    for _ in stream:
+        pass
+    final = stream.get_final_response()
+assert final.output_text == "Hello from upstream" and final.status == "completed", final
+
+tool = {"type": "function", "name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}
+asked = client.responses.create(model="tools", input="Weather in Paris?", tools=[tool])
+calls = [item for item in asked.output if item.type == "function_call"]
+assert len(calls) == 1 and calls[0].name == "get_weather" and calls[0].arguments == '{"city":"Paris"}', asked.output
+with client.responses.stream(model="tools", input="Weather in Paris?", tools=[tool]) as stream:
+    for _ in stream:
+        pass
+    streamed_call = [i for i in stream.get_final_response().output if i.type == "function_call"][0]
+assert streamed_call.arguments == '{"city":"Paris"}', streamed_call
+answered = client.responses.create(
+    model="gpt", tools=[tool],
+    input=[{"role": "user", "content": "Weather in Paris?"}, *asked.output,
+           {"type": "function_call_output", "call_id": calls[0].call_id, "output": "18C"}],
+)
+assert answered.output_text == "Hello from upstream", answered
+
+follow_up = client.responses.create(model="gpt", input="And tomorrow?", previous_response_id=response.id)
+assert follow_up.previous_response_id == response.id and follow_up.output_text == "Hello from upstream", follow_up
+assert client.responses.retrieve(response.id).id == response.id
+client.responses.delete(response.id)
+try:
+    client.responses.retrieve(response.id)
+    sys.exit("a deleted response was found")
+except openai.NotFoundError:
+    pass
+try:
+    client.responses.create(model="gpt", input="Hi", previous_response_id=response.id)
+    sys.exit("a deleted previous response was used")
+except openai.NotFoundError:
+    pass
+
 print("OK")

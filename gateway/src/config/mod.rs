@@ -209,6 +209,8 @@ struct RawServer {
     header_timeout_s: Option<f64>,
     idle_timeout_s: Option<f64>,
     body_timeout_s: Option<f64>,
+    responses_ttl_s: Option<f64>,
+    responses_store_mb: Option<u64>,
     max_connections: Option<usize>,
     connection_wait_ms: Option<u64>,
     max_header_kb: Option<usize>,
@@ -328,6 +330,10 @@ pub struct ServerSettings {
     pub forward_headers: crate::headers::ForwardRule,
     /// The listener's limits and TLS.
     pub front: crate::front::FrontSettings,
+    /// How long a Responses API response is kept for `previous_response_id`.
+    pub responses_ttl: Option<Duration>,
+    /// How many bytes of Responses API responses are kept.
+    pub responses_store_bytes: Option<usize>,
 }
 
 /// A loaded, validated config.
@@ -620,7 +626,15 @@ impl Config {
                 .ok()
         });
         let front = front_settings(&mut loader, &raw.server);
+        let responses_ttl = raw.server.responses_ttl_s.and_then(|s| {
+            let line = loader.line("server.responses_ttl_s");
+            seconds(s, "server.responses_ttl_s", &loader, line)
+                .map_err(|e| loader.errors.push(e))
+                .ok()
+        });
         let server = ServerSettings {
+            responses_ttl,
+            responses_store_bytes: raw.server.responses_store_mb.map(|mb| (mb as usize) << 20),
             host,
             port: raw.server.port,
             max_request_body_bytes: raw.server.max_request_body_mb.map(|mb| (mb as usize) << 20),
