@@ -1,10 +1,10 @@
-//! Compiles the built-in adapters (`guests/mock`, `guests/openai`) for wasm32-wasip2 and puts
+//! Compiles the built-in adapters (`guests/mock`, `guests/openai`, `guests/anthropic`) for wasm32-wasip2 and puts
 //! them in OUT_DIR, where `src/builtin.rs` embeds them: the binary is self-contained. Also lists
 //! the files `wasmgate new` copies into a new adapter project (`scaffold_files.rs`).
 
 use std::path::{Path, PathBuf};
 
-const BUILTIN: &[&str] = &["mock", "openai"];
+const BUILTIN: &[&str] = &["mock", "openai", "anthropic"];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -14,6 +14,7 @@ fn main() {
         "guests/openai-wire",
         "guests/mock",
         "guests/openai",
+        "guests/anthropic",
         "wit",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());

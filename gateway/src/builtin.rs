@@ -18,6 +18,10 @@ pub const BUILTIN_ADAPTERS: &[BuiltinAdapter] = &[
         name: "openai",
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_openai.wasm")),
     },
+    BuiltinAdapter {
+        name: "anthropic",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_anthropic.wasm")),
+    },
 ];
 
 /// A provider prefix (`groq/...`) served by a built-in adapter.
@@ -63,6 +67,7 @@ const fn ollama(name: &'static str) -> ProviderAlias {
 pub const PROVIDER_ALIASES: &[ProviderAlias] = &[
     alias("mock", "mock", None, None),
     alias("openai", "openai", None, Some("OPENAI_API_KEY")),
+    alias("anthropic", "anthropic", None, Some("ANTHROPIC_API_KEY")),
     alias(
         "groq",
         "openai",

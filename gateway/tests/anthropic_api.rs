@@ -6,7 +6,8 @@ mod common;
 
 use common::{start, url};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use wasmgate_test_support::anthropic::AnthropicUpstream;
 use wasmgate_test_support::client::post_json;
 use wasmgate_test_support::Upstream;
 
@@ -171,28 +172,56 @@ fn venv_python() -> PathBuf {
     common::sdk_venv("py-anthropic-sdk", ANTHROPIC_SDK)
 }
 
+/// Runs an SDK script against the gateway at `addr`.
+async fn run_sdk_script(script: &str, addr: std::net::SocketAddr) {
+    let python = tokio::task::spawn_blocking(venv_python).await.unwrap();
+    common::run_sdk_script(
+        &python,
+        script,
+        &[("GATEWAY_URL", format!("http://{addr}"))],
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_anthropic_sdk_works_over_an_openai_shaped_upstream() {
-    let python = tokio::task::spawn_blocking(venv_python).await.unwrap();
     let upstream = Upstream::start().await;
     let gw = start(&config(&upstream)).await;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("anthropic_sdk_check.py");
-    let output = tokio::time::timeout(
-        std::time::Duration::from_secs(120),
-        tokio::process::Command::new(python)
-            .arg(script)
-            .env("GATEWAY_URL", format!("http://{}", gw.addr))
-            .output(),
-    )
-    .await
-    .expect("the SDK script finished within 120 s")
-    .expect("running python");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.trim() == "OK",
-        "SDK check failed:\n{stdout}\n{stderr}"
-    );
+    run_sdk_script("anthropic_sdk_check.py", gw.addr).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_official_anthropic_sdk_works_over_the_anthropic_adapter() {
+    let upstream = AnthropicUpstream::start("sk-ant-native").await;
+    let mut yaml =
+        String::from("general_settings:\n  master_key: sk-master-anthropic\nmodel_list:\n");
+    for (name, model) in [
+        ("claude", "claude-text"),
+        ("tools", "claude-tools"),
+        ("thinker", "claude-thinking"),
+        ("limited", "error-429"),
+        ("overloaded", "error-529"),
+    ] {
+        yaml += &format!(
+            "- model_name: {name}\n  litellm_params:\n    model: anthropic/{model}\n    api_base: {}\n    api_key: sk-ant-native\n",
+            upstream.url()
+        );
+    }
+    let gw = start(&yaml).await;
+    run_sdk_script("anthropic_native_check.py", gw.addr).await;
+    let thinking_turns: Vec<_> = upstream
+        .received()
+        .into_iter()
+        .filter(|r| r.body["model"] == "claude-thinking")
+        .collect();
+    assert_eq!(thinking_turns.len(), 2);
+    for turn in &thinking_turns {
+        assert_eq!(
+            turn.body["thinking"],
+            json!({"type": "enabled", "budget_tokens": 2048}),
+            "a budget of LiteLLM's (1024, 2048, 4096) reaches the provider exactly"
+        );
+    }
+    let system = upstream.received()[0].body["system"].clone();
+    assert_eq!(system, json!("Be brief."));
 }

@@ -128,12 +128,22 @@ fn check_config_speaks_json_for_ci() {
         .iter()
         .map(|e| e["line"].as_u64().unwrap())
         .collect();
-    assert_eq!(lines, [5, 12, 16, 20]);
+    assert_eq!(lines, [5, 16, 20]);
     assert_eq!(
-        report["errors"][2]["message"],
+        report["errors"][1]["message"],
         "model `local`: api_base `localhost:11434` must be an absolute URL such as `http://localhost:11434`"
     );
-    assert_eq!(report["warnings"][0]["line"], 17);
+    let warned: Vec<u64> = report["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        warned[..2],
+        [10, 17],
+        "the unset ANTHROPIC_API_KEY, then the repeated entry"
+    );
 
     let out = golden_wasmgate()
         .args(["check-config", "wildcards.yaml", "--format", "json"])
@@ -338,7 +348,9 @@ fn adapters_lists_builtins_with_hashes_and_grants() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
     assert!(
-        stdout.contains("mock 0.1.0") && stdout.contains("openai 0.1.0"),
+        stdout.contains("mock 0.1.0")
+            && stdout.contains("openai 0.1.0")
+            && stdout.contains("anthropic 0.1.0"),
         "{stdout}"
     );
     assert!(
@@ -346,7 +358,11 @@ fn adapters_lists_builtins_with_hashes_and_grants() {
         "{stdout}"
     );
     assert!(stdout.contains("credentials:   sealed"), "{stdout}");
-    assert_eq!(stdout.matches("sha256:").count(), 2);
+    assert!(
+        stdout.contains("egress:        https://api.anthropic.com"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("sha256:").count(), 3);
 }
 
 #[test]
@@ -379,8 +395,8 @@ fn adapters_shows_a_raw_credential_grant_and_check_config_the_secret_keys() {
     );
     assert_eq!(
         stdout.matches("credentials:   sealed").count(),
-        2,
-        "{stdout}"
+        3,
+        "the built-in adapters' grants are sealed: {stdout}"
     );
 
     let out = wasmgate()

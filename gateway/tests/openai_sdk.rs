@@ -52,22 +52,9 @@ async fn the_official_python_sdk_works_against_the_gateway() {
 
 /// Runs the SDK script against `url`, trusting `ca` when given.
 async fn check(python: &Path, url: &str, ca: Option<&Path>) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("openai_sdk_check.py");
-    let mut command = tokio::process::Command::new(python);
-    command.arg(script).env("GATEWAY_URL", url);
+    let mut env = vec![("GATEWAY_URL", url.to_string())];
     if let Some(ca) = ca {
-        command.env("GATEWAY_CA", ca);
+        env.push(("GATEWAY_CA", ca.display().to_string()));
     }
-    let output = tokio::time::timeout(std::time::Duration::from_secs(120), command.output())
-        .await
-        .expect("the SDK script finished within 120 s")
-        .expect("running python");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success() && stdout.trim() == "OK",
-        "SDK check against {url} failed:\n{stdout}\n{stderr}"
-    );
+    common::run_sdk_script(python, "openai_sdk_check.py", &env).await;
 }

@@ -1,6 +1,8 @@
 //! Helpers for wasmgate's tests and benchmarks: the guest adapters built from `guests/`, a real
-//! OpenAI-compatible HTTP upstream on 127.0.0.1, and a small HTTP client.
+//! OpenAI-compatible HTTP upstream on 127.0.0.1 (and provider-shaped ones: [`anthropic`]), and a
+//! small HTTP client.
 
+pub mod anthropic;
 pub mod auth;
 pub mod client;
 pub mod guests;

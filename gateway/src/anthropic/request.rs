@@ -319,11 +319,14 @@ fn tool_choice_of(v: Option<&Value>) -> Res<(Option<ToolChoice>, Option<bool>)> 
     Ok((Some(kind), parallel))
 }
 
-/// The OpenAI-style reasoning effort for a thinking budget (as LiteLLM maps it).
+/// The OpenAI-style reasoning effort for a thinking budget. The contract has no budget field,
+/// so a budget travels as the effort whose budget (LiteLLM's: 1024, 2048, 4096 tokens, as the
+/// `anthropic` adapter sends them back) is the nearest at or above it; those three arrive
+/// exactly, others rounded.
 fn effort_for(budget: u64) -> &'static str {
     match budget {
-        0..=2048 => "low",
-        2049..=8192 => "medium",
+        0..=1024 => "low",
+        1025..=2048 => "medium",
         _ => "high",
     }
 }
@@ -466,7 +469,7 @@ mod tests {
             (r.stop.clone(), r.top_k, r.user.as_deref()),
             (vec!["END".to_string()], Some(5), Some("u1"))
         );
-        assert_eq!(r.reasoning_effort.as_deref(), Some("medium"));
+        assert_eq!(r.reasoning_effort.as_deref(), Some("high"));
         assert!(r.include_usage && call.stream);
     }
 

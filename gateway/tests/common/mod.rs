@@ -153,3 +153,24 @@ pub fn sdk_venv(dir: &str, requirement: &str) -> std::path::PathBuf {
     }
     python
 }
+
+/// Runs the Python script `script` (in tests/) with the venv's `python` and `env`, and asserts
+/// it printed `OK` (each script exits non-zero naming the first broken expectation).
+pub async fn run_sdk_script(python: &std::path::Path, script: &str, env: &[(&str, String)]) {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join(script);
+    let mut command = tokio::process::Command::new(python);
+    command.arg(&script).envs(env.iter().map(|(k, v)| (*k, v)));
+    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .expect("the SDK script finished within 120 s")
+        .expect("running python");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success() && stdout.trim() == "OK",
+        "{} with {env:?} failed:\n{stdout}\n{stderr}",
+        script.display()
+    );
+}

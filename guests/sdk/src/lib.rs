@@ -10,6 +10,7 @@
 //! - [`stream`]: streamed answers in batches, one per upstream read;
 //! - [`error`]: HTTP status and provider error bodies mapped to WIT error kinds;
 //! - [`openai`]: the OpenAI wire format, for every OpenAI-compatible API;
+//! - [`anthropic`]: the Anthropic Messages wire format (Anthropic, Claude on Vertex AI);
 //! - [`log`]: logging through the host.
 //!
 //! ```text
@@ -35,6 +36,7 @@ pub mod bindings {
     });
 }
 
+pub mod anthropic;
 pub mod context;
 pub mod error;
 pub mod eventstream;

@@ -36,16 +36,14 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         return is_public_v4(v4);
     }
     let s = ip.segments();
-    let blocked = ip.is_unspecified()
-        || ip.is_loopback()
-        || (s[0] & 0xfe00) == 0xfc00 // unique local
+    let blocked = (s[0] & 0xfe00) == 0xfc00 // unique local
         || (s[0] & 0xffc0) == 0xfe80 // link local
         || (s[0] & 0xffc0) == 0xfec0 // site local (deprecated)
         || (s[0] & 0xff00) == 0xff00 // multicast
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
         || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0) // discard-only
         || (s[0] == 0x0064 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64 (RFC 8215)
-        || s[0] == 0; // IPv4-compatible and other reserved forms
+        || s[0] == 0; // ::/16: unspecified (::), loopback (::1), IPv4-compatible, reserved
     !blocked
 }
 
@@ -96,6 +94,9 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:169.254.169.254",
             "64:ff9b::a9fe:a9fe",
+            // The third octet decides: 198.51.0.1 would be public.
+            "64:ff9b::c633:6401",
+            "2002:c633:6401::",
             "2002:7f00:1::",
             "2001:db8::1",
             "::127.0.0.1",

@@ -1,0 +1,117 @@
+//! wasmgate adapter for Anthropic's Messages API (`/v1/messages`): chat, streaming, tools,
+//! images and documents, thinking with signatures, prompt caching (`cache_control` from the
+//! records' extras). The key travels as `x-api-key`; the client's `anthropic-version` and
+//! `anthropic-beta` headers, when the gateway forwards them, replace the defaults.
+//!
+//! Settings: `max_tokens` (sent when a request gives none; default 4096).
+
+use std::cell::RefCell;
+use wasmgate_guest::anthropic::{self, MessagesEvents, Shape};
+use wasmgate_guest::prelude::*;
+
+const DEFAULT_API_BASE: &str = "https://api.anthropic.com";
+/// Largest non-streaming response body accepted.
+const MAX_RESPONSE: usize = 32 * 1024 * 1024;
+
+struct Anthropic;
+
+/// The Messages endpoint under the operator's base: `https://api.anthropic.com` and
+/// `https://proxy/v1` both work, as LiteLLM takes either.
+fn messages_url(ctx: &CallContext) -> String {
+    let base = ctx.api_base_or(DEFAULT_API_BASE);
+    if base.ends_with("/v1/messages") {
+        base.to_string()
+    } else if base.ends_with("/v1") {
+        format!("{base}/messages")
+    } else {
+        format!("{base}/v1/messages")
+    }
+}
+
+fn request(ctx: &CallContext, req: &ChatRequest, stream: bool) -> ProviderResult<Request> {
+    let mut req = req.clone();
+    if req.max_tokens.is_none() && req.max_completion_tokens.is_none() {
+        req.max_tokens = ctx.setting_u64("max_tokens").map(|n| n as u32);
+    }
+    let body = anthropic::messages_request_body(&req, stream)?;
+    let mut http = Request::post_json(messages_url(ctx), &body)
+        .header("anthropic-version", anthropic::API_VERSION)
+        .timeout_ms(ctx.timeout_ms);
+    if let Some(key) = ctx.credential.as_deref().filter(|k| !k.is_empty()) {
+        http = http.header("x-api-key", key);
+    }
+    if stream {
+        http = http.header("accept", "text/event-stream");
+    }
+    Ok(http.call_headers(&ctx.headers))
+}
+
+impl Guest for Anthropic {
+    type ChunkStream = AnthropicStream;
+
+    fn info() -> AdapterInfo {
+        AdapterInfo {
+            name: "anthropic".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            capabilities: Capabilities::CHAT
+                | Capabilities::STREAMING
+                | Capabilities::TOOLS
+                | Capabilities::VISION
+                | Capabilities::REASONING,
+            default_api_base: Some(DEFAULT_API_BASE.into()),
+            required_hosts: vec![DEFAULT_API_BASE.into()],
+            credential_uses: ["/v1/messages", "/messages"]
+                .iter()
+                .map(|path| CredentialUse {
+                    method: "POST".into(),
+                    path: path.to_string(),
+                })
+                .collect(),
+            description: "Anthropic's Messages API: Claude chat, streaming, tools, thinking".into(),
+        }
+    }
+
+    fn chat(ctx: CallContext, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let response = request(&ctx, &req, false)?.send()?.error_for_status()?;
+        let headers = response.passed_on_headers();
+        let mut answer =
+            anthropic::parse_messages_response(&response.json(MAX_RESPONSE)?, Shape::of(&req))?;
+        answer.headers = headers;
+        Ok(answer)
+    }
+
+    fn chat_stream(ctx: CallContext, req: ChatRequest) -> Result<OpenedStream, ProviderError> {
+        let response = request(&ctx, &req, true)?.send()?.error_for_status()?;
+        let headers = response.passed_on_headers();
+        let pump = ChunkPump::new(
+            SseStream::new(response.body),
+            MessagesEvents::new(Shape::of(&req)),
+        );
+        Ok(OpenedStream {
+            chunks: ChunkStream::new(AnthropicStream {
+                pump: RefCell::new(pump),
+            }),
+            headers,
+        })
+    }
+
+    fn embed(_: CallContext, _: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
+        Err(ProviderError::new(
+            ErrorKind::NotFound,
+            "Anthropic has no embeddings API; use another provider's embedding model",
+        ))
+    }
+}
+
+/// A streamed answer: the Messages SSE events, until `message_stop`.
+struct AnthropicStream {
+    pump: RefCell<ChunkPump<SseStream, MessagesEvents>>,
+}
+
+impl GuestChunkStream for AnthropicStream {
+    fn next(&self) -> Result<Vec<ChatChunk>, ProviderError> {
+        self.pump.borrow_mut().next_batch()
+    }
+}
+
+wasmgate_guest::export_adapter!(Anthropic);
