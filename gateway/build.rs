@@ -1,10 +1,11 @@
-//! Compiles the built-in adapters (`guests/mock`, `guests/openai`, `guests/anthropic`) for wasm32-wasip2 and puts
+//! Compiles the built-in adapters (`guests/mock`, `guests/openai`, `guests/azure`, `guests/anthropic`,
+//! `guests/gemini`) for wasm32-wasip2 and puts
 //! them in OUT_DIR, where `src/builtin.rs` embeds them: the binary is self-contained. Also lists
 //! the files `wasmgate new` copies into a new adapter project (`scaffold_files.rs`).
 
 use std::path::{Path, PathBuf};
 
-const BUILTIN: &[&str] = &["mock", "openai", "anthropic"];
+const BUILTIN: &[&str] = &["mock", "openai", "azure", "anthropic", "gemini"];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -15,6 +16,8 @@ fn main() {
         "guests/mock",
         "guests/openai",
         "guests/anthropic",
+        "guests/azure",
+        "guests/gemini",
         "wit",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());

@@ -19,6 +19,14 @@ pub const BUILTIN_ADAPTERS: &[BuiltinAdapter] = &[
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_openai.wasm")),
     },
     BuiltinAdapter {
+        name: "azure",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_azure.wasm")),
+    },
+    BuiltinAdapter {
+        name: "gemini",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_gemini.wasm")),
+    },
+    BuiltinAdapter {
         name: "anthropic",
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_anthropic.wasm")),
     },
@@ -38,6 +46,12 @@ pub struct ProviderAlias {
     /// A path the API base must end with, added when an operator's `api_base` lacks it
     /// (LiteLLM documents Ollama's base as `http://localhost:11434`; its OpenAI API is `/v1`).
     pub base_suffix: Option<&'static str>,
+    /// The environment variable read for the API base when the config gives none (LiteLLM's
+    /// `AZURE_API_BASE`).
+    pub base_env: Option<&'static str>,
+    /// The provider has no public API base: each account has its own, so a deployment needs
+    /// one, and always a key (or a host credential).
+    pub needs_base: bool,
 }
 
 const fn alias(
@@ -52,6 +66,22 @@ const fn alias(
         api_base,
         key_env,
         base_suffix: None,
+        base_env: None,
+        needs_base: false,
+    }
+}
+
+/// A provider whose every account has its own endpoint (Azure).
+const fn per_account(
+    name: &'static str,
+    adapter: &'static str,
+    key_env: &'static str,
+    base_env: &'static str,
+) -> ProviderAlias {
+    ProviderAlias {
+        base_env: Some(base_env),
+        needs_base: true,
+        ..alias(name, adapter, None, Some(key_env))
     }
 }
 
@@ -68,6 +98,14 @@ pub const PROVIDER_ALIASES: &[ProviderAlias] = &[
     alias("mock", "mock", None, None),
     alias("openai", "openai", None, Some("OPENAI_API_KEY")),
     alias("anthropic", "anthropic", None, Some("ANTHROPIC_API_KEY")),
+    alias("gemini", "gemini", None, Some("GEMINI_API_KEY")),
+    per_account("azure", "azure", "AZURE_API_KEY", "AZURE_API_BASE"),
+    per_account(
+        "azure_ai",
+        "openai",
+        "AZURE_AI_API_KEY",
+        "AZURE_AI_API_BASE",
+    ),
     alias(
         "groq",
         "openai",
@@ -122,9 +160,13 @@ pub fn provider_alias(name: &str) -> Option<&'static ProviderAlias> {
 
 impl ProviderAlias {
     /// The API base to use: the operator's (with the alias's required suffix added when it is
-    /// missing), else the alias's own.
+    /// missing), else the alias's own, else the one its environment variable names.
     pub fn api_base(&self, configured: Option<&str>) -> Option<String> {
-        let Some(base) = configured else {
+        let from_env = self
+            .base_env
+            .and_then(|v| std::env::var(v).ok())
+            .filter(|b| !b.is_empty());
+        let Some(base) = configured.or(from_env.as_deref()) else {
             return self.api_base.map(str::to_string);
         };
         match self.base_suffix {

@@ -385,6 +385,16 @@ fn deployment(
         Some(alias) => alias.api_base(m.api_base.as_deref()),
         None => m.api_base.clone(),
     };
+    let needs_base = alias.is_some_and(|a| a.needs_base);
+    if needs_base && api_base.is_none() {
+        return Err(format!(
+            "provider `{provider}` has no public endpoint: set `api_base` to the account's own{}",
+            alias
+                .and_then(|a| a.base_env)
+                .map(|v| format!(" or the environment variable {v}"))
+                .unwrap_or_default()
+        ));
+    }
     let alias_key = alias.and_then(|a| a.key_env);
     let mut call = CallOptions {
         deployment_model: m.model_name.clone(),
@@ -405,7 +415,7 @@ fn deployment(
                 // the deployment talks to the provider's own API.
                 missing_key = m.api_key_env.clone().or_else(|| {
                     alias_key
-                        .filter(|_| m.api_base.is_none())
+                        .filter(|_| m.api_base.is_none() || needs_base)
                         .map(str::to_string)
                 });
             }

@@ -7,7 +7,7 @@ mod common;
 use common::{start, url};
 use serde_json::{json, Value};
 use std::path::PathBuf;
-use wasmgate_test_support::anthropic::AnthropicUpstream;
+use wasmgate_test_support::anthropic;
 use wasmgate_test_support::client::post_json;
 use wasmgate_test_support::Upstream;
 
@@ -192,7 +192,7 @@ async fn the_official_anthropic_sdk_works_over_an_openai_shaped_upstream() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_official_anthropic_sdk_works_over_the_anthropic_adapter() {
-    let upstream = AnthropicUpstream::start("sk-ant-native").await;
+    let upstream = anthropic::start("sk-ant-native").await;
     let mut yaml =
         String::from("general_settings:\n  master_key: sk-master-anthropic\nmodel_list:\n");
     for (name, model) in [

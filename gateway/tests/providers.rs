@@ -5,7 +5,9 @@
 
 mod common;
 
-use wasmgate_test_support::anthropic::{AnthropicUpstream, TEXT_ANSWER};
+use wasmgate_test_support::anthropic;
+use wasmgate_test_support::azure;
+use wasmgate_test_support::gemini;
 
 /// The pinned SDK version (the same as tests/openai_sdk.rs).
 const OPENAI_SDK: &str = "openai==3.54.0";
@@ -36,7 +38,7 @@ async fn check(gateway_url: &str, expect: &[(&str, &str)]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anthropic() {
-    let upstream = AnthropicUpstream::start("sk-ant-fixture-key").await;
+    let upstream = anthropic::start("sk-ant-fixture-key").await;
     let yaml = config(
         "anthropic",
         &upstream.url(),
@@ -55,9 +57,13 @@ async fn anthropic() {
     check(
         &format!("http://{}/v1", gw.addr),
         &[
-            ("EXPECT_TEXT", TEXT_ANSWER),
+            ("EXPECT_TEXT", anthropic::TEXT_ANSWER),
             ("EXPECT_TOOL_TEXT", "It is 18C in Paris."),
             ("EXPECT_IMAGE", "image/png"),
+            (
+                "EXPECT_MALFORMED",
+                "the provider's answer has no `content` list",
+            ),
         ],
     )
     .await;
@@ -86,4 +92,123 @@ async fn anthropic() {
             .all(|(_, k)| matches!(*k, Some("sk-ant-fixture-key" | "wrong-key"))),
         "the host swapped each deployment's own key in: {keys:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure() {
+    let upstream = azure::start("az-fixture-key").await;
+    let mut yaml = config(
+        "azure",
+        &upstream.url(),
+        "az-fixture-key",
+        &[
+            ("chat", "text"),
+            ("tools", "tools"),
+            ("image", "image"),
+            ("embed", "embed"),
+            ("bad-key", "text"),
+            ("limited", "error-429"),
+            ("too-long", "too-long"),
+            ("malformed", "malformed"),
+        ],
+    );
+    yaml += &format!(
+        "- model_name: entra\n  litellm_params:\n    model: azure/text\n    api_base: {}\n    api_version: 2024-06-01\n    azure_ad_token: az-fixture-key\n",
+        upstream.url()
+    );
+    let gw = common::start(&yaml).await;
+    check(
+        &format!("http://{}/v1", gw.addr),
+        &[
+            ("EXPECT_TEXT", azure::TEXT_ANSWER),
+            ("EXPECT_TOOL_TEXT", azure::TOOL_ANSWER),
+            ("EXPECT_IMAGE", "image"),
+            ("EXPECT_EMBEDDINGS", "[0.5, -0.25, 1.0]"),
+            (
+                "EXPECT_MALFORMED",
+                "the provider's response has no `choices`",
+            ),
+        ],
+    )
+    .await;
+    let entra = wasmgate_test_support::client::post_json(
+        &format!("http://{}/v1/chat/completions", gw.addr),
+        &serde_json::json!({"model": "entra", "messages": [{"role": "user", "content": "Hi"}]}),
+        &[("authorization", "Bearer sk-master-providers")],
+    )
+    .await;
+    assert_eq!(entra.status, 200, "{}", entra.text());
+    let received = upstream.received();
+    let last = received.last().unwrap();
+    assert_eq!(
+        last.path,
+        "/openai/deployments/text/chat/completions?api-version=2024-06-01"
+    );
+    assert_eq!(
+        last.headers.get("authorization").unwrap(),
+        "Bearer az-fixture-key",
+        "an Entra token travels as a bearer token"
+    );
+    assert!(last.headers.get("api-key").is_none());
+    let keyed = &received[0];
+    assert_eq!(
+        keyed.path,
+        "/openai/deployments/text/chat/completions?api-version=2024-10-21"
+    );
+    assert_eq!(keyed.headers.get("api-key").unwrap(), "az-fixture-key");
+    assert!(keyed.headers.get("authorization").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini() {
+    let upstream = gemini::start("gm-fixture-key").await;
+    let yaml = config(
+        "gemini",
+        &upstream.url(),
+        "gm-fixture-key",
+        &[
+            ("chat", "text"),
+            ("tools", "tools"),
+            ("image", "image"),
+            ("embed", "embed"),
+            ("blocked", "blocked"),
+            ("bad-key", "text"),
+            ("limited", "error-429"),
+            ("too-long", "too-long"),
+            ("malformed", "malformed"),
+        ],
+    );
+    let gw = common::start(&yaml).await;
+    check(
+        &format!("http://{}/v1", gw.addr),
+        &[
+            ("EXPECT_TEXT", gemini::TEXT_ANSWER),
+            ("EXPECT_TOOL_TEXT", gemini::TOOL_ANSWER),
+            ("EXPECT_IMAGE", "image/png"),
+            ("EXPECT_EMBEDDINGS", "[0.25, -0.5, 1.0]"),
+            (
+                "EXPECT_MALFORMED",
+                "the provider's answer has no `candidates`",
+            ),
+        ],
+    )
+    .await;
+    let blocked = wasmgate_test_support::client::post_json(
+        &format!("http://{}/v1/chat/completions", gw.addr),
+        &serde_json::json!({"model": "blocked", "messages": [{"role": "user", "content": "Hi"}]}),
+        &[("authorization", "Bearer sk-master-providers")],
+    )
+    .await;
+    assert_eq!(blocked.status, 400, "{}", blocked.text());
+    assert_eq!(blocked.json()["error"]["code"], "content_policy_violation");
+    let received = upstream.received();
+    assert!(
+        received
+            .iter()
+            .all(|r| !r.path.contains("key=") && r.path.starts_with("/v1beta/models/")),
+        "the key never travels in the URL"
+    );
+    assert!(received
+        .iter()
+        .any(|r| r.path == "/v1beta/models/text:streamGenerateContent?alt=sse"));
 }

@@ -11,149 +11,67 @@
 //! image it was sent; `error-429`, `error-529`, `too-long`, `malformed`, `stream-error`), whole
 //! or as the SSE event sequence, byte for byte as the API sends it.
 
+use crate::fixture::{json_response, Body, Fixture, Received};
 use bytes::Bytes;
-use http::{HeaderMap, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, StreamBody};
-use hyper::body::{Frame, Incoming};
+use http::Response;
+use http_body_util::{BodyExt, StreamBody};
+use hyper::body::Frame;
 use serde_json::{json, Value};
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-
-type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// The signature this server puts on its thinking blocks.
 pub const THINKING_SIGNATURE: &str = "EqQBCkYIBxgCKkDsig-from-the-fixture";
 /// The text of `claude-text`'s answer.
 pub const TEXT_ANSWER: &str = "Hello from Claude";
 
-/// One request the server received.
-#[derive(Debug, Clone)]
-pub struct Received {
-    /// Path and query.
-    pub path: String,
-    /// Request headers.
-    pub headers: HeaderMap,
-    /// The body, parsed (`null` when it was not JSON).
-    pub body: Value,
-}
-
-impl Received {
-    /// A header as text.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-/// An Anthropic-shaped upstream on 127.0.0.1.
-pub struct AnthropicUpstream {
-    /// The listening address.
-    pub addr: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for AnthropicUpstream {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl AnthropicUpstream {
-    /// Starts a server that accepts the key `key`.
-    pub async fn start(key: &str) -> AnthropicUpstream {
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let recorded = received.clone();
-        let key = key.to_string();
-        let (addr, task) = crate::serve::serve(move |req: Request<Incoming>| {
-            let recorded = recorded.clone();
-            let key = key.clone();
-            async move { Ok::<_, Infallible>(handle(req, &key, &recorded).await) }
-        })
-        .await;
-        AnthropicUpstream {
-            addr,
-            received,
-            task,
-        }
-    }
-
-    /// The API base, `http://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Every request received so far.
-    pub fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-fn json_response(status: StatusCode, v: &Value) -> Response<Body> {
-    Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .header("request-id", "req_fixture")
-        .body(Full::new(Bytes::from(v.to_string())).boxed())
-        .unwrap()
+/// Starts a server that accepts the key `key`.
+pub async fn start(key: &str) -> Fixture {
+    let key = key.to_string();
+    Fixture::start(move |r| {
+        let answer = handle(&r, &key);
+        async move { answer }
+    })
+    .await
 }
 
 fn error(status: u16, kind: &str, message: &str) -> Response<Body> {
-    json_response(
-        StatusCode::from_u16(status).unwrap(),
+    let mut r = json_response(
+        status,
         &json!({"type": "error", "error": {"type": kind, "message": message}}),
-    )
+    );
+    r.headers_mut()
+        .insert("request-id", "req_fixture".parse().unwrap());
+    r
 }
 
-async fn handle(
-    req: Request<Incoming>,
-    key: &str,
-    recorded: &Mutex<Vec<Received>>,
-) -> Response<Body> {
-    let (parts, body) = req.into_parts();
-    let bytes = body
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let path = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.to_string())
-        .unwrap_or_default();
-    recorded.lock().unwrap().push(Received {
-        path: path.clone(),
-        headers: parts.headers.clone(),
-        body: body.clone(),
-    });
-    let header = |n: &str| parts.headers.get(n).and_then(|v| v.to_str().ok());
-    if parts.method != http::Method::POST {
+fn handle(r: &Received, key: &str) -> Response<Body> {
+    let body = &r.body;
+    if r.method != http::Method::POST {
         return error(405, "invalid_request_error", "use POST");
     }
-    if header("x-api-key") != Some(key) {
+    if r.header("x-api-key") != Some(key) {
         return error(401, "authentication_error", "invalid x-api-key");
     }
-    if header("anthropic-version").is_none() {
+    if r.header("anthropic-version").is_none() {
         return error(
             400,
             "invalid_request_error",
             "anthropic-version: header is required",
         );
     }
-    if path == "/v1/messages/count_tokens" {
-        return match check(&body, false) {
-            Ok(()) => json_response(StatusCode::OK, &json!({"input_tokens": count_words(&body)})),
+    if r.path == "/v1/messages/count_tokens" {
+        return match check(body, false) {
+            Ok(()) => json_response(200, &json!({"input_tokens": count_words(body)})),
             Err(m) => error(400, "invalid_request_error", &m),
         };
     }
-    if path != "/v1/messages" {
-        return error(404, "not_found_error", &format!("no route {path}"));
+    if r.path != "/v1/messages" {
+        return error(404, "not_found_error", &format!("no route {}", r.path));
     }
-    if let Err(m) = check(&body, true) {
+    if let Err(m) = check(body, true) {
         return error(400, "invalid_request_error", &m);
     }
-    answer(&body)
+    answer(body)
 }
 
 /// A rough token count: words of every text in the request.
@@ -347,17 +265,14 @@ fn answer(body: &Value) -> Response<Body> {
     let model = body["model"].as_str().unwrap_or_default();
     let stream = body["stream"] == true;
     if model == "malformed" {
-        return json_response(
-            StatusCode::OK,
-            &json!({"type": "message", "content": "not a list"}),
-        );
+        return json_response(200, &json!({"type": "message", "content": "not a list"}));
     }
     let (content, stop) = match reply(body) {
         Ok(r) => r,
         Err(response) => return *response,
     };
     if !stream {
-        return json_response(StatusCode::OK, &message(model, content, stop, 5));
+        return json_response(200, &message(model, content, stop, 5));
     }
     let mut start = message(model, json!([]), "", 1);
     start["stop_reason"] = Value::Null;

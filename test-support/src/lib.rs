@@ -1,10 +1,13 @@
 //! Helpers for wasmgate's tests and benchmarks: the guest adapters built from `guests/`, a real
-//! OpenAI-compatible HTTP upstream on 127.0.0.1 (and provider-shaped ones: [`anthropic`]), and a
+//! OpenAI-compatible HTTP upstream on 127.0.0.1 (and provider-shaped ones: [`anthropic`], [`azure`], [`gemini`]), and a
 //! small HTTP client.
 
 pub mod anthropic;
 pub mod auth;
+pub mod azure;
 pub mod client;
+pub mod fixture;
+pub mod gemini;
 pub mod guests;
 pub mod pki;
 pub mod scripted;

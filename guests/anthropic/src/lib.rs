@@ -5,13 +5,10 @@
 //!
 //! Settings: `max_tokens` (sent when a request gives none; default 4096).
 
-use std::cell::RefCell;
 use wasmgate_guest::anthropic::{self, MessagesEvents, Shape};
 use wasmgate_guest::prelude::*;
 
 const DEFAULT_API_BASE: &str = "https://api.anthropic.com";
-/// Largest non-streaming response body accepted.
-const MAX_RESPONSE: usize = 32 * 1024 * 1024;
 
 struct Anthropic;
 
@@ -47,7 +44,7 @@ fn request(ctx: &CallContext, req: &ChatRequest, stream: bool) -> ProviderResult
 }
 
 impl Guest for Anthropic {
-    type ChunkStream = AnthropicStream;
+    type ChunkStream = PumpStream<SseStream, MessagesEvents>;
 
     fn info() -> AdapterInfo {
         AdapterInfo {
@@ -74,8 +71,10 @@ impl Guest for Anthropic {
     fn chat(ctx: CallContext, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         let response = request(&ctx, &req, false)?.send()?.error_for_status()?;
         let headers = response.passed_on_headers();
-        let mut answer =
-            anthropic::parse_messages_response(&response.json(MAX_RESPONSE)?, Shape::of(&req))?;
+        let mut answer = anthropic::parse_messages_response(
+            &response.json(wasmgate_guest::http::MAX_RESPONSE)?,
+            Shape::of(&req),
+        )?;
         answer.headers = headers;
         Ok(answer)
     }
@@ -83,16 +82,11 @@ impl Guest for Anthropic {
     fn chat_stream(ctx: CallContext, req: ChatRequest) -> Result<OpenedStream, ProviderError> {
         let response = request(&ctx, &req, true)?.send()?.error_for_status()?;
         let headers = response.passed_on_headers();
-        let pump = ChunkPump::new(
+        Ok(PumpStream::open(
             SseStream::new(response.body),
             MessagesEvents::new(Shape::of(&req)),
-        );
-        Ok(OpenedStream {
-            chunks: ChunkStream::new(AnthropicStream {
-                pump: RefCell::new(pump),
-            }),
             headers,
-        })
+        ))
     }
 
     fn embed(_: CallContext, _: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
@@ -100,17 +94,6 @@ impl Guest for Anthropic {
             ErrorKind::NotFound,
             "Anthropic has no embeddings API; use another provider's embedding model",
         ))
-    }
-}
-
-/// A streamed answer: the Messages SSE events, until `message_stop`.
-struct AnthropicStream {
-    pump: RefCell<ChunkPump<SseStream, MessagesEvents>>,
-}
-
-impl GuestChunkStream for AnthropicStream {
-    fn next(&self) -> Result<Vec<ChatChunk>, ProviderError> {
-        self.pump.borrow_mut().next_batch()
     }
 }
 

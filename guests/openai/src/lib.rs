@@ -3,17 +3,15 @@
 //!
 //! Settings: `organization` and `project` become OpenAI's headers.
 
-use std::cell::RefCell;
-use wasmgate_guest::openai::{self, ChunkEvents};
+use wasmgate_guest::openai::{self, OpenAiStream};
 use wasmgate_guest::prelude::*;
 
 const DEFAULT_API_BASE: &str = "https://api.openai.com/v1";
-/// Largest non-streaming response body accepted.
-const MAX_RESPONSE: usize = 32 * 1024 * 1024;
 
 struct OpenAi;
 
-fn request(ctx: &CallContext, path: &str, body: &serde_json::Value) -> Request {
+/// The POST of `body` to `path` under the API base, with the key as a bearer token.
+fn post(ctx: &CallContext, path: &str, body: &serde_json::Value) -> Request {
     let url = format!("{}{path}", ctx.api_base_or(DEFAULT_API_BASE));
     let mut req = Request::post_json(url, body)
         .bearer(ctx.credential.as_deref())
@@ -57,53 +55,15 @@ impl Guest for OpenAi {
     }
 
     fn chat(ctx: CallContext, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
-        let body = openai::chat_request_body(&req, false)?;
-        let response = request(&ctx, "/chat/completions", &body)
-            .send()?
-            .error_for_status()?;
-        let headers = response.passed_on_headers();
-        let mut answer = openai::parse_chat_response(&response.json(MAX_RESPONSE)?)?;
-        answer.headers = headers;
-        Ok(answer)
+        openai::chat(&req, |body| Ok(post(&ctx, "/chat/completions", body)))
     }
 
     fn chat_stream(ctx: CallContext, req: ChatRequest) -> Result<OpenedStream, ProviderError> {
-        let body = openai::chat_request_body(&req, true)?;
-        let response = request(&ctx, "/chat/completions", &body)
-            .header("accept", "text/event-stream")
-            .send()?
-            .error_for_status()?;
-        let headers = response.passed_on_headers();
-        let pump = ChunkPump::new(SseStream::new(response.body), ChunkEvents);
-        Ok(OpenedStream {
-            chunks: ChunkStream::new(OpenAiStream {
-                pump: RefCell::new(pump),
-            }),
-            headers,
-        })
+        openai::chat_stream(&req, |body| Ok(post(&ctx, "/chat/completions", body)))
     }
 
     fn embed(ctx: CallContext, req: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
-        let body = openai::embedding_request_body(&req)?;
-        let response = request(&ctx, "/embeddings", &body)
-            .send()?
-            .error_for_status()?;
-        let headers = response.passed_on_headers();
-        let encoding = req.encoding_format.unwrap_or(EncodingFormat::Float);
-        let mut answer = openai::parse_embedding_response(&response.json(MAX_RESPONSE)?, encoding)?;
-        answer.headers = headers;
-        Ok(answer)
-    }
-}
-
-/// A streamed answer: SSE events from the upstream body, until `[DONE]` or its end.
-struct OpenAiStream {
-    pump: RefCell<ChunkPump<SseStream, ChunkEvents>>,
-}
-
-impl GuestChunkStream for OpenAiStream {
-    fn next(&self) -> Result<Vec<ChatChunk>, ProviderError> {
-        self.pump.borrow_mut().next_batch()
+        openai::embed(&req, |body| Ok(post(&ctx, "/embeddings", body)))
     }
 }
 

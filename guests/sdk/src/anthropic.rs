@@ -6,6 +6,7 @@
 use crate::bindings::wasmgate::provider::types::*;
 use crate::error::ProviderResult;
 use crate::openai::merge_extra;
+use crate::wire::{count, data_url, now_secs, parse_json, push_turn, tool_arguments};
 use serde_json::{json, Map, Value};
 
 /// The `anthropic-version` sent when the client sent none.
@@ -63,14 +64,6 @@ fn with_extra(mut block: Value, extra: Option<&str>) -> ProviderResult<Value> {
     Ok(block)
 }
 
-/// `data:<media type>;base64,<data>` split into its media type and data.
-fn data_url(url: &str) -> Option<(&str, &str)> {
-    let rest = url.strip_prefix("data:")?;
-    let (meta, data) = rest.split_once(',')?;
-    let media = meta.strip_suffix(";base64")?;
-    Some((media, data))
-}
-
 /// A source object for an image or document URL.
 fn source(url: &str) -> Value {
     match data_url(url) {
@@ -85,8 +78,7 @@ fn part_block(part: &ContentPart) -> ProviderResult<Value> {
         PartBody::Text(text) => json!({"type": "text", "text": text}),
         PartBody::Image(image) => json!({"type": "image", "source": source(&image.url)}),
         PartBody::Other(raw) => {
-            let v: Value = serde_json::from_str(raw)
-                .map_err(|e| bad(format!("a content part is not valid JSON: {e}")))?;
+            let v = parse_json("a content part", raw)?;
             match v.get("type").and_then(Value::as_str) {
                 // OpenAI's file part: a PDF or text document.
                 Some("file") => {
@@ -121,19 +113,6 @@ fn content_blocks(content: &Option<MessageContent>) -> ProviderResult<Vec<Value>
     }
 }
 
-/// The input of a tool call: its arguments text parsed (empty means no arguments).
-fn tool_input(call: &ToolCall) -> ProviderResult<Value> {
-    if call.function.arguments.trim().is_empty() {
-        return Ok(json!({}));
-    }
-    serde_json::from_str(&call.function.arguments).map_err(|e| {
-        bad(format!(
-            "the arguments of tool call `{}` are not valid JSON: {e}",
-            call.id
-        ))
-    })
-}
-
 fn assistant_blocks(m: &Message) -> ProviderResult<Vec<Value>> {
     let mut blocks = Vec::new();
     for r in &m.reasoning {
@@ -153,7 +132,7 @@ fn assistant_blocks(m: &Message) -> ProviderResult<Vec<Value>> {
     blocks.extend(content_blocks(&m.content)?);
     for call in &m.tool_calls {
         let block = json!({"type": "tool_use", "id": call.id, "name": call.function.name,
-                           "input": tool_input(call)?});
+                           "input": tool_arguments(call)?});
         blocks.push(with_extra(block, call.extra.as_deref())?);
     }
     Ok(blocks)
@@ -172,21 +151,6 @@ fn tool_result_block(m: &Message) -> ProviderResult<Value> {
     Ok(json!({"type": "tool_result", "tool_use_id": id, "content": content}))
 }
 
-/// Appends a turn, merging it into the previous one when the role repeats (the API wants
-/// alternating turns; several tool results are one user turn).
-fn push_turn(turns: &mut Vec<Value>, role: &str, blocks: Vec<Value>) {
-    if blocks.is_empty() {
-        return;
-    }
-    if let Some(last) = turns.last_mut().filter(|t| t["role"] == role) {
-        if let Some(content) = last["content"].as_array_mut() {
-            content.extend(blocks);
-            return;
-        }
-    }
-    turns.push(json!({"role": role, "content": blocks}));
-}
-
 /// A message's own `extra` (e.g. `cache_control` set on the whole message) goes on its last
 /// block, as Anthropic's caching marks the end of a prefix.
 fn mark_last(blocks: &mut [Value], extra: Option<&str>) -> ProviderResult<()> {
@@ -198,12 +162,7 @@ fn mark_last(blocks: &mut [Value], extra: Option<&str>) -> ProviderResult<()> {
 
 fn tool_json(t: &FunctionDefinition) -> ProviderResult<Value> {
     let schema = match &t.parameters {
-        Some(p) => serde_json::from_str(p).map_err(|e| {
-            bad(format!(
-                "the parameters of tool `{}` are not valid JSON: {e}",
-                t.name
-            ))
-        })?,
+        Some(p) => parse_json(&format!("the parameters of tool `{}`", t.name), p)?,
         None => json!({"type": "object", "properties": {}}),
     };
     let mut tool = json!({"name": t.name, "input_schema": schema});
@@ -220,8 +179,7 @@ fn json_tool(format: &ResponseFormat) -> ProviderResult<Option<Value>> {
         ResponseFormat::JsonObject => (json!({"type": "object"}), None),
         ResponseFormat::JsonSchema(s) => (
             match &s.schema {
-                Some(text) => serde_json::from_str(text)
-                    .map_err(|e| bad(format!("the response schema is not valid JSON: {e}")))?,
+                Some(text) => parse_json("the response schema", text)?,
                 None => json!({"type": "object"}),
             },
             s.description.clone(),
@@ -251,7 +209,7 @@ pub fn messages_request_body(req: &ChatRequest, stream: bool) -> ProviderResult<
             Role::Tool => ("user", vec![tool_result_block(m)?]),
         };
         mark_last(&mut blocks, m.extra.as_deref())?;
-        push_turn(&mut turns, role, blocks);
+        push_turn(&mut turns, role, "content", blocks);
     }
     if turns.is_empty() {
         return Err(bad(
@@ -353,12 +311,6 @@ pub fn finish_reason(stop: &str, shape: Shape) -> FinishReason {
     }
 }
 
-fn count(v: &Value, key: &str) -> Option<u32> {
-    v.get(key)
-        .and_then(Value::as_u64)
-        .map(|n| n.min(u64::from(u32::MAX)) as u32)
-}
-
 /// Usage from the API's counts: the prompt includes tokens read from and written to the cache.
 pub fn parse_usage(v: &Value) -> Usage {
     let input = count(v, "input_tokens").unwrap_or(0);
@@ -385,13 +337,6 @@ pub fn parse_usage(v: &Value) -> Usage {
         reasoning_tokens: None,
         extra,
     }
-}
-
-fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 fn text_of(v: &Value, key: &str) -> String {
@@ -671,11 +616,6 @@ fn empty_delta() -> ChoiceDelta {
     }
 }
 
-fn parse_event(event: &crate::sse::SseEvent) -> ProviderResult<Value> {
-    serde_json::from_str(&event.data)
-        .map_err(|e| ProviderError::upstream(format!("invalid JSON in the provider's stream: {e}")))
-}
-
 impl crate::stream::Translate<crate::sse::SseEvent> for MessagesEvents {
     fn translate(
         &mut self,
@@ -686,7 +626,7 @@ impl crate::stream::Translate<crate::sse::SseEvent> for MessagesEvents {
         if event.data.trim().is_empty() {
             return Ok(Flow::Continue);
         }
-        let v = parse_event(&event)?;
+        let v = crate::wire::stream_json(&event.data)?;
         let kind = v
             .get("type")
             .and_then(Value::as_str)

@@ -63,7 +63,7 @@ pub fn from_http(status: u16, headers: &[(String, String)], body: &[u8]) -> Prov
         kind,
         status: Some(status),
         message,
-        retry_after_ms: retry_after_ms(headers),
+        retry_after_ms: retry_after_ms(headers).or_else(|| json.as_ref().and_then(retry_delay_ms)),
         provider_code: code,
         headers: crate::http::passed_on(headers),
     }
@@ -97,6 +97,7 @@ fn kind_for(status: u16, message: &str, code: Option<&str>) -> ErrorKind {
             "maximum context",
             "prompt is too long",
             "too many tokens",
+            "exceeds the maximum number of tokens",
         ]
         .iter()
         .any(|p| lower.contains(p));
@@ -104,7 +105,10 @@ fn kind_for(status: u16, message: &str, code: Option<&str>) -> ErrorKind {
         || code.contains("content_filter")
         || lower.contains("content management policy")
         || lower.contains("content policy");
+    // Google answers a wrong key with 400 INVALID_ARGUMENT.
+    let bad_key = lower.contains("api key not valid");
     match status {
+        400 if bad_key => ErrorKind::Authentication,
         400 | 413 | 422 if context_window => ErrorKind::ContextWindowExceeded,
         400 | 422 if content_policy => ErrorKind::ContentPolicy,
         401 => ErrorKind::Authentication,
@@ -116,6 +120,19 @@ fn kind_for(status: u16, message: &str, code: Option<&str>) -> ErrorKind {
         500..=599 => ErrorKind::UpstreamError,
         _ => ErrorKind::BadRequest,
     }
+}
+
+/// Google's `RetryInfo` in an error body (`{"error": {"details": [{"retryDelay": "7s"}]}}`), in
+/// milliseconds.
+fn retry_delay_ms(v: &serde_json::Value) -> Option<u64> {
+    v["error"]["details"]
+        .as_array()?
+        .iter()
+        .find_map(|d| d["retryDelay"].as_str())
+        .and_then(|s| s.strip_suffix('s'))
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| (s * 1000.0) as u64)
 }
 
 /// `retry-after-ms`, or `retry-after` in seconds or as an HTTP date.
@@ -216,6 +233,22 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::Unavailable);
         assert_eq!(e.retry_after_ms, Some(1500));
         assert_eq!(e.provider_code.as_deref(), Some("overloaded_error"));
+    }
+
+    #[test]
+    fn maps_google_errors() {
+        let body = br#"{"error":{"code":429,"message":"Resource has been exhausted","status":"RESOURCE_EXHAUSTED",
+            "details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"7s"}]}}"#;
+        let e = from_http(429, &[], body);
+        assert_eq!(e.kind, ErrorKind::RateLimited);
+        assert_eq!(e.retry_after_ms, Some(7000));
+        let body = br#"{"error":{"code":400,"message":"The input token count (250000) exceeds the maximum number of tokens allowed (1048576).","status":"INVALID_ARGUMENT"}}"#;
+        assert_eq!(
+            from_http(400, &[], body).kind,
+            ErrorKind::ContextWindowExceeded
+        );
+        let body = br#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT"}}"#;
+        assert_eq!(from_http(400, &[], body).kind, ErrorKind::Authentication);
     }
 
     #[test]

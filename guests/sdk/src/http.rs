@@ -15,6 +15,9 @@ use crate::error::ProviderResult;
 use crate::transport::from_error_code;
 use crate::url::Url;
 
+/// The largest whole (non-streamed) answer body an adapter reads by default.
+pub const MAX_RESPONSE: usize = 32 * 1024 * 1024;
+
 /// The HTTP method of a [`Request`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {

@@ -11,6 +11,7 @@
 //! - [`error`]: HTTP status and provider error bodies mapped to WIT error kinds;
 //! - [`openai`]: the OpenAI wire format, for every OpenAI-compatible API;
 //! - [`anthropic`]: the Anthropic Messages wire format (Anthropic, Claude on Vertex AI);
+//! - [`gemini`]: Google's Gemini wire format (AI Studio, Gemini on Vertex AI);
 //! - [`log`]: logging through the host.
 //!
 //! ```text
@@ -41,6 +42,7 @@ pub mod context;
 pub mod error;
 pub mod eventstream;
 pub mod framed;
+pub mod gemini;
 pub mod http;
 pub mod log;
 pub mod ndjson;
@@ -50,6 +52,7 @@ pub mod sse;
 pub mod stream;
 pub mod transport;
 pub mod url;
+pub mod wire;
 
 pub use bindings::export_adapter;
 
@@ -62,6 +65,6 @@ pub mod prelude {
     pub use crate::error::ProviderResult;
     pub use crate::http::{Method, Request, Response};
     pub use crate::sse::{SseEvent, SseStream};
-    pub use crate::stream::{ChunkPump, EventReader, Flow, Translate};
+    pub use crate::stream::{ChunkPump, EventReader, Flow, PumpStream, Translate};
     pub use crate::url::UrlBuilder;
 }

@@ -148,10 +148,7 @@ fn parse_thinking_block(b: &Value) -> Option<ReasoningBlock> {
     }
 }
 
-fn parse_json(what: &str, text: &str) -> ProviderResult<Value> {
-    serde_json::from_str(text)
-        .map_err(|e| ProviderError::bad_request(format!("{what} is not valid JSON: {e}")))
-}
+use crate::wire::parse_json;
 
 /// The OpenAI name of a role.
 pub fn role_name(role: Role) -> &'static str {
@@ -660,13 +657,62 @@ impl crate::stream::Translate<crate::sse::SseEvent> for ChunkEvents {
         if event.data.trim().is_empty() {
             return Ok(Flow::Continue);
         }
-        let json: Value = serde_json::from_str(&event.data).map_err(|e| {
-            ProviderError::upstream(format!("invalid JSON in the provider's stream: {e}"))
-        })?;
+        let json = crate::wire::stream_json(&event.data)?;
         if let Some(err) = stream_error(&json) {
             return Err(err);
         }
         out.push(parse_chat_chunk(&json)?);
         Ok(Flow::Continue)
     }
+}
+
+/// The stream type of every OpenAI-shaped adapter.
+pub type OpenAiStream = crate::stream::PumpStream<crate::sse::SseStream, ChunkEvents>;
+
+/// A whole chat answer from an OpenAI-shaped endpoint; `post` makes the adapter's HTTP request
+/// (URL, auth, headers) for a body, or says why it cannot.
+pub fn chat(
+    req: &ChatRequest,
+    post: impl FnOnce(&Value) -> ProviderResult<crate::http::Request>,
+) -> ProviderResult<ChatResponse> {
+    let response = post(&chat_request_body(req, false)?)?
+        .send()?
+        .error_for_status()?;
+    let headers = response.passed_on_headers();
+    let mut answer = parse_chat_response(&response.json(crate::http::MAX_RESPONSE)?)?;
+    answer.headers = headers;
+    Ok(answer)
+}
+
+/// A streamed chat answer from an OpenAI-shaped endpoint; see [`chat`].
+pub fn chat_stream(
+    req: &ChatRequest,
+    post: impl FnOnce(&Value) -> ProviderResult<crate::http::Request>,
+) -> ProviderResult<crate::bindings::exports::wasmgate::provider::adapter::OpenedStream> {
+    let response = post(&chat_request_body(req, true)?)?
+        .header("accept", "text/event-stream")
+        .send()?
+        .error_for_status()?;
+    let headers = response.passed_on_headers();
+    Ok(OpenAiStream::open(
+        crate::sse::SseStream::new(response.body),
+        ChunkEvents,
+        headers,
+    ))
+}
+
+/// Embeddings from an OpenAI-shaped endpoint; see [`chat`].
+pub fn embed(
+    req: &EmbeddingRequest,
+    post: impl FnOnce(&Value) -> ProviderResult<crate::http::Request>,
+) -> ProviderResult<EmbeddingResponse> {
+    let response = post(&embedding_request_body(req)?)?
+        .send()?
+        .error_for_status()?;
+    let headers = response.passed_on_headers();
+    let encoding = req.encoding_format.unwrap_or(EncodingFormat::Float);
+    let mut answer =
+        parse_embedding_response(&response.json(crate::http::MAX_RESPONSE)?, encoding)?;
+    answer.headers = headers;
+    Ok(answer)
 }

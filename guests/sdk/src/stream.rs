@@ -3,8 +3,12 @@
 //! [`EventReader`] yields the events of one read, a [`Translate`] turns each into chunks, and an
 //! error that follows chunks of the same read is held back until those chunks are delivered.
 
+use crate::bindings::exports::wasmgate::provider::adapter::{
+    ChunkStream, GuestChunkStream, OpenedStream,
+};
 use crate::bindings::wasmgate::provider::types::{ChatChunk, ProviderError};
 use crate::error::ProviderResult;
+use std::cell::RefCell;
 
 /// A source of upstream events (SSE events, NDJSON lines, AWS event-stream messages).
 pub trait EventReader {
@@ -100,5 +104,35 @@ impl<R: EventReader, T: Translate<R::Event>> ChunkPump<R, T> {
         }
         self.held_error = Some(e);
         Ok(delivered)
+    }
+}
+
+/// The chunk-stream resource most adapters return: a [`ChunkPump`] read one batch per `next`.
+/// An adapter names it as its stream type (`type ChunkStream = PumpStream<SseStream, MyEvents>`)
+/// and opens it with [`PumpStream::open`].
+pub struct PumpStream<R, T>(RefCell<ChunkPump<R, T>>);
+
+impl<R, T> PumpStream<R, T>
+where
+    R: EventReader + 'static,
+    T: Translate<R::Event> + 'static,
+{
+    /// The opened stream over `reader`, translated by `translate`, with the upstream headers
+    /// passed on.
+    pub fn open(reader: R, translate: T, headers: Vec<(String, String)>) -> OpenedStream {
+        OpenedStream {
+            chunks: ChunkStream::new(PumpStream(RefCell::new(ChunkPump::new(reader, translate)))),
+            headers,
+        }
+    }
+}
+
+impl<R, T> GuestChunkStream for PumpStream<R, T>
+where
+    R: EventReader + 'static,
+    T: Translate<R::Event> + 'static,
+{
+    fn next(&self) -> ProviderResult<Vec<ChatChunk>> {
+        self.0.borrow_mut().next_batch()
     }
 }

@@ -255,6 +255,12 @@ mod tests {
         assert!(allows("https://*.example.com", "https://a.b.example.com/"));
         assert!(!allows("https://*.example.com", "https://example.com/"));
         assert!(!allows("https://*.example.com", "https://evilexample.com/"));
+        let entry = AllowedHost::parse("https://*.example.com").unwrap();
+        assert!(
+            !entry.admits(true, ".example.com", 443),
+            "an empty label is no subdomain"
+        );
+        assert!(entry.admits(true, "a.example.com", 443));
         assert!(allows("*://h:*", "http://h:1/"));
         assert!(allows("*://h:*", "https://h:2/"));
         assert!(allows("http://*:8080", "http://anything:8080/"));
@@ -284,6 +290,17 @@ mod tests {
         ] {
             assert!(AllowedHost::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn destinations_display_as_urls_with_their_port() {
+        let dest = |u: &str| Destination::of(&u.parse::<http::Uri>().unwrap()).unwrap();
+        assert_eq!(
+            dest("https://API.example.com/v1").to_string(),
+            "https://api.example.com:443"
+        );
+        assert_eq!(dest("http://[::1]:8080/").to_string(), "http://[::1]:8080");
+        assert_eq!(dest("http://10.0.0.1/").to_string(), "http://10.0.0.1:80");
     }
 
     #[test]

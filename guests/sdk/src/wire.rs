@@ -1,0 +1,89 @@
+//! Small pieces every provider wire format needs: `data:` URLs, token counts read from JSON,
+//! the current time for answers that carry none, and JSON text parsed with a clear error.
+
+use crate::bindings::wasmgate::provider::types::{ProviderError, ToolCall};
+use crate::error::ProviderResult;
+use serde_json::Value;
+
+/// `data:<media type>;base64,<data>` split into its media type and data.
+pub fn data_url(url: &str) -> Option<(&str, &str)> {
+    let (meta, data) = url.strip_prefix("data:")?.split_once(',')?;
+    Some((meta.strip_suffix(";base64")?, data))
+}
+
+/// A token count under `key`, saturated to `u32`.
+pub fn count(v: &Value, key: &str) -> Option<u32> {
+    v.get(key)
+        .and_then(Value::as_u64)
+        .map(|n| n.min(u64::from(u32::MAX)) as u32)
+}
+
+/// Seconds since the Unix epoch (for answers whose provider gives no `created`).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// `text` parsed as JSON; `what` names it in the error (a 400: the client sent it).
+pub fn parse_json(what: &str, text: &str) -> ProviderResult<Value> {
+    serde_json::from_str(text)
+        .map_err(|e| ProviderError::bad_request(format!("{what} is not valid JSON: {e}")))
+}
+
+/// Appends a turn `{"role": role, field: items}` to `turns`, or adds `items` to the last turn
+/// when it has the same role (APIs that want alternating turns take several tool results, or
+/// a system-free run of user messages, as one turn). Nothing is added for no items.
+pub fn push_turn(turns: &mut Vec<Value>, role: &str, field: &str, items: Vec<Value>) {
+    if items.is_empty() {
+        return;
+    }
+    if let Some(last) = turns.last_mut().filter(|t| t["role"] == role) {
+        if let Some(existing) = last[field].as_array_mut() {
+            existing.extend(items);
+            return;
+        }
+    }
+    let mut turn = serde_json::Map::new();
+    turn.insert("role".into(), Value::String(role.into()));
+    turn.insert(field.into(), Value::Array(items));
+    turns.push(Value::Object(turn));
+}
+
+/// One event of a provider's stream parsed as JSON (a 502 when it is not: the provider sent it).
+pub fn stream_json(data: &str) -> ProviderResult<Value> {
+    serde_json::from_str(data)
+        .map_err(|e| ProviderError::upstream(format!("invalid JSON in the provider's stream: {e}")))
+}
+
+/// A tool call's arguments as a JSON value (empty text means no arguments), for APIs that take
+/// them as an object.
+pub fn tool_arguments(call: &ToolCall) -> ProviderResult<Value> {
+    if call.function.arguments.trim().is_empty() {
+        return Ok(Value::Object(Default::default()));
+    }
+    parse_json(
+        &format!("the arguments of tool call `{}`", call.id),
+        &call.function.arguments,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_urls_split_and_counts_saturate() {
+        assert_eq!(
+            data_url("data:image/png;base64,AAAA"),
+            Some(("image/png", "AAAA"))
+        );
+        assert_eq!(data_url("data:text/plain,hi"), None);
+        assert_eq!(data_url("https://x/y.png"), None);
+        let v = serde_json::json!({"n": 5_000_000_000u64, "m": 3});
+        assert_eq!(count(&v, "n"), Some(u32::MAX));
+        assert_eq!(count(&v, "m"), Some(3));
+        assert_eq!(count(&v, "x"), None);
+    }
+}
