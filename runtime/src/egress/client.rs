@@ -55,14 +55,7 @@ pub(crate) struct GuardedConnector {
 
 impl GuardedConnector {
     async fn connect(self, uri: Uri) -> Result<TokioIo<TcpStream>, ConnectError> {
-        let host = uri.host().ok_or(ConnectError::NoHost)?;
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .unwrap_or(host)
-            .to_string();
-        let https = uri.scheme_str() == Some("https");
-        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let (host, port) = host_and_port(&uri)?;
         let overridden = self.overrides.get(&host.to_ascii_lowercase());
         let resolved: Vec<SocketAddr> = match (overridden, host.parse::<IpAddr>()) {
             (Some(ips), _) => ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
@@ -111,6 +104,19 @@ impl GuardedConnector {
             source: last_error.unwrap_or_else(|| std::io::ErrorKind::NotConnected.into()),
         })
     }
+}
+
+/// The host (IPv6 without brackets) and port a URI connects to: its own port, else the
+/// scheme's (443 for https, 80 otherwise).
+fn host_and_port(uri: &Uri) -> Result<(String, u16), ConnectError> {
+    let host = uri.host().ok_or(ConnectError::NoHost)?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+        .to_string();
+    let https = uri.scheme_str() == Some("https");
+    Ok((host, uri.port_u16().unwrap_or(if https { 443 } else { 80 })))
 }
 
 impl tower_service::Service<Uri> for GuardedConnector {
@@ -222,4 +228,28 @@ fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig, crate::Runt
         .map_err(|e| crate::RuntimeError::Config(format!("TLS: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_port_is_the_uris_own_or_its_schemes() {
+        let at = |u: &str| host_and_port(&u.parse::<Uri>().unwrap()).unwrap();
+        assert_eq!(
+            at("https://api.example.com/v1"),
+            ("api.example.com".into(), 443)
+        );
+        assert_eq!(
+            at("http://api.example.com/v1"),
+            ("api.example.com".into(), 80)
+        );
+        assert_eq!(at("https://h:8443/"), ("h".into(), 8443));
+        assert_eq!(at("http://[::1]:8080/"), ("::1".into(), 8080));
+        assert!(matches!(
+            host_and_port(&"/relative".parse::<Uri>().unwrap()),
+            Err(ConnectError::NoHost)
+        ));
+    }
 }
