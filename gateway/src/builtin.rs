@@ -151,6 +151,73 @@ pub const PROVIDER_ALIASES: &[ProviderAlias] = &[
     ollama("ollama"),
     ollama("ollama_chat"),
     alias("hosted_vllm", "openai", None, Some("HOSTED_VLLM_API_KEY")),
+    alias("vllm", "openai", Some("http://localhost:8000/v1"), None),
+    alias(
+        "lm_studio",
+        "openai",
+        Some("http://localhost:1234/v1"),
+        None,
+    ),
+    alias(
+        "llamafile",
+        "openai",
+        Some("http://127.0.0.1:8080/v1"),
+        None,
+    ),
+    alias(
+        "perplexity",
+        "openai",
+        Some("https://api.perplexity.ai"),
+        Some("PERPLEXITYAI_API_KEY"),
+    ),
+    alias(
+        "nvidia_nim",
+        "openai",
+        Some("https://integrate.api.nvidia.com/v1"),
+        Some("NVIDIA_NIM_API_KEY"),
+    ),
+    alias(
+        "cerebras",
+        "openai",
+        Some("https://api.cerebras.ai/v1"),
+        Some("CEREBRAS_API_KEY"),
+    ),
+    alias(
+        "sambanova",
+        "openai",
+        Some("https://api.sambanova.ai/v1"),
+        Some("SAMBANOVA_API_KEY"),
+    ),
+    alias(
+        "github",
+        "openai",
+        Some("https://models.inference.ai.azure.com"),
+        Some("GITHUB_API_KEY"),
+    ),
+    alias(
+        "huggingface",
+        "openai",
+        Some("https://router.huggingface.co/v1"),
+        Some("HF_TOKEN"),
+    ),
+    alias(
+        "dashscope",
+        "openai",
+        Some("https://dashscope-intl.aliyuncs.com/compatible-mode/v1"),
+        Some("DASHSCOPE_API_KEY"),
+    ),
+    alias(
+        "moonshot",
+        "openai",
+        Some("https://api.moonshot.ai/v1"),
+        Some("MOONSHOT_API_KEY"),
+    ),
+    alias(
+        "zai",
+        "openai",
+        Some("https://api.z.ai/api/paas/v4"),
+        Some("ZAI_API_KEY"),
+    ),
 ];
 
 /// The alias for a provider prefix.

@@ -39,6 +39,7 @@ fn suite_config(upstream: &Upstream) -> String {
     let mut yaml = format!(
         "adapters:\n\
          - name: hostile\n  path: {h}\n  allowed_hosts: [\"http://localhost:{port}\"]\n  limits: {{cpu_ms: 200, memory_mb: 48, timeout_s: 3, stream_timeout_s: 0.5}}\n\
+         - name: hostile-mem\n  path: {h}\n  allowed_hosts: [\"http://localhost:{port}\"]\n  limits: {{cpu_ms: 10000, memory_mb: 48, timeout_s: 30}}\n\
          - name: hostile-open\n  path: {h}\n  allowed_hosts: [\"http://127.0.0.1:{port}\"]\n  allow_private_networks: true\n  credential_hosts: []\n\
          - name: hostile-meta\n  path: {h}\n  allowed_hosts: [\"http://169.254.169.254\"]\n\
          - name: tight-openai\n  path: {o}\n  limits: {{timeout_s: 1.5, max_response_mb: 1}}\n\
@@ -55,7 +56,9 @@ fn suite_config(upstream: &Upstream) -> String {
     let steal = format!("http://127.0.0.1:{port}/steal");
     for (name, adapter, settings) in [
         ("spin", "hostile", attack("spin", &[])),
-        ("bomb", "hostile", attack("allocate", &[])),
+        // Its own CPU budget, so that on a loaded machine the memory limit, not the CPU
+        // deadline, is what stops it.
+        ("bomb", "hostile-mem", attack("allocate", &[])),
         ("recurse", "hostile", attack("recurse", &[])),
         ("flood", "hostile", attack("flood", &[])),
         (
