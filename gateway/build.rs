@@ -1,11 +1,11 @@
 //! Compiles the built-in adapters (`guests/mock`, `guests/openai`, `guests/azure`, `guests/anthropic`,
-//! `guests/gemini`) for wasm32-wasip2 and puts
+//! `guests/gemini`, `guests/ollama`) for wasm32-wasip2 and puts
 //! them in OUT_DIR, where `src/builtin.rs` embeds them: the binary is self-contained. Also lists
 //! the files `wasmgate new` copies into a new adapter project (`scaffold_files.rs`).
 
 use std::path::{Path, PathBuf};
 
-const BUILTIN: &[&str] = &["mock", "openai", "azure", "anthropic", "gemini"];
+const BUILTIN: &[&str] = &["mock", "openai", "azure", "anthropic", "gemini", "ollama"];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -18,6 +18,7 @@ fn main() {
         "guests/anthropic",
         "guests/azure",
         "guests/gemini",
+        "guests/ollama",
         "wit",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());

@@ -27,6 +27,10 @@ pub const BUILTIN_ADAPTERS: &[BuiltinAdapter] = &[
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_gemini.wasm")),
     },
     BuiltinAdapter {
+        name: "ollama",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_ollama.wasm")),
+    },
+    BuiltinAdapter {
         name: "anthropic",
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_anthropic.wasm")),
     },
@@ -43,9 +47,6 @@ pub struct ProviderAlias {
     pub api_base: Option<&'static str>,
     /// The environment variable holding its key.
     pub key_env: Option<&'static str>,
-    /// A path the API base must end with, added when an operator's `api_base` lacks it
-    /// (LiteLLM documents Ollama's base as `http://localhost:11434`; its OpenAI API is `/v1`).
-    pub base_suffix: Option<&'static str>,
     /// The environment variable read for the API base when the config gives none (LiteLLM's
     /// `AZURE_API_BASE`).
     pub base_env: Option<&'static str>,
@@ -65,7 +66,6 @@ const fn alias(
         adapter,
         api_base,
         key_env,
-        base_suffix: None,
         base_env: None,
         needs_base: false,
     }
@@ -82,13 +82,6 @@ const fn per_account(
         base_env: Some(base_env),
         needs_base: true,
         ..alias(name, adapter, None, Some(key_env))
-    }
-}
-
-const fn ollama(name: &'static str) -> ProviderAlias {
-    ProviderAlias {
-        base_suffix: Some("/v1"),
-        ..alias(name, "openai", Some("http://localhost:11434/v1"), None)
     }
 }
 
@@ -148,8 +141,8 @@ pub const PROVIDER_ALIASES: &[ProviderAlias] = &[
         Some("https://api.x.ai/v1"),
         Some("XAI_API_KEY"),
     ),
-    ollama("ollama"),
-    ollama("ollama_chat"),
+    alias("ollama", "ollama", None, None),
+    alias("ollama_chat", "ollama", None, None),
     alias("hosted_vllm", "openai", None, Some("HOSTED_VLLM_API_KEY")),
     alias("vllm", "openai", Some("http://localhost:8000/v1"), None),
     alias(
@@ -226,35 +219,17 @@ pub fn provider_alias(name: &str) -> Option<&'static ProviderAlias> {
 }
 
 impl ProviderAlias {
-    /// The API base to use: the operator's (with the alias's required suffix added when it is
-    /// missing), else the alias's own, else the one its environment variable names.
+    /// The API base to use: the operator's, else the one the alias's environment variable
+    /// names, else the alias's own (none: the adapter's default).
     pub fn api_base(&self, configured: Option<&str>) -> Option<String> {
         let from_env = self
             .base_env
             .and_then(|v| std::env::var(v).ok())
             .filter(|b| !b.is_empty());
-        let Some(base) = configured.or(from_env.as_deref()) else {
-            return self.api_base.map(str::to_string);
-        };
-        match self.base_suffix {
-            Some(suffix) => {
-                let (path, query) = base
-                    .split_once('?')
-                    .map_or((base, None), |(p, q)| (p, Some(q)));
-                let path = path.trim_end_matches('/');
-                let mut out = if path.ends_with(suffix) {
-                    path.to_string()
-                } else {
-                    format!("{path}{suffix}")
-                };
-                if let Some(q) = query {
-                    out.push('?');
-                    out.push_str(q);
-                }
-                Some(out)
-            }
-            None => Some(base.to_string()),
-        }
+        configured
+            .map(str::to_string)
+            .or(from_env)
+            .or(self.api_base.map(str::to_string))
     }
 }
 
@@ -263,34 +238,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn ollama_bases_get_v1_once() {
-        let o = provider_alias("ollama").unwrap();
+    fn the_configured_base_wins_over_the_aliases_own() {
+        let groq = provider_alias("groq").unwrap();
         assert_eq!(
-            o.api_base(None).as_deref(),
-            Some("http://localhost:11434/v1")
+            groq.api_base(None).as_deref(),
+            Some("https://api.groq.com/openai/v1")
         );
-        for given in [
-            "http://h:11434",
-            "http://h:11434/",
-            "http://h:11434/v1",
-            "http://h:11434/v1/",
-        ] {
-            assert_eq!(
-                o.api_base(Some(given)).as_deref(),
-                Some("http://h:11434/v1"),
-                "{given}"
-            );
-        }
-        let chat = provider_alias("ollama_chat").unwrap();
         assert_eq!(
-            chat.api_base(Some("http://h:1")).as_deref(),
-            Some("http://h:1/v1")
-        );
-        let openai = provider_alias("openai").unwrap();
-        assert_eq!(
-            openai.api_base(Some("http://h:1")).as_deref(),
+            groq.api_base(Some("http://h:1")).as_deref(),
             Some("http://h:1")
         );
-        assert_eq!(openai.api_base(None), None);
+        let ollama = provider_alias("ollama_chat").unwrap();
+        assert_eq!(ollama.adapter, "ollama");
+        assert_eq!(ollama.api_base(None), None, "the adapter's own default");
+        assert!(PROVIDER_ALIASES
+            .iter()
+            .all(|a| BUILTIN_ADAPTERS.iter().any(|b| b.name == a.adapter)));
     }
 }

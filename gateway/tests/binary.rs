@@ -363,10 +363,12 @@ fn adapters_lists_builtins_with_hashes_and_grants() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("azure 0.1.0") && stdout.contains("gemini 0.1.0"),
+        stdout.contains("azure 0.1.0")
+            && stdout.contains("gemini 0.1.0")
+            && stdout.contains("ollama 0.1.0"),
         "{stdout}"
     );
-    assert_eq!(stdout.matches("sha256:").count(), 5);
+    assert_eq!(stdout.matches("sha256:").count(), 6);
 }
 
 #[test]
@@ -399,7 +401,7 @@ fn adapters_shows_a_raw_credential_grant_and_check_config_the_secret_keys() {
     );
     assert_eq!(
         stdout.matches("credentials:   sealed").count(),
-        5,
+        6,
         "the built-in adapters' grants are sealed: {stdout}"
     );
 

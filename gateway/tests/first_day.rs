@@ -163,20 +163,28 @@ async fn wildcard_routes_serve_any_matching_name() {
 
 #[tokio::test]
 async fn ollama_bases_work_with_or_without_v1() {
-    let upstream = Upstream::start().await;
+    let ollama = wasmgate_test_support::ollama::start("").await;
     let gw = start(&format!(
         "model_list:\n\
-         - model_name: bare\n  litellm_params:\n    model: ollama/llama3\n    api_base: {origin}\n\
-         - model_name: versioned\n  litellm_params:\n    model: ollama_chat/llama3\n    api_base: {origin}/v1/\n",
-        origin = upstream.origin()
+         - model_name: bare\n  litellm_params:\n    model: ollama/text\n    api_base: {origin}\n\
+         - model_name: versioned\n  litellm_params:\n    model: ollama_chat/text\n    api_base: {origin}/v1/\n",
+        origin = ollama.url()
     ))
     .await;
     for model in ["bare", "versioned"] {
         let reply = post_json(&url(&gw, "/v1/chat/completions"), &chat_body(model), &[]).await;
         assert_eq!(reply.status, 200, "{model}: {}", reply.text());
+        assert_eq!(
+            reply.json()["choices"][0]["message"]["content"],
+            wasmgate_test_support::ollama::TEXT_ANSWER
+        );
     }
-    let paths: Vec<String> = upstream.requests().iter().map(|r| r.path.clone()).collect();
-    assert_eq!(paths, ["/v1/chat/completions", "/v1/chat/completions"]);
+    let paths: Vec<String> = ollama.received().iter().map(|r| r.path.clone()).collect();
+    assert_eq!(
+        paths,
+        ["/api/chat", "/api/chat"],
+        "Ollama's native API, from either base"
+    );
 }
 
 #[tokio::test]

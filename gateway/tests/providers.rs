@@ -8,6 +8,7 @@ mod common;
 use wasmgate_test_support::anthropic;
 use wasmgate_test_support::azure;
 use wasmgate_test_support::gemini;
+use wasmgate_test_support::ollama;
 
 /// The pinned SDK version (the same as tests/openai_sdk.rs).
 const OPENAI_SDK: &str = "openai==3.54.0";
@@ -211,4 +212,55 @@ async fn gemini() {
     assert!(received
         .iter()
         .any(|r| r.path == "/v1beta/models/text:streamGenerateContent?alt=sse"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ollama() {
+    let upstream = ollama::start("ol-fixture-key").await;
+    let mut yaml = config(
+        "ollama_chat",
+        &upstream.url(),
+        "ol-fixture-key",
+        &[
+            ("chat", "text"),
+            ("tools", "tools"),
+            ("image", "image"),
+            ("embed", "embed"),
+            ("bad-key", "text"),
+            ("limited", "error-429"),
+            ("too-long", "too-long"),
+            ("malformed", "malformed"),
+        ],
+    );
+    yaml += &format!(
+        "- model_name: warm\n  litellm_params:\n    model: ollama/text\n    api_base: {}\n    api_key: ol-fixture-key\n    keep_alive: 30m\n",
+        upstream.url()
+    );
+    let gw = common::start(&yaml).await;
+    check(
+        &format!("http://{}/v1", gw.addr),
+        &[
+            ("EXPECT_TEXT", ollama::TEXT_ANSWER),
+            ("EXPECT_TOOL_TEXT", ollama::TOOL_ANSWER),
+            ("EXPECT_IMAGE", "image"),
+            ("EXPECT_EMBEDDINGS", "[0.5, -0.25, 1.0]"),
+            ("EXPECT_MALFORMED", "the provider's answer has no `message`"),
+        ],
+    )
+    .await;
+    let warm = wasmgate_test_support::client::post_json(
+        &format!("http://{}/v1/chat/completions", gw.addr),
+        &serde_json::json!({"model": "warm", "messages": [{"role": "user", "content": "Hi"}],
+                            "options": {"num_ctx": 8192}}),
+        &[("authorization", "Bearer sk-master-providers")],
+    )
+    .await;
+    assert_eq!(warm.status, 200, "{}", warm.text());
+    let sent = upstream.received().last().unwrap().body.clone();
+    assert_eq!(sent["keep_alive"], "30m", "the deployment's setting");
+    assert_eq!(
+        sent["options"]["num_ctx"], 8192,
+        "the client's options, passed through"
+    );
+    assert_eq!(sent["stream"], false);
 }

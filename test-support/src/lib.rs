@@ -1,5 +1,6 @@
 //! Helpers for wasmgate's tests and benchmarks: the guest adapters built from `guests/`, a real
-//! OpenAI-compatible HTTP upstream on 127.0.0.1 (and provider-shaped ones: [`anthropic`], [`azure`], [`gemini`]), and a
+//! OpenAI-compatible HTTP upstream on 127.0.0.1 (and provider-shaped ones: [`anthropic`], [`azure`], [`gemini`],
+//! [`ollama`]), and a
 //! small HTTP client.
 
 pub mod anthropic;
@@ -9,6 +10,7 @@ pub mod client;
 pub mod fixture;
 pub mod gemini;
 pub mod guests;
+pub mod ollama;
 pub mod pki;
 pub mod scripted;
 mod serve;

@@ -1011,6 +1011,7 @@ const PASSED_PARAMS: &[&str] = &[
     "vertex_project",
     "vertex_location",
     "aws_region_name",
+    "keep_alive",
 ];
 
 fn model(

@@ -6,7 +6,9 @@
 use crate::bindings::wasmgate::provider::types::*;
 use crate::error::ProviderResult;
 use crate::openai::merge_extra;
-use crate::wire::{count, data_url, now_secs, parse_json, push_turn, tool_arguments};
+use crate::wire::{
+    count, data_url, now_secs, parse_json, push_turn, sampling, tool_arguments, SamplingNames,
+};
 use serde_json::{json, Map, Value};
 
 /// The `anthropic-version` sent when the client sent none.
@@ -268,18 +270,21 @@ pub fn messages_request_body(req: &ChatRequest, stream: bool) -> ProviderResult<
     if let Some(c) = choice {
         body.insert("tool_choice".into(), c);
     }
+    body.extend(sampling(
+        req,
+        &SamplingNames {
+            temperature: Some("temperature"),
+            top_p: Some("top_p"),
+            top_k: Some("top_k"),
+            stop: Some("stop_sequences"),
+            ..SamplingNames::default()
+        },
+    ));
     let mut put = |key: &str, value: Option<Value>| {
         if let Some(v) = value {
             body.insert(key.into(), v);
         }
     };
-    put("temperature", req.temperature.map(Value::from));
-    put("top_p", req.top_p.map(Value::from));
-    put("top_k", req.top_k.map(Value::from));
-    put(
-        "stop_sequences",
-        (!req.stop.is_empty()).then(|| json!(req.stop)),
-    );
     put("metadata", req.user.as_ref().map(|u| json!({"user_id": u})));
     // The budget must stay below max_tokens; too little room for the API's minimum budget
     // means no thinking.

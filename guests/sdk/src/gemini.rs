@@ -8,7 +8,9 @@
 use crate::bindings::wasmgate::provider::types::*;
 use crate::error::ProviderResult;
 use crate::openai::merge_extra;
-use crate::wire::{count, data_url, now_secs, parse_json, push_turn, tool_arguments};
+use crate::wire::{
+    count, data_url, now_secs, parse_json, push_turn, sampling, tool_arguments, SamplingNames,
+};
 use serde_json::{json, Map, Value};
 
 fn bad(message: impl Into<String>) -> ProviderError {
@@ -198,29 +200,25 @@ pub fn generate_request_body(req: &ChatRequest) -> ProviderResult<Value> {
             json!({"functionCallingConfig": config}),
         );
     }
-    let mut generation = Map::new();
+    let mut generation = sampling(
+        req,
+        &SamplingNames {
+            temperature: Some("temperature"),
+            top_p: Some("topP"),
+            top_k: Some("topK"),
+            max_tokens: Some("maxOutputTokens"),
+            stop: Some("stopSequences"),
+            seed: Some("seed"),
+            presence_penalty: Some("presencePenalty"),
+            frequency_penalty: Some("frequencyPenalty"),
+        },
+    );
     let mut put = |key: &str, value: Option<Value>| {
         if let Some(v) = value {
             generation.insert(key.into(), v);
         }
     };
-    put("temperature", req.temperature.map(Value::from));
-    put("topP", req.top_p.map(Value::from));
-    put("topK", req.top_k.map(Value::from));
-    put(
-        "maxOutputTokens",
-        req.max_completion_tokens
-            .or(req.max_tokens)
-            .map(Value::from),
-    );
-    put(
-        "stopSequences",
-        (!req.stop.is_empty()).then(|| json!(req.stop)),
-    );
     put("candidateCount", req.n.map(Value::from));
-    put("seed", req.seed.map(Value::from));
-    put("presencePenalty", req.presence_penalty.map(Value::from));
-    put("frequencyPenalty", req.frequency_penalty.map(Value::from));
     match &req.response_format {
         Some(ResponseFormat::JsonObject) => {
             put("responseMimeType", Some(json!("application/json")))

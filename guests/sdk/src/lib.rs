@@ -12,6 +12,7 @@
 //! - [`openai`]: the OpenAI wire format, for every OpenAI-compatible API;
 //! - [`anthropic`]: the Anthropic Messages wire format (Anthropic, Claude on Vertex AI);
 //! - [`gemini`]: Google's Gemini wire format (AI Studio, Gemini on Vertex AI);
+//! - [`ollama`]: Ollama's native `/api/chat` and `/api/embed`;
 //! - [`log`]: logging through the host.
 //!
 //! ```text
@@ -46,6 +47,7 @@ pub mod gemini;
 pub mod http;
 pub mod log;
 pub mod ndjson;
+pub mod ollama;
 pub mod openai;
 pub mod response;
 pub mod sse;

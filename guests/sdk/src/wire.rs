@@ -1,7 +1,7 @@
 //! Small pieces every provider wire format needs: `data:` URLs, token counts read from JSON,
 //! the current time for answers that carry none, and JSON text parsed with a clear error.
 
-use crate::bindings::wasmgate::provider::types::{ProviderError, ToolCall};
+use crate::bindings::wasmgate::provider::types::{ChatRequest, ProviderError, ToolCall};
 use crate::error::ProviderResult;
 use serde_json::Value;
 
@@ -49,6 +49,59 @@ pub fn push_turn(turns: &mut Vec<Value>, role: &str, field: &str, items: Vec<Val
     turn.insert("role".into(), Value::String(role.into()));
     turn.insert(field.into(), Value::Array(items));
     turns.push(Value::Object(turn));
+}
+
+/// What a wire format calls the contract's sampling fields; `None` for a field it lacks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SamplingNames {
+    /// `temperature`.
+    pub temperature: Option<&'static str>,
+    /// `top_p`.
+    pub top_p: Option<&'static str>,
+    /// `top_k`.
+    pub top_k: Option<&'static str>,
+    /// `max_completion_tokens`, else `max_tokens`.
+    pub max_tokens: Option<&'static str>,
+    /// `stop` (sent only when not empty).
+    pub stop: Option<&'static str>,
+    /// `seed`.
+    pub seed: Option<&'static str>,
+    /// `presence_penalty`.
+    pub presence_penalty: Option<&'static str>,
+    /// `frequency_penalty`.
+    pub frequency_penalty: Option<&'static str>,
+}
+
+/// The request's sampling fields that are set, under the wire format's `names`.
+pub fn sampling(req: &ChatRequest, names: &SamplingNames) -> serde_json::Map<String, Value> {
+    let fields = [
+        (names.temperature, req.temperature.map(Value::from)),
+        (names.top_p, req.top_p.map(Value::from)),
+        (names.top_k, req.top_k.map(Value::from)),
+        (
+            names.max_tokens,
+            req.max_completion_tokens
+                .or(req.max_tokens)
+                .map(Value::from),
+        ),
+        (
+            names.stop,
+            (!req.stop.is_empty()).then(|| Value::from(req.stop.clone())),
+        ),
+        (names.seed, req.seed.map(Value::from)),
+        (
+            names.presence_penalty,
+            req.presence_penalty.map(Value::from),
+        ),
+        (
+            names.frequency_penalty,
+            req.frequency_penalty.map(Value::from),
+        ),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(name, value)| Some((name?.to_string(), value?)))
+        .collect()
 }
 
 /// One event of a provider's stream parsed as JSON (a 502 when it is not: the provider sent it).

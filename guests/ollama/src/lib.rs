@@ -1,0 +1,86 @@
+//! wasmgate adapter for Ollama's native API: `/api/chat` (NDJSON streaming) and `/api/embed`,
+//! with `keep_alive` and `options` passed through from the request's extras (and the
+//! deployment's `keep_alive` setting). A base with Ollama's OpenAI-compatible `/v1` suffix is
+//! read as the server's root.
+//!
+//! Settings: `keep_alive` (e.g. `30m`), sent when a request gives none.
+
+use wasmgate_guest::ndjson::NdjsonStream;
+use wasmgate_guest::ollama::{self, ChatLines};
+use wasmgate_guest::prelude::*;
+
+const DEFAULT_API_BASE: &str = "http://localhost:11434";
+
+struct Ollama;
+
+/// The POST of `body` to `path` under the server's root.
+fn post(ctx: &CallContext, path: &str, mut body: serde_json::Value) -> Request {
+    let base = ctx.api_base_or(DEFAULT_API_BASE);
+    let root = base.strip_suffix("/v1").unwrap_or(base);
+    if let (Some(keep), Some(map)) = (ctx.setting("keep_alive"), body.as_object_mut()) {
+        map.entry("keep_alive").or_insert_with(|| keep.into());
+    }
+    Request::post_json(format!("{root}{path}"), &body)
+        .bearer(ctx.credential.as_deref())
+        .timeout_ms(ctx.timeout_ms)
+        .call_headers(&ctx.headers)
+}
+
+impl Guest for Ollama {
+    type ChunkStream = PumpStream<NdjsonStream, ChatLines>;
+
+    fn info() -> AdapterInfo {
+        AdapterInfo {
+            name: "ollama".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            capabilities: Capabilities::CHAT
+                | Capabilities::STREAMING
+                | Capabilities::EMBEDDINGS
+                | Capabilities::TOOLS
+                | Capabilities::VISION,
+            default_api_base: Some(DEFAULT_API_BASE.into()),
+            required_hosts: Vec::new(),
+            credential_uses: ["/api/chat", "/api/embed"]
+                .iter()
+                .map(|path| CredentialUse {
+                    method: "POST".into(),
+                    path: path.to_string(),
+                })
+                .collect(),
+            description: "Ollama's native chat and embeddings API".into(),
+        }
+    }
+
+    fn chat(ctx: CallContext, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let body = ollama::chat_request_body(&req, false)?;
+        let response = post(&ctx, "/api/chat", body).send()?.error_for_status()?;
+        let headers = response.passed_on_headers();
+        let json = response.json(wasmgate_guest::http::MAX_RESPONSE)?;
+        let mut answer = ollama::parse_chat_response(&json)?;
+        answer.headers = headers;
+        Ok(answer)
+    }
+
+    fn chat_stream(ctx: CallContext, req: ChatRequest) -> Result<OpenedStream, ProviderError> {
+        let body = ollama::chat_request_body(&req, true)?;
+        let response = post(&ctx, "/api/chat", body).send()?.error_for_status()?;
+        let headers = response.passed_on_headers();
+        Ok(PumpStream::open(
+            NdjsonStream::new(response.body),
+            ChatLines::new(req.include_usage),
+            headers,
+        ))
+    }
+
+    fn embed(ctx: CallContext, req: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
+        let body = ollama::embed_request_body(&req)?;
+        let response = post(&ctx, "/api/embed", body).send()?.error_for_status()?;
+        let headers = response.passed_on_headers();
+        let json = response.json(wasmgate_guest::http::MAX_RESPONSE)?;
+        let mut answer = ollama::parse_embed_response(&json)?;
+        answer.headers = headers;
+        Ok(answer)
+    }
+}
+
+wasmgate_guest::export_adapter!(Ollama);
