@@ -1,11 +1,19 @@
 //! Compiles the built-in adapters (`guests/mock`, `guests/openai`, `guests/azure`, `guests/anthropic`,
-//! `guests/gemini`, `guests/ollama`) for wasm32-wasip2 and puts
+//! `guests/gemini`, `guests/ollama`, `guests/vertex`) for wasm32-wasip2 and puts
 //! them in OUT_DIR, where `src/builtin.rs` embeds them: the binary is self-contained. Also lists
 //! the files `wasmgate new` copies into a new adapter project (`scaffold_files.rs`).
 
 use std::path::{Path, PathBuf};
 
-const BUILTIN: &[&str] = &["mock", "openai", "azure", "anthropic", "gemini", "ollama"];
+const BUILTIN: &[&str] = &[
+    "mock",
+    "openai",
+    "azure",
+    "anthropic",
+    "gemini",
+    "ollama",
+    "vertex",
+];
 
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap());
@@ -19,6 +27,7 @@ fn main() {
         "guests/azure",
         "guests/gemini",
         "guests/ollama",
+        "guests/vertex",
         "wit",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());

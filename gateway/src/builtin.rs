@@ -31,6 +31,10 @@ pub const BUILTIN_ADAPTERS: &[BuiltinAdapter] = &[
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_ollama.wasm")),
     },
     BuiltinAdapter {
+        name: "vertex_ai",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_vertex.wasm")),
+    },
+    BuiltinAdapter {
         name: "anthropic",
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_anthropic.wasm")),
     },
@@ -92,6 +96,7 @@ pub const PROVIDER_ALIASES: &[ProviderAlias] = &[
     alias("openai", "openai", None, Some("OPENAI_API_KEY")),
     alias("anthropic", "anthropic", None, Some("ANTHROPIC_API_KEY")),
     alias("gemini", "gemini", None, Some("GEMINI_API_KEY")),
+    alias("vertex_ai", "vertex_ai", None, None),
     per_account("azure", "azure", "AZURE_API_KEY", "AZURE_API_BASE"),
     per_account(
         "azure_ai",

@@ -6,6 +6,7 @@
 mod common;
 
 use wasmgate_test_support::anthropic;
+use wasmgate_test_support::auth::{service_account_json, TokenEndpoint};
 use wasmgate_test_support::azure;
 use wasmgate_test_support::gemini;
 use wasmgate_test_support::ollama;
@@ -263,4 +264,96 @@ async fn ollama() {
         "the client's options, passed through"
     );
     assert_eq!(sent["stream"], false);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vertex_ai() {
+    let tokens = TokenEndpoint::start(
+        std::time::Duration::from_secs(3600),
+        std::time::Duration::ZERO,
+        false,
+    )
+    .await;
+    let key_file =
+        std::env::temp_dir().join(format!("wasmgate-vertex-{}.json", std::process::id()));
+    std::fs::write(&key_file, service_account_json(&tokens.url())).unwrap();
+    // Only tokens the endpoint issued pass: never the service account's key itself.
+    let upstream =
+        wasmgate_test_support::vertex::start(|t| t.starts_with("tok-"), "proj-1", "europe-west4")
+            .await;
+    let mut yaml =
+        String::from("general_settings:\n  master_key: sk-master-providers\nmodel_list:\n");
+    for (name, model) in [
+        ("chat", "text"),
+        ("tools", "tools"),
+        ("image", "image"),
+        ("embed", "text-embedding-005"),
+        ("limited", "error-429"),
+        ("too-long", "too-long"),
+        ("malformed", "malformed"),
+        ("claude", "claude-text"),
+        ("claude-tools", "claude-tools"),
+    ] {
+        yaml += &format!(
+            "- model_name: {name}\n  litellm_params:\n    model: vertex_ai/{model}\n    api_base: {}\n    vertex_credentials: {}\n    vertex_project: proj-1\n    vertex_location: europe-west4\n",
+            upstream.url(),
+            key_file.display()
+        );
+    }
+    yaml += &format!(
+        "- model_name: bad-key\n  litellm_params:\n    model: vertex_ai/text\n    api_base: {}\n    vertex_project: proj-1\n    vertex_location: europe-west4\n    credential:\n      type: access_token\n      token: not-a-google-token\n",
+        upstream.url()
+    );
+    let gw = common::start(&yaml).await;
+    check(
+        &format!("http://{}/v1", gw.addr),
+        &[
+            ("EXPECT_TEXT", gemini::TEXT_ANSWER),
+            ("EXPECT_TOOL_TEXT", gemini::TOOL_ANSWER),
+            ("EXPECT_IMAGE", "image/png"),
+            ("EXPECT_EMBEDDINGS", "[0.125, -0.5, 1.0]"),
+            (
+                "EXPECT_MALFORMED",
+                "the provider's answer has no `candidates`",
+            ),
+        ],
+    )
+    .await;
+    let url = format!("http://{}/v1/chat/completions", gw.addr);
+    let chat = |model: &str, stream: bool| {
+        let body = serde_json::json!({"model": model, "stream": stream,
+                                      "messages": [{"role": "user", "content": "Hi"}]});
+        let url = url.clone();
+        async move {
+            wasmgate_test_support::client::post_json(
+                &url,
+                &body,
+                &[("authorization", "Bearer sk-master-providers")],
+            )
+            .await
+        }
+    };
+    let claude = chat("claude", false).await;
+    assert_eq!(claude.status, 200, "{}", claude.text());
+    assert_eq!(
+        claude.json()["choices"][0]["message"]["content"],
+        anthropic::TEXT_ANSWER
+    );
+    let streamed = chat("claude-tools", true).await;
+    assert_eq!(streamed.status, 200, "{}", streamed.text());
+    let (call, _) = common::streamed_tool_call(&common::sse_events(&streamed.text()));
+    assert_eq!(call["function"]["name"], "get_weather");
+    let paths: Vec<String> = upstream.received().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.contains(
+        &"/v1/projects/proj-1/locations/europe-west4/publishers/anthropic/models/claude-tools:streamRawPredict".to_string()
+    ), "{paths:?}");
+    assert!(paths.contains(
+        &"/v1/projects/proj-1/locations/europe-west4/publishers/google/models/text:streamGenerateContent?alt=sse".to_string()
+    ), "{paths:?}");
+    assert_eq!(
+        tokens.issued().len(),
+        9,
+        "one token per deployment with vertex_credentials, cached across its calls"
+    );
+    let _ = std::fs::remove_file(key_file);
 }

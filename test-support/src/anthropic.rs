@@ -105,7 +105,7 @@ const BLOCK_TYPES: &[&str] = &[
 ];
 
 /// The request rules of the Messages API this server enforces.
-fn check(body: &Value, needs_max_tokens: bool) -> Result<(), String> {
+pub(crate) fn check(body: &Value, needs_max_tokens: bool) -> Result<(), String> {
     if !body["model"].is_string() {
         return Err("model: Field required".into());
     }
@@ -261,7 +261,7 @@ fn reply(body: &Value) -> Result<(Value, &'static str), Box<Response<Body>>> {
     }
 }
 
-fn answer(body: &Value) -> Response<Body> {
+pub(crate) fn answer(body: &Value) -> Response<Body> {
     let model = body["model"].as_str().unwrap_or_default();
     let stream = body["stream"] == true;
     if model == "malformed" {

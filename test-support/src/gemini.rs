@@ -145,7 +145,7 @@ fn answer_parts(model: &str, body: &Value) -> Result<Vec<Value>, Box<Response<Bo
     }
 }
 
-fn generate(model: &str, body: &Value, stream: bool) -> Response<Body> {
+pub(crate) fn generate(model: &str, body: &Value, stream: bool) -> Response<Body> {
     match model {
         "error-429" => {
             return json_response(

@@ -1,6 +1,6 @@
 //! Helpers for wasmgate's tests and benchmarks: the guest adapters built from `guests/`, a real
 //! OpenAI-compatible HTTP upstream on 127.0.0.1 (and provider-shaped ones: [`anthropic`], [`azure`], [`gemini`],
-//! [`ollama`]), and a
+//! [`ollama`], [`vertex`]), and a
 //! small HTTP client.
 
 pub mod anthropic;
@@ -15,6 +15,7 @@ pub mod pki;
 pub mod scripted;
 mod serve;
 pub mod upstream;
+pub mod vertex;
 
 pub use guests::{example_wasm, guest_wasm, workspace_root};
 pub use scripted::{ScriptedUpstream, Step};

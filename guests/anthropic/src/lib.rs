@@ -1,6 +1,7 @@
 //! wasmgate adapter for Anthropic's Messages API (`/v1/messages`): chat, streaming, tools,
 //! images and documents, thinking with signatures, prompt caching (`cache_control` from the
-//! records' extras). The key travels as `x-api-key`; the client's `anthropic-version` and
+//! records' extras). The key travels as `x-api-key` (an OAuth access token the host holds, as a
+//! bearer token); the client's `anthropic-version` and
 //! `anthropic-beta` headers, when the gateway forwards them, replace the defaults.
 //!
 //! Settings: `max_tokens` (sent when a request gives none; default 4096).
@@ -34,9 +35,12 @@ fn request(ctx: &CallContext, req: &ChatRequest, stream: bool) -> ProviderResult
     let mut http = Request::post_json(messages_url(ctx), &body)
         .header("anthropic-version", anthropic::API_VERSION)
         .timeout_ms(ctx.timeout_ms);
-    if let Some(key) = ctx.credential.as_deref().filter(|k| !k.is_empty()) {
-        http = http.header("x-api-key", key);
-    }
+    http = match (ctx.credential_kind, ctx.credential.as_deref()) {
+        // An OAuth access token (the host's `oauth2_refresh_token` credential).
+        (CredentialKind::AccessToken, token) => http.bearer(token),
+        (_, Some(key)) if !key.is_empty() => http.header("x-api-key", key),
+        _ => http,
+    };
     if stream {
         http = http.header("accept", "text/event-stream");
     }

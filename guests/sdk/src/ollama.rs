@@ -411,15 +411,7 @@ pub fn parse_embed_response(v: &Value) -> ProviderResult<EmbeddingResponse> {
     Ok(EmbeddingResponse {
         model: v["model"].as_str().unwrap_or_default().to_string(),
         data,
-        usage: count(v, "prompt_eval_count").map(|n| Usage {
-            prompt_tokens: n,
-            completion_tokens: 0,
-            total_tokens: n,
-            cached_tokens: None,
-            cache_write_tokens: None,
-            reasoning_tokens: None,
-            extra: None,
-        }),
+        usage: count(v, "prompt_eval_count").map(Usage::prompt_only),
         extra: None,
         headers: Vec::new(),
     })

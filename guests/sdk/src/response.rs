@@ -1,8 +1,23 @@
 //! Constructors for common answers.
 
 use crate::bindings::wasmgate::provider::types::{
-    AssistantMessage, ChatResponse, Choice, FinishReason,
+    AssistantMessage, ChatResponse, Choice, FinishReason, Usage,
 };
+
+impl Usage {
+    /// Counts of a call that only reads (embeddings): `tokens` in, none out.
+    pub fn prompt_only(tokens: u32) -> Self {
+        Usage {
+            prompt_tokens: tokens,
+            completion_tokens: 0,
+            total_tokens: tokens,
+            cached_tokens: None,
+            cache_write_tokens: None,
+            reasoning_tokens: None,
+            extra: None,
+        }
+    }
+}
 
 impl ChatResponse {
     /// A one-choice answer with `content` as the assistant's text, finished with `stop`.
