@@ -1,5 +1,5 @@
 //! Compiles the built-in adapters (`guests/mock`, `guests/openai`, `guests/azure`, `guests/anthropic`,
-//! `guests/gemini`, `guests/ollama`, `guests/vertex`) for wasm32-wasip2 and puts
+//! `guests/gemini`, `guests/ollama`, `guests/vertex`, `guests/cohere`) for wasm32-wasip2 and puts
 //! them in OUT_DIR, where `src/builtin.rs` embeds them: the binary is self-contained. Also lists
 //! the files `wasmgate new` copies into a new adapter project (`scaffold_files.rs`).
 
@@ -13,6 +13,7 @@ const BUILTIN: &[&str] = &[
     "gemini",
     "ollama",
     "vertex",
+    "cohere",
 ];
 
 fn main() {
@@ -28,6 +29,7 @@ fn main() {
         "guests/gemini",
         "guests/ollama",
         "guests/vertex",
+        "guests/cohere",
         "wit",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());

@@ -35,6 +35,10 @@ pub const BUILTIN_ADAPTERS: &[BuiltinAdapter] = &[
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_vertex.wasm")),
     },
     BuiltinAdapter {
+        name: "cohere",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_cohere.wasm")),
+    },
+    BuiltinAdapter {
         name: "anthropic",
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_anthropic.wasm")),
     },
@@ -97,6 +101,8 @@ pub const PROVIDER_ALIASES: &[ProviderAlias] = &[
     alias("anthropic", "anthropic", None, Some("ANTHROPIC_API_KEY")),
     alias("gemini", "gemini", None, Some("GEMINI_API_KEY")),
     alias("vertex_ai", "vertex_ai", None, None),
+    alias("cohere", "cohere", None, Some("COHERE_API_KEY")),
+    alias("cohere_chat", "cohere", None, Some("COHERE_API_KEY")),
     per_account("azure", "azure", "AZURE_API_KEY", "AZURE_API_BASE"),
     per_account(
         "azure_ai",

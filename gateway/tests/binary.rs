@@ -366,10 +366,11 @@ fn adapters_lists_builtins_with_hashes_and_grants() {
         stdout.contains("azure 0.1.0")
             && stdout.contains("gemini 0.1.0")
             && stdout.contains("ollama 0.1.0")
-            && stdout.contains("vertex_ai 0.1.0"),
+            && stdout.contains("vertex_ai 0.1.0")
+            && stdout.contains("cohere 0.1.0"),
         "{stdout}"
     );
-    assert_eq!(stdout.matches("sha256:").count(), 7);
+    assert_eq!(stdout.matches("sha256:").count(), 8);
 }
 
 #[test]
@@ -402,7 +403,7 @@ fn adapters_shows_a_raw_credential_grant_and_check_config_the_secret_keys() {
     );
     assert_eq!(
         stdout.matches("credentials:   sealed").count(),
-        7,
+        8,
         "the built-in adapters' grants are sealed: {stdout}"
     );
 

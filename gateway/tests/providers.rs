@@ -357,3 +357,52 @@ async fn vertex_ai() {
     );
     let _ = std::fs::remove_file(key_file);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cohere() {
+    let upstream = wasmgate_test_support::cohere::start("co-fixture-key").await;
+    let yaml = config(
+        "cohere_chat",
+        &upstream.url(),
+        "co-fixture-key",
+        &[
+            ("chat", "text"),
+            ("tools", "tools"),
+            ("image", "image"),
+            ("embed", "embed"),
+            ("bad-key", "text"),
+            ("limited", "error-429"),
+            ("too-long", "too-long"),
+            ("malformed", "malformed"),
+        ],
+    );
+    let gw = common::start(&yaml).await;
+    check(
+        &format!("http://{}/v1", gw.addr),
+        &[
+            ("EXPECT_TEXT", wasmgate_test_support::cohere::TEXT_ANSWER),
+            (
+                "EXPECT_TOOL_TEXT",
+                wasmgate_test_support::cohere::TOOL_ANSWER,
+            ),
+            ("EXPECT_IMAGE", "image"),
+            ("EXPECT_EMBEDDINGS", "[0.75, -0.5, 1.0]"),
+            ("EXPECT_MALFORMED", "the provider's answer has no `message`"),
+        ],
+    )
+    .await;
+    let int8 = wasmgate_test_support::client::post_json(
+        &format!("http://{}/v1/embeddings", gw.addr),
+        &serde_json::json!({"model": "embed", "input": ["a"], "encoding_format": "int8"}),
+        &[("authorization", "Bearer sk-master-providers")],
+    )
+    .await;
+    assert_eq!(int8.status, 200, "{}", int8.text());
+    assert_eq!(
+        int8.json()["data"][0]["embedding"],
+        serde_json::json!([12, -7, 0])
+    );
+    let sent = upstream.received().last().unwrap().body.clone();
+    assert_eq!(sent["embedding_types"], serde_json::json!(["int8"]));
+    assert_eq!(sent["input_type"], "search_document");
+}

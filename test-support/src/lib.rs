@@ -1,12 +1,13 @@
 //! Helpers for wasmgate's tests and benchmarks: the guest adapters built from `guests/`, a real
 //! OpenAI-compatible HTTP upstream on 127.0.0.1 (and provider-shaped ones: [`anthropic`], [`azure`], [`gemini`],
-//! [`ollama`], [`vertex`]), and a
+//! [`ollama`], [`vertex`], [`cohere`]), and a
 //! small HTTP client.
 
 pub mod anthropic;
 pub mod auth;
 pub mod azure;
 pub mod client;
+pub mod cohere;
 pub mod fixture;
 pub mod gemini;
 pub mod guests;

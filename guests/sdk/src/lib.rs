@@ -13,6 +13,7 @@
 //! - [`anthropic`]: the Anthropic Messages wire format (Anthropic, Claude on Vertex AI);
 //! - [`gemini`]: Google's Gemini wire format (AI Studio, Gemini on Vertex AI);
 //! - [`ollama`]: Ollama's native `/api/chat` and `/api/embed`;
+//! - [`cohere`]: Cohere's v2 Chat and Embed;
 //! - [`log`]: logging through the host.
 //!
 //! ```text
@@ -39,6 +40,7 @@ pub mod bindings {
 }
 
 pub mod anthropic;
+pub mod cohere;
 pub mod context;
 pub mod error;
 pub mod eventstream;

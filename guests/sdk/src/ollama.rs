@@ -105,19 +105,7 @@ pub fn chat_request_body(req: &ChatRequest, stream: bool) -> ProviderResult<Valu
         let tools = req
             .tools
             .iter()
-            .map(|t| {
-                let mut f = json!({"name": t.name});
-                if let Some(d) = &t.description {
-                    f["description"] = json!(d);
-                }
-                if let Some(p) = &t.parameters {
-                    f["parameters"] = crate::wire::parse_json(
-                        &format!("the parameters of tool `{}`", t.name),
-                        p,
-                    )?;
-                }
-                Ok(json!({"type": "function", "function": f}))
-            })
+            .map(crate::wire::function_tool)
             .collect::<ProviderResult<Vec<_>>>()?;
         body.insert("tools".into(), Value::Array(tools));
     }

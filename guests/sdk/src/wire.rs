@@ -1,7 +1,9 @@
 //! Small pieces every provider wire format needs: `data:` URLs, token counts read from JSON,
 //! the current time for answers that carry none, and JSON text parsed with a clear error.
 
-use crate::bindings::wasmgate::provider::types::{ChatRequest, ProviderError, ToolCall};
+use crate::bindings::wasmgate::provider::types::{
+    ChatRequest, FunctionDefinition, ProviderError, ToolCall,
+};
 use crate::error::ProviderResult;
 use serde_json::Value;
 
@@ -102,6 +104,21 @@ pub fn sampling(req: &ChatRequest, names: &SamplingNames) -> serde_json::Map<Str
         .into_iter()
         .filter_map(|(name, value)| Some((name?.to_string(), value?)))
         .collect()
+}
+
+/// A tool as `{"type": "function", "function": {name, description, parameters}}`, the shape
+/// Ollama and Cohere take (without OpenAI's `strict` or the record's extras).
+pub fn function_tool(t: &FunctionDefinition) -> ProviderResult<Value> {
+    let mut f = serde_json::Map::new();
+    f.insert("name".into(), Value::String(t.name.clone()));
+    if let Some(d) = &t.description {
+        f.insert("description".into(), Value::String(d.clone()));
+    }
+    if let Some(p) = &t.parameters {
+        let what = format!("the parameters of tool `{}`", t.name);
+        f.insert("parameters".into(), parse_json(&what, p)?);
+    }
+    Ok(serde_json::json!({"type": "function", "function": f}))
 }
 
 /// One event of a provider's stream parsed as JSON (a 502 when it is not: the provider sent it).
