@@ -110,9 +110,12 @@ pub fn assert_words(reply_json: &serde_json::Value) {
 }
 
 /// The python of a venv under `target/<dir>` holding the pinned PyPI package `requirement`
-/// (`name==version`), created once and reused by later runs.
+/// (`name==version`), created once and reused by later runs. Tests of one binary run in
+/// parallel: one of them creates the venv while the others wait.
 pub fn sdk_venv(dir: &str, requirement: &str) -> std::path::PathBuf {
     use std::process::Command;
+    static CREATING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = CREATING.lock().unwrap_or_else(|e| e.into_inner());
     let (module, version) = requirement.split_once("==").expect("a pinned requirement");
     let venv = wasmgate_test_support::workspace_root()
         .join("target")
