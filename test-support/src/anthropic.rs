@@ -26,12 +26,7 @@ pub const TEXT_ANSWER: &str = "Hello from Claude";
 
 /// Starts a server that accepts the key `key`.
 pub async fn start(key: &str) -> Fixture {
-    let key = key.to_string();
-    Fixture::start(move |r| {
-        let answer = handle(&r, &key);
-        async move { answer }
-    })
-    .await
+    Fixture::with_credential(key, handle).await
 }
 
 fn error(status: u16, kind: &str, message: &str) -> Response<Body> {

@@ -19,12 +19,7 @@ pub const TOOL_ANSWER: &str = "It is 18C in Paris.";
 
 /// Starts a server that accepts `credential` as the `api-key` header or as a bearer token.
 pub async fn start(credential: &str) -> Fixture {
-    let credential = credential.to_string();
-    Fixture::start(move |r| {
-        let answer = handle(&r, &credential);
-        async move { answer }
-    })
-    .await
+    Fixture::with_credential(credential, handle).await
 }
 
 fn error(status: u16, code: &str, message: &str) -> Response<Body> {

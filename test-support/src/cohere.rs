@@ -19,12 +19,7 @@ pub const TOOL_ANSWER: &str = "It is 18C in Paris.";
 
 /// Starts a server that wants `key` as a bearer token.
 pub async fn start(key: &str) -> Fixture {
-    let key = key.to_string();
-    Fixture::start(move |r| {
-        let answer = handle(&r, &key);
-        async move { answer }
-    })
-    .await
+    Fixture::with_credential(key, handle).await
 }
 
 fn error(status: u16, message: &str) -> Response<Body> {

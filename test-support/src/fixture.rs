@@ -95,6 +95,20 @@ impl Fixture {
         }
     }
 
+    /// Serves `handle`, which checks each request against `credential` (a key or token the
+    /// fixture accepts) and answers it.
+    pub async fn with_credential(
+        credential: &str,
+        handle: fn(&Received, &str) -> Response<Body>,
+    ) -> Fixture {
+        let credential = credential.to_string();
+        Fixture::start(move |r| {
+            let answer = handle(&r, &credential);
+            async move { answer }
+        })
+        .await
+    }
+
     /// The base URL, `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)

@@ -23,12 +23,7 @@ pub const THOUGHT_SIGNATURE: &str = "CiQB0e2Kb-gemini-fixture-signature";
 /// Starts a server that accepts the key `key` (its API base is the URL; the adapter adds
 /// `/v1beta`).
 pub async fn start(key: &str) -> Fixture {
-    let key = key.to_string();
-    Fixture::start(move |r| {
-        let answer = handle(&r, &key);
-        async move { answer }
-    })
-    .await
+    Fixture::with_credential(key, handle).await
 }
 
 fn error(code: u16, status: &str, message: &str) -> Response<Body> {

@@ -22,12 +22,7 @@ pub const TOOL_ANSWER: &str = "It is 18C in Paris.";
 /// Starts a server that wants `key` as a bearer token (any request or none, when `key` is empty,
 /// as a local Ollama takes it).
 pub async fn start(key: &str) -> Fixture {
-    let key = key.to_string();
-    Fixture::start(move |r| {
-        let answer = handle(&r, &key);
-        async move { answer }
-    })
-    .await
+    Fixture::with_credential(key, handle).await
 }
 
 fn error(status: u16, message: &str) -> Response<Body> {

@@ -73,21 +73,16 @@ impl Guest for Anthropic {
     }
 
     fn chat(ctx: CallContext, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
-        let response = request(&ctx, &req, false)?.send()?.error_for_status()?;
-        let headers = response.passed_on_headers();
-        let mut answer = anthropic::parse_messages_response(
-            &response.json(wasmgate_guest::http::MAX_RESPONSE)?,
-            Shape::of(&req),
-        )?;
+        let (json, headers) = request(&ctx, &req, false)?.fetch_json()?;
+        let mut answer = anthropic::parse_messages_response(&json, Shape::of(&req))?;
         answer.headers = headers;
         Ok(answer)
     }
 
     fn chat_stream(ctx: CallContext, req: ChatRequest) -> Result<OpenedStream, ProviderError> {
-        let response = request(&ctx, &req, true)?.send()?.error_for_status()?;
-        let headers = response.passed_on_headers();
+        let (body, headers) = request(&ctx, &req, true)?.open_stream()?;
         Ok(PumpStream::open(
-            SseStream::new(response.body),
+            SseStream::new(body),
             MessagesEvents::new(Shape::of(&req)),
             headers,
         ))

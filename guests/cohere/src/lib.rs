@@ -48,9 +48,7 @@ impl Guest for Cohere {
 
     fn chat(ctx: CallContext, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         let body = cohere::chat_request_body(&req, false)?;
-        let response = post(&ctx, "/v2/chat", &body).send()?.error_for_status()?;
-        let headers = response.passed_on_headers();
-        let json = response.json(wasmgate_guest::http::MAX_RESPONSE)?;
+        let (json, headers) = post(&ctx, "/v2/chat", &body).fetch_json()?;
         let mut answer = cohere::parse_chat_response(&json, &req.model)?;
         answer.headers = headers;
         Ok(answer)
@@ -58,13 +56,11 @@ impl Guest for Cohere {
 
     fn chat_stream(ctx: CallContext, req: ChatRequest) -> Result<OpenedStream, ProviderError> {
         let body = cohere::chat_request_body(&req, true)?;
-        let response = post(&ctx, "/v2/chat", &body)
+        let (stream, headers) = post(&ctx, "/v2/chat", &body)
             .header("accept", "text/event-stream")
-            .send()?
-            .error_for_status()?;
-        let headers = response.passed_on_headers();
+            .open_stream()?;
         Ok(PumpStream::open(
-            SseStream::new(response.body),
+            SseStream::new(stream),
             ChatEvents::new(&req.model, req.include_usage),
             headers,
         ))
@@ -73,9 +69,7 @@ impl Guest for Cohere {
     fn embed(ctx: CallContext, req: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
         let input_type = ctx.setting("input_type").unwrap_or("search_document");
         let body = cohere::embed_request_body(&req, input_type)?;
-        let response = post(&ctx, "/v2/embed", &body).send()?.error_for_status()?;
-        let headers = response.passed_on_headers();
-        let json = response.json(wasmgate_guest::http::MAX_RESPONSE)?;
+        let (json, headers) = post(&ctx, "/v2/embed", &body).fetch_json()?;
         let encoding = req.encoding_format.unwrap_or(EncodingFormat::Float);
         let mut answer = cohere::parse_embed_response(&json, &req.model, encoding)?;
         answer.headers = headers;

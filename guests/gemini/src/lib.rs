@@ -66,11 +66,7 @@ impl Guest for Gemini {
 
     fn chat(ctx: CallContext, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         let body = gemini::generate_request_body(&req)?;
-        let response = post(&ctx, &req.model, "generateContent", &body)
-            .send()?
-            .error_for_status()?;
-        let headers = response.passed_on_headers();
-        let json = response.json(wasmgate_guest::http::MAX_RESPONSE)?;
+        let (json, headers) = post(&ctx, &req.model, "generateContent", &body).fetch_json()?;
         let mut answer = gemini::parse_generate_response(&json, &req.model)?;
         answer.headers = headers;
         Ok(answer)
@@ -78,13 +74,11 @@ impl Guest for Gemini {
 
     fn chat_stream(ctx: CallContext, req: ChatRequest) -> Result<OpenedStream, ProviderError> {
         let body = gemini::generate_request_body(&req)?;
-        let response = post(&ctx, &req.model, "streamGenerateContent", &body)
+        let (stream, headers) = post(&ctx, &req.model, "streamGenerateContent", &body)
             .header("accept", "text/event-stream")
-            .send()?
-            .error_for_status()?;
-        let headers = response.passed_on_headers();
+            .open_stream()?;
         Ok(PumpStream::open(
-            SseStream::new(response.body),
+            SseStream::new(stream),
             GenerateEvents::new(&req.model, req.include_usage),
             headers,
         ))
@@ -92,11 +86,7 @@ impl Guest for Gemini {
 
     fn embed(ctx: CallContext, req: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
         let body = gemini::embed_request_body(&req, &req.model)?;
-        let response = post(&ctx, &req.model, "batchEmbedContents", &body)
-            .send()?
-            .error_for_status()?;
-        let headers = response.passed_on_headers();
-        let json = response.json(wasmgate_guest::http::MAX_RESPONSE)?;
+        let (json, headers) = post(&ctx, &req.model, "batchEmbedContents", &body).fetch_json()?;
         let mut answer = gemini::parse_embed_response(&json, &req.model)?;
         answer.headers = headers;
         Ok(answer)

@@ -53,9 +53,7 @@ impl Guest for Ollama {
 
     fn chat(ctx: CallContext, req: ChatRequest) -> Result<ChatResponse, ProviderError> {
         let body = ollama::chat_request_body(&req, false)?;
-        let response = post(&ctx, "/api/chat", body).send()?.error_for_status()?;
-        let headers = response.passed_on_headers();
-        let json = response.json(wasmgate_guest::http::MAX_RESPONSE)?;
+        let (json, headers) = post(&ctx, "/api/chat", body).fetch_json()?;
         let mut answer = ollama::parse_chat_response(&json)?;
         answer.headers = headers;
         Ok(answer)
@@ -63,10 +61,9 @@ impl Guest for Ollama {
 
     fn chat_stream(ctx: CallContext, req: ChatRequest) -> Result<OpenedStream, ProviderError> {
         let body = ollama::chat_request_body(&req, true)?;
-        let response = post(&ctx, "/api/chat", body).send()?.error_for_status()?;
-        let headers = response.passed_on_headers();
+        let (stream, headers) = post(&ctx, "/api/chat", body).open_stream()?;
         Ok(PumpStream::open(
-            NdjsonStream::new(response.body),
+            NdjsonStream::new(stream),
             ChatLines::new(req.include_usage),
             headers,
         ))
@@ -74,9 +71,7 @@ impl Guest for Ollama {
 
     fn embed(ctx: CallContext, req: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
         let body = ollama::embed_request_body(&req)?;
-        let response = post(&ctx, "/api/embed", body).send()?.error_for_status()?;
-        let headers = response.passed_on_headers();
-        let json = response.json(wasmgate_guest::http::MAX_RESPONSE)?;
+        let (json, headers) = post(&ctx, "/api/embed", body).fetch_json()?;
         let mut answer = ollama::parse_embed_response(&json)?;
         answer.headers = headers;
         Ok(answer)

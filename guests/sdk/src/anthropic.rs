@@ -508,7 +508,7 @@ impl MessagesEvents {
     }
 
     fn start_block(&mut self, index: usize, b: &Value) -> Option<ChoiceDelta> {
-        let mut delta = empty_delta();
+        let mut delta = ChoiceDelta::empty();
         let block = match b.get("type").and_then(Value::as_str) {
             Some("text") => {
                 let text = text_of(b, "text");
@@ -574,7 +574,7 @@ impl MessagesEvents {
     }
 
     fn block_delta(&self, block: Block, d: &Value) -> Option<ChoiceDelta> {
-        let mut delta = empty_delta();
+        let mut delta = ChoiceDelta::empty();
         let piece = |key: &str| d.get(key).and_then(Value::as_str).map(str::to_string);
         match (block, d.get("type").and_then(Value::as_str)) {
             (Block::Text, Some("text_delta")) => delta.content = piece("text"),
@@ -607,20 +607,6 @@ impl MessagesEvents {
     }
 }
 
-fn empty_delta() -> ChoiceDelta {
-    ChoiceDelta {
-        index: 0,
-        role: None,
-        content: None,
-        reasoning: Vec::new(),
-        tool_calls: Vec::new(),
-        refusal: None,
-        finish_reason: None,
-        logprobs: None,
-        extra: None,
-    }
-}
-
 impl crate::stream::Translate<crate::sse::SseEvent> for MessagesEvents {
     fn translate(
         &mut self,
@@ -644,7 +630,7 @@ impl crate::stream::Translate<crate::sse::SseEvent> for MessagesEvents {
                 self.id = text_of(m, "id");
                 self.model = text_of(m, "model");
                 self.input_usage = m.get("usage").cloned().unwrap_or(json!({}));
-                let mut delta = empty_delta();
+                let mut delta = ChoiceDelta::empty();
                 delta.role = Some(Role::Assistant);
                 out.push(self.chunk(delta));
             }
@@ -661,7 +647,7 @@ impl crate::stream::Translate<crate::sse::SseEvent> for MessagesEvents {
                 }
             }
             "message_delta" => {
-                let mut delta = empty_delta();
+                let mut delta = ChoiceDelta::empty();
                 delta.finish_reason = v["delta"]["stop_reason"]
                     .as_str()
                     .map(|s| finish_reason(s, self.shape));

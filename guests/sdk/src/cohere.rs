@@ -251,20 +251,6 @@ impl ChatEvents {
     }
 }
 
-fn empty_delta() -> ChoiceDelta {
-    ChoiceDelta {
-        index: 0,
-        role: None,
-        content: None,
-        reasoning: Vec::new(),
-        tool_calls: Vec::new(),
-        refusal: None,
-        finish_reason: None,
-        logprobs: None,
-        extra: None,
-    }
-}
-
 impl crate::stream::Translate<crate::sse::SseEvent> for ChatEvents {
     fn translate(
         &mut self,
@@ -282,7 +268,7 @@ impl crate::stream::Translate<crate::sse::SseEvent> for ChatEvents {
             .unwrap_or_default();
         let message = &v["delta"]["message"];
         let index = v["index"].as_u64().unwrap_or(0) as u32;
-        let mut delta = empty_delta();
+        let mut delta = ChoiceDelta::empty();
         let mut usage = None;
         let mut flow = Flow::Continue;
         match kind {

@@ -123,6 +123,22 @@ impl Request {
         self
     }
 
+    /// Sends the request and reads a 2xx answer as JSON (at most [`MAX_RESPONSE`] bytes), with
+    /// the headers to pass on; any other status is the provider's error.
+    pub fn fetch_json(self) -> ProviderResult<(serde_json::Value, Vec<(String, String)>)> {
+        let response = self.send()?.error_for_status()?;
+        let headers = response.passed_on_headers();
+        Ok((response.json(MAX_RESPONSE)?, headers))
+    }
+
+    /// Sends the request and opens a 2xx answer's body for reading as a stream, with the
+    /// headers to pass on; any other status is the provider's error.
+    pub fn open_stream(self) -> ProviderResult<(BodyReader, Vec<(String, String)>)> {
+        let response = self.send()?.error_for_status()?;
+        let headers = response.passed_on_headers();
+        Ok((response.body, headers))
+    }
+
     /// Sends the request and waits for the response head. Any status is a successful send;
     /// use [`Response::error_for_status`] to turn 4xx/5xx into a provider error.
     pub fn send(self) -> ProviderResult<Response> {

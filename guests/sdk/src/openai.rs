@@ -675,11 +675,8 @@ pub fn chat(
     req: &ChatRequest,
     post: impl FnOnce(&Value) -> ProviderResult<crate::http::Request>,
 ) -> ProviderResult<ChatResponse> {
-    let response = post(&chat_request_body(req, false)?)?
-        .send()?
-        .error_for_status()?;
-    let headers = response.passed_on_headers();
-    let mut answer = parse_chat_response(&response.json(crate::http::MAX_RESPONSE)?)?;
+    let (json, headers) = post(&chat_request_body(req, false)?)?.fetch_json()?;
+    let mut answer = parse_chat_response(&json)?;
     answer.headers = headers;
     Ok(answer)
 }
@@ -689,13 +686,11 @@ pub fn chat_stream(
     req: &ChatRequest,
     post: impl FnOnce(&Value) -> ProviderResult<crate::http::Request>,
 ) -> ProviderResult<crate::bindings::exports::wasmgate::provider::adapter::OpenedStream> {
-    let response = post(&chat_request_body(req, true)?)?
+    let (body, headers) = post(&chat_request_body(req, true)?)?
         .header("accept", "text/event-stream")
-        .send()?
-        .error_for_status()?;
-    let headers = response.passed_on_headers();
+        .open_stream()?;
     Ok(OpenAiStream::open(
-        crate::sse::SseStream::new(response.body),
+        crate::sse::SseStream::new(body),
         ChunkEvents,
         headers,
     ))
@@ -706,13 +701,9 @@ pub fn embed(
     req: &EmbeddingRequest,
     post: impl FnOnce(&Value) -> ProviderResult<crate::http::Request>,
 ) -> ProviderResult<EmbeddingResponse> {
-    let response = post(&embedding_request_body(req)?)?
-        .send()?
-        .error_for_status()?;
-    let headers = response.passed_on_headers();
+    let (json, headers) = post(&embedding_request_body(req)?)?.fetch_json()?;
     let encoding = req.encoding_format.unwrap_or(EncodingFormat::Float);
-    let mut answer =
-        parse_embedding_response(&response.json(crate::http::MAX_RESPONSE)?, encoding)?;
+    let mut answer = parse_embedding_response(&json, encoding)?;
     answer.headers = headers;
     Ok(answer)
 }

@@ -1,8 +1,25 @@
 //! Constructors for common answers.
 
 use crate::bindings::wasmgate::provider::types::{
-    AssistantMessage, ChatResponse, Choice, FinishReason, Usage,
+    AssistantMessage, ChatResponse, Choice, ChoiceDelta, FinishReason, Usage,
 };
+
+impl ChoiceDelta {
+    /// The first choice's delta with nothing in it yet.
+    pub fn empty() -> Self {
+        ChoiceDelta {
+            index: 0,
+            role: None,
+            content: None,
+            reasoning: Vec::new(),
+            tool_calls: Vec::new(),
+            refusal: None,
+            finish_reason: None,
+            logprobs: None,
+            extra: None,
+        }
+    }
+}
 
 impl Usage {
     /// Counts of a call that only reads (embeddings): `tokens` in, none out.

@@ -145,11 +145,7 @@ impl Guest for Vertex {
         } else {
             ("generateContent", gemini::generate_request_body(&req)?)
         };
-        let response = post(&ctx, &req.model, method, &body)?
-            .send()?
-            .error_for_status()?;
-        let headers = response.passed_on_headers();
-        let json = response.json(wasmgate_guest::http::MAX_RESPONSE)?;
+        let (json, headers) = post(&ctx, &req.model, method, &body)?.fetch_json()?;
         let mut answer = if claude {
             anthropic::parse_messages_response(&json, Shape::of(&req))?
         } else {
@@ -172,16 +168,10 @@ impl Guest for Vertex {
                 events,
             )
         };
-        let response = post(&ctx, &req.model, method, &body)?
+        let (stream, headers) = post(&ctx, &req.model, method, &body)?
             .header("accept", "text/event-stream")
-            .send()?
-            .error_for_status()?;
-        let headers = response.passed_on_headers();
-        Ok(PumpStream::open(
-            SseStream::new(response.body),
-            events,
-            headers,
-        ))
+            .open_stream()?;
+        Ok(PumpStream::open(SseStream::new(stream), events, headers))
     }
 
     fn embed(ctx: CallContext, req: EmbeddingRequest) -> Result<EmbeddingResponse, ProviderError> {
@@ -199,11 +189,7 @@ impl Guest for Vertex {
         if let Some(d) = req.dimensions {
             body["parameters"] = serde_json::json!({"outputDimensionality": d});
         }
-        let response = post(&ctx, &req.model, "predict", &body)?
-            .send()?
-            .error_for_status()?;
-        let headers = response.passed_on_headers();
-        let json = response.json(wasmgate_guest::http::MAX_RESPONSE)?;
+        let (json, headers) = post(&ctx, &req.model, "predict", &body)?.fetch_json()?;
         let mut answer = parse_predictions(&json, &req.model)?;
         answer.headers = headers;
         Ok(answer)
