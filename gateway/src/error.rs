@@ -243,6 +243,10 @@ impl From<CallError> for ApiError {
                 )
             },
             CallError::InvalidCall(_) => Self::internal(message),
+            CallError::Unsupported(_) => ApiError {
+                code: Some("unsupported".into()),
+                ..Self::new(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+            },
             CallError::Credential { .. } => ApiError {
                 code: Some("credential_unavailable".into()),
                 ..Self::new(StatusCode::UNAUTHORIZED, "authentication_error", message)

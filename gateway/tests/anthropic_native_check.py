@@ -50,6 +50,11 @@ with client.messages.stream(model="thinker", max_tokens=4096, thinking=thinking,
 assert second.content[0].type == "thinking" and second.content[0].signature == first.content[0].signature, second
 assert second.content[1].text == "Still 18C.", second
 
+# Counted by the provider: the fixture counts the words of every string in messages and system,
+# and refuses fields count_tokens does not take (max_tokens, stream, sampling).
+count = client.messages.count_tokens(model="claude", system="Be brief.", messages=asked, tools=tools)
+assert count.input_tokens == 6, count  # "user", "Weather in Paris?", "Be brief."
+
 try:
     anthropic.Anthropic(base_url=url, api_key="wrong", max_retries=0).messages.create(
         model="claude", max_tokens=8, messages=hi)

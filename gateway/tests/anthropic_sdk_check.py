@@ -35,6 +35,13 @@ reply = client.messages.create(
 )
 assert reply.content[0].text == "Hello from upstream", reply
 
+# An OpenAI-shaped upstream cannot count tokens: a clear error in Anthropic's shape.
+try:
+    client.messages.count_tokens(model="claude", messages=asked)
+    raise SystemExit("count_tokens over an adapter that cannot count was answered")
+except anthropic.BadRequestError as e:
+    assert "counting tokens is not available" in e.message, e.message
+
 try:
     anthropic.Anthropic(base_url=os.environ["GATEWAY_URL"], api_key="wrong", max_retries=0).messages.create(
         model="claude", max_tokens=8, messages=[{"role": "user", "content": "Hi"}])

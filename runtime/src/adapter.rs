@@ -1,11 +1,12 @@
 //! A loaded adapter: its compiled `InstancePre`, its policy and its instance slots. Every call
 //! runs in a fresh store and instance, so nothing leaks between calls.
 
+use crate::bindings::counting::TokenCounterIndices;
 use crate::bindings::types::{
     AdapterInfo, CallContext, ChatRequest, ChatResponse, CredentialKind, EmbeddingRequest,
     EmbeddingResponse,
 };
-use crate::bindings::{Provider, ProviderPre};
+use crate::bindings::{Provider, ProviderIndices};
 use crate::credential::{drop_leaking, AwsCredentials, Secret, TokenSource, Vault};
 use crate::egress::{ApiBase, CallEgress, CredentialUse, Refusal};
 use crate::error::{from_guest_failure, CallError, RuntimeError};
@@ -18,6 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use wasmtime::component::InstancePre;
 use wasmtime::Store;
 
 /// What the embedder tells the adapter about one call.
@@ -97,7 +99,10 @@ pub(crate) struct AdapterInner {
     name: Arc<str>,
     sha256: String,
     info: AdapterInfo,
-    pre: ProviderPre<CallState>,
+    pre: InstancePre<CallState>,
+    indices: ProviderIndices,
+    /// Where the optional `tokens` export is, when the adapter has one.
+    tokens: Option<TokenCounterIndices>,
     pub(crate) policy: Arc<AdapterPolicy>,
     slots: Arc<Semaphore>,
     cpu_budget_ticks: u64,
@@ -112,6 +117,8 @@ pub(crate) struct AdapterInner {
 pub(crate) struct Instance {
     pub(crate) store: Store<CallState>,
     pub(crate) provider: Provider,
+    /// The instance itself, for optional exports.
+    component: wasmtime::component::Instance,
     pub(crate) context: CallContext,
     /// The last outgoing request the host refused in this call.
     pub(crate) refusal: Arc<Mutex<Option<Refusal>>>,
@@ -175,9 +182,17 @@ impl AdapterInner {
         runtime: Arc<RuntimeInner>,
         name: &str,
         sha256: String,
-        pre: ProviderPre<CallState>,
+        pre: InstancePre<CallState>,
         policy: AdapterPolicy,
     ) -> Result<AdapterInner, RuntimeError> {
+        let load_err = |message: String| RuntimeError::Load {
+            name: name.to_string(),
+            message,
+        };
+        let indices = ProviderIndices::new(&pre)
+            .map_err(|e| load_err(format!("it does not export the provider world: {e}")))?;
+        // Absent is fine; present with the wrong shape is refused below, on the first instance.
+        let tokens = TokenCounterIndices::new(&pre).ok();
         let cpu_budget_ticks = cpu_budget_ticks(&runtime, &policy);
         let slots = Arc::new(Semaphore::new(policy.limits.max_concurrency.max(1)));
         let mut adapter = AdapterInner {
@@ -194,15 +209,13 @@ impl AdapterInner {
                 description: String::new(),
             },
             pre,
+            indices,
+            tokens,
             policy: Arc::new(policy),
             slots,
             cpu_budget_ticks,
             default_base: None,
             credential_uses: Arc::from([]),
-        };
-        let load_err = |message: String| RuntimeError::Load {
-            name: name.to_string(),
-            message,
         };
         let mut instance = adapter
             .instantiate(&CallOptions::default())
@@ -219,6 +232,11 @@ impl AdapterInner {
                     from_guest_failure(e, adapter.policy.limits.cpu_time)
                 ))
             })?;
+        if let Some(tokens) = &adapter.tokens {
+            tokens
+                .load(&mut instance.store, &instance.component)
+                .map_err(|e| load_err(format!("its `tokens` export does not fit: {e}")))?;
+        }
         if info.name.is_empty()
             || !info
                 .name
@@ -298,10 +316,14 @@ impl AdapterInner {
         );
         let mut store = Store::new(&self.runtime.engine, state);
         CallState::install(&mut store, limits.hostcall_fuel);
-        let provider = self
+        let component = self
             .pre
             .instantiate_async(&mut store)
             .await
+            .map_err(|e| from_guest_failure(e, limits.cpu_time))?;
+        let provider = self
+            .indices
+            .load(&mut store, &component)
             .map_err(|e| from_guest_failure(e, limits.cpu_time))?;
         let context = CallContext {
             deployment_model: call.deployment_model.clone(),
@@ -315,6 +337,7 @@ impl AdapterInner {
         Ok(Instance {
             store,
             provider,
+            component,
             context,
             refusal,
         })
@@ -369,6 +392,8 @@ impl Adapter {
             sha256: inner.sha256.clone(),
             info: inner.info.clone(),
             pre: inner.pre.clone(),
+            indices: inner.indices.clone(),
+            tokens: inner.tokens.clone(),
             slots: Arc::new(Semaphore::new(policy.limits.max_concurrency.max(1))),
             cpu_budget_ticks: cpu_budget_ticks(&inner.runtime, &policy),
             policy: Arc::new(policy),
@@ -490,6 +515,41 @@ impl Adapter {
                 &limits,
                 call.secrets().cloned().collect(),
             ))
+        })
+        .await
+    }
+
+    /// Whether the adapter exports the optional `tokens` interface.
+    pub fn can_count_tokens(&self) -> bool {
+        self.inner.tokens.is_some()
+    }
+
+    /// The number of input tokens `request` would use, as the adapter's provider counts them.
+    /// [`CallError::Unsupported`] when the adapter has no `tokens` export.
+    pub async fn count_tokens(
+        &self,
+        call: &CallOptions,
+        request: &ChatRequest,
+    ) -> Result<u32, CallError> {
+        let Some(tokens) = &self.inner.tokens else {
+            return Err(CallError::Unsupported(format!(
+                "adapter `{}` cannot count tokens",
+                self.inner.name
+            )));
+        };
+        let resolved = self.inner.with_token(call).await?;
+        let call = resolved.as_ref().unwrap_or(call);
+        let cpu = self.cpu_time();
+        self.run(call, |mut i| async move {
+            let counter = tokens
+                .load(&mut i.store, &i.component)
+                .map_err(|e| from_guest_failure(e, cpu))?;
+            counter
+                .wasmgate_provider_tokens()
+                .call_count_tokens(&mut i.store, &i.context, request)
+                .await
+                .map_err(|e| from_guest_failure(e, cpu))?
+                .map_err(CallError::Provider)
         })
         .await
     }

@@ -15,3 +15,16 @@ wasmtime::component::bindgen!({
 });
 
 pub use wasmgate::provider::types;
+
+/// Host bindings of the optional `wasmgate:provider/token-counter` world (the `tokens` export).
+pub mod counting {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "wasmgate:provider/token-counter",
+        exports: { default: async },
+        with: {
+            "wasmgate:provider/types": super::types,
+        },
+        require_store_data_send: true,
+    });
+}

@@ -66,6 +66,9 @@ pub enum CallError {
     /// The call's options are invalid (e.g. an `api_base` that is not a URL).
     #[error("invalid call: {0}")]
     InvalidCall(String),
+    /// The adapter does not offer what was asked (e.g. token counting).
+    #[error("{0}")]
+    Unsupported(String),
     /// The host could not obtain the deployment's credential (its token endpoint failed).
     #[error("deployment `{deployment}`: could not obtain an access token: {error}")]
     Credential {
@@ -87,7 +90,7 @@ impl CallError {
             CallError::Provider(e) => e.kind,
             CallError::Timeout(_) => ErrorKind::Timeout,
             CallError::Overloaded(_) | CallError::RuntimeFull(_) => ErrorKind::Unavailable,
-            CallError::InvalidCall(_) => ErrorKind::BadRequest,
+            CallError::InvalidCall(_) | CallError::Unsupported(_) => ErrorKind::BadRequest,
             CallError::Credential { .. } => ErrorKind::Authentication,
             CallError::CpuLimit(_)
             | CallError::MemoryLimit { .. }

@@ -2,7 +2,6 @@
 //! linker, one shared HTTP client, and adapters loaded into it.
 
 use crate::adapter::{Adapter, AdapterInner};
-use crate::bindings::ProviderPre;
 use crate::cache::{sha256_hex, ArtifactCache};
 use crate::egress::{ClientConfig, EgressClient};
 use crate::error::RuntimeError;
@@ -192,8 +191,6 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| load_err(format!("{e}")))?;
-        let pre = ProviderPre::new(pre)
-            .map_err(|e| load_err(format!("it does not export the provider world: {e}")))?;
         AdapterInner::load(self.inner.clone(), name, sha256, pre, policy)
             .await
             .map(Adapter::from_inner)

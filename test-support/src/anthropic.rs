@@ -55,6 +55,22 @@ fn handle(r: &Received, key: &str) -> Response<Body> {
         );
     }
     if r.path == "/v1/messages/count_tokens" {
+        let allowed = [
+            "model",
+            "messages",
+            "system",
+            "tools",
+            "tool_choice",
+            "thinking",
+            "mcp_servers",
+        ];
+        let extra = body
+            .as_object()
+            .and_then(|o| o.keys().find(|k| !allowed.contains(&k.as_str())));
+        if let Some(field) = extra {
+            let message = format!("{field}: Extra inputs are not permitted");
+            return error(400, "invalid_request_error", &message);
+        }
         return match check(body, false) {
             Ok(()) => json_response(200, &json!({"input_tokens": count_words(body)})),
             Err(m) => error(400, "invalid_request_error", &m),

@@ -7,7 +7,7 @@ mod events;
 mod request;
 mod response;
 
-pub use request::{messages_call, MessagesCall};
+pub use request::{count_tokens_call, messages_call, MessagesCall};
 
 use crate::error::ApiError;
 use crate::server::{authorize, finish_with, read_json, route_chat, AppState, ChatApi, StreamStep};
@@ -64,29 +64,62 @@ pub fn models_json(names: &[String]) -> Value {
     json!({"data": data, "has_more": false, "first_id": names.first(), "last_id": names.last()})
 }
 
-/// `POST /v1/messages/count_tokens`: no adapter can count tokens yet (the contract has no
-/// counting call; it comes with the `anthropic` adapter), so the answer is a clear error in
-/// Anthropic's shape after the usual checks.
+/// `POST /v1/messages/count_tokens`: answered by the first deployment of the model whose adapter
+/// can count (the `anthropic` adapter asks the provider), with the deployment's credential and
+/// the client's forwarded headers; a clear error in Anthropic's shape when none can.
 pub async fn count_tokens(
     State(state): State<Arc<AppState>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let result = async {
-        authorize(&state, &headers)?;
-        let json = read_json(&state, &headers, body).await?;
-        let model = json
-            .get("model")
-            .and_then(Value::as_str)
-            .ok_or_else(|| ApiError::invalid_param("model", "`model` is required"))?;
-        state.registry.resolve(model)?;
-        Err::<Response, _>(ApiError::invalid_param(
+    let started = Instant::now();
+    let metrics = Arc::new(CallMetrics::default());
+    let result = count_tokens_response(&state, &headers, body, &metrics).await;
+    finish_with("count_tokens", result, started, &metrics, error_response)
+}
+
+async fn count_tokens_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    metrics: &Arc<CallMetrics>,
+) -> Result<Response, ApiError> {
+    authorize(state, headers)?;
+    let json = read_json(state, headers, body).await?;
+    let MessagesCall {
+        model, mut request, ..
+    } = count_tokens_call(&json)?;
+    let deployments = state.registry.resolve(&model)?;
+    let Some(counter) = deployments.iter().find(|d| d.adapter.can_count_tokens()) else {
+        return Err(ApiError::invalid_param(
             "model",
-            format!("counting tokens is not available for `{model}`: none of its adapters can count tokens"),
-        ))
+            format!(
+                "counting tokens is not available for `{model}`: none of its adapters can count \
+                 tokens (the `anthropic` adapter can)"
+            ),
+        ));
+    };
+    if let Some(var) = &counter.missing_key {
+        return Err(ApiError::missing_key(&model, &counter.label, var));
     }
-    .await;
-    result.unwrap_or_else(error_response)
+    let mut call = counter.call.clone();
+    call.metrics = Some(metrics.clone());
+    for (name, value) in state.forward_headers.select(headers) {
+        if !call
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            call.headers.push((name, value));
+        }
+    }
+    request.model.clone_from(&counter.provider_model);
+    let tokens = counter
+        .adapter
+        .count_tokens(&call, &request)
+        .await
+        .map_err(|e| ApiError::from(e).in_deployment(&model, &counter.label))?;
+    Ok(axum::Json(json!({"input_tokens": tokens})).into_response())
 }
 
 /// `POST /v1/messages`.

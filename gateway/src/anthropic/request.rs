@@ -333,6 +333,15 @@ fn effort_for(budget: u64) -> &'static str {
 
 /// Reads a Messages request body.
 pub fn messages_call(body: &Value) -> Res<MessagesCall> {
+    read_messages(body, true)
+}
+
+/// Reads a `/v1/messages/count_tokens` body: a Messages body without `max_tokens` or `stream`.
+pub fn count_tokens_call(body: &Value) -> Res<MessagesCall> {
+    read_messages(body, false)
+}
+
+fn read_messages(body: &Value, generates: bool) -> Res<MessagesCall> {
     let body = body
         .as_object()
         .ok_or_else(|| ApiError::bad_request("the request body must be a JSON object"))?;
@@ -342,10 +351,10 @@ pub fn messages_call(body: &Value) -> Res<MessagesCall> {
         .filter(|m| !m.is_empty())
         .ok_or_else(|| bad("model", "`model` is required"))?
         .to_string();
-    let max_tokens = body
-        .get("max_tokens")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| bad("max_tokens", "`max_tokens` is required"))?;
+    let max_tokens = body.get("max_tokens").and_then(Value::as_u64);
+    if generates && max_tokens.is_none() {
+        return Err(bad("max_tokens", "`max_tokens` is required"));
+    }
     let mut messages = Vec::new();
     if let Some(system) = system_of(body.get("system").unwrap_or(&Value::Null))? {
         messages.push(system);
@@ -357,7 +366,7 @@ pub fn messages_call(body: &Value) -> Res<MessagesCall> {
         messages_of(m, &format!("messages[{i}]"), &mut messages)?;
     }
     let (tool_choice, parallel_tool_calls) = tool_choice_of(body.get("tool_choice"))?;
-    let stream = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let stream = generates && body.get("stream").and_then(Value::as_bool).unwrap_or(false);
     let f64_of = |k: &str| body.get(k).and_then(Value::as_f64);
     let thinking_budget = body
         .get("thinking")
@@ -374,7 +383,7 @@ pub fn messages_call(body: &Value) -> Res<MessagesCall> {
         temperature: f64_of("temperature"),
         top_p: f64_of("top_p"),
         top_k: body.get("top_k").and_then(Value::as_u64).map(|k| k as u32),
-        max_tokens: Some(max_tokens.min(u64::from(u32::MAX)) as u32),
+        max_tokens: max_tokens.map(|n| n.min(u64::from(u32::MAX)) as u32),
         max_completion_tokens: None,
         stop: body
             .get("stop_sequences")

@@ -2,7 +2,8 @@
 //! images and documents, thinking with signatures, prompt caching (`cache_control` from the
 //! records' extras). The key travels as `x-api-key` (an OAuth access token the host holds, as a
 //! bearer token); the client's `anthropic-version` and
-//! `anthropic-beta` headers, when the gateway forwards them, replace the defaults.
+//! `anthropic-beta` headers, when the gateway forwards them, replace the defaults. Token counts
+//! come from `/v1/messages/count_tokens` (the optional `tokens` export).
 //!
 //! Settings: `max_tokens` (sent when a request gives none; default 4096).
 
@@ -32,19 +33,24 @@ fn request(ctx: &CallContext, req: &ChatRequest, stream: bool) -> ProviderResult
         req.max_tokens = ctx.setting_u64("max_tokens").map(|n| n as u32);
     }
     let body = anthropic::messages_request_body(&req, stream)?;
-    let mut http = Request::post_json(messages_url(ctx), &body)
-        .header("anthropic-version", anthropic::API_VERSION)
-        .timeout_ms(ctx.timeout_ms);
-    http = match (ctx.credential_kind, ctx.credential.as_deref()) {
-        // An OAuth access token (the host's `oauth2_refresh_token` credential).
-        (CredentialKind::AccessToken, token) => http.bearer(token),
-        (_, Some(key)) if !key.is_empty() => http.header("x-api-key", key),
-        _ => http,
-    };
+    let mut http = authorized(ctx, Request::post_json(messages_url(ctx), &body));
     if stream {
         http = http.header("accept", "text/event-stream");
     }
     Ok(http.call_headers(&ctx.headers))
+}
+
+/// `http` with the API version and the credential where Anthropic expects it.
+fn authorized(ctx: &CallContext, http: Request) -> Request {
+    let http = http
+        .header("anthropic-version", anthropic::API_VERSION)
+        .timeout_ms(ctx.timeout_ms);
+    match (ctx.credential_kind, ctx.credential.as_deref()) {
+        // An OAuth access token (the host's `oauth2_refresh_token` credential).
+        (CredentialKind::AccessToken, token) => http.bearer(token),
+        (_, Some(key)) if !key.is_empty() => http.header("x-api-key", key),
+        _ => http,
+    }
 }
 
 impl Guest for Anthropic {
@@ -96,4 +102,15 @@ impl Guest for Anthropic {
     }
 }
 
+impl wasmgate_guest::counting::exports::wasmgate::provider::tokens::Guest for Anthropic {
+    fn count_tokens(ctx: CallContext, req: ChatRequest) -> Result<u32, ProviderError> {
+        let body = anthropic::count_tokens_request_body(&req)?;
+        let url = format!("{}/count_tokens", messages_url(&ctx));
+        let http = authorized(&ctx, Request::post_json(url, &body));
+        let (json, _) = http.call_headers(&ctx.headers).fetch_json()?;
+        anthropic::parse_token_count(&json)
+    }
+}
+
 wasmgate_guest::export_adapter!(Anthropic);
+wasmgate_guest::export_token_counter!(Anthropic);

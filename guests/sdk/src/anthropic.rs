@@ -304,6 +304,40 @@ pub fn messages_request_body(req: &ChatRequest, stream: bool) -> ProviderResult<
     Ok(Value::Object(body))
 }
 
+/// The fields of a Messages body that `/v1/messages/count_tokens` takes; it refuses the others.
+const COUNT_TOKENS_FIELDS: &[&str] = &[
+    "model",
+    "messages",
+    "system",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "mcp_servers",
+];
+
+/// The JSON body of a `/v1/messages/count_tokens` request: the Messages body of `req` without
+/// the fields that only matter to generation.
+pub fn count_tokens_request_body(req: &ChatRequest) -> ProviderResult<Value> {
+    let mut body = messages_request_body(req, false)?;
+    if let Some(fields) = body.as_object_mut() {
+        fields.retain(|k, _| COUNT_TOKENS_FIELDS.contains(&k.as_str()));
+    }
+    Ok(body)
+}
+
+/// The count in a `/v1/messages/count_tokens` answer (`{"input_tokens": N}`).
+pub fn parse_token_count(v: &Value) -> ProviderResult<u32> {
+    v["input_tokens"]
+        .as_u64()
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::UpstreamError,
+                "the token count answer has no `input_tokens` number",
+            )
+        })
+}
+
 /// The contract's finish reason for a `stop_reason`.
 pub fn finish_reason(stop: &str, shape: Shape) -> FinishReason {
     match stop {

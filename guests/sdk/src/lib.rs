@@ -4,6 +4,7 @@
 //! `wasmgate:provider/adapter` interface. This crate gives it everything that is not translation:
 //!
 //! - [`bindings`]: the generated WIT bindings, and [`export_adapter!`] to export an implementation;
+//!   [`counting`] and [`export_token_counter!`] for the optional token counter;
 //! - [`http`]: requests over `wasi:http/outgoing-handler` with JSON bodies and a body reader that
 //!   can be kept across calls (for streams);
 //! - [`sse`]: a spec-compliant server-sent-events parser;
@@ -39,6 +40,22 @@ pub mod bindings {
     });
 }
 
+/// Generated bindings of the optional `wasmgate:provider/token-counter` world: an adapter whose
+/// provider counts tokens implements its `Guest` and adds [`export_token_counter!`].
+#[allow(missing_docs, clippy::all)]
+pub mod counting {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "wasmgate:provider/token-counter",
+        with: {
+            "wasmgate:provider/types@0.2.0": crate::bindings::wasmgate::provider::types,
+        },
+        pub_export_macro: true,
+        export_macro_name: "export_token_counter",
+        default_bindings_module: "wasmgate_guest::counting",
+    });
+}
+
 pub mod anthropic;
 pub mod cohere;
 pub mod context;
@@ -59,6 +76,7 @@ pub mod url;
 pub mod wire;
 
 pub use bindings::export_adapter;
+pub use counting::export_token_counter;
 
 /// The names an adapter needs, in one import.
 pub mod prelude {
