@@ -1,5 +1,5 @@
 //! Compiles the built-in adapters (`guests/mock`, `guests/openai`, `guests/azure`, `guests/anthropic`,
-//! `guests/gemini`, `guests/ollama`, `guests/vertex`, `guests/cohere`) for wasm32-wasip2 and puts
+//! `guests/gemini`, `guests/ollama`, `guests/vertex`, `guests/cohere`, `guests/bedrock`) for wasm32-wasip2 and puts
 //! them in OUT_DIR, where `src/builtin.rs` embeds them: the binary is self-contained. Also lists
 //! the files `wasmgate new` copies into a new adapter project (`scaffold_files.rs`).
 
@@ -14,6 +14,7 @@ const BUILTIN: &[&str] = &[
     "ollama",
     "vertex",
     "cohere",
+    "bedrock",
 ];
 
 fn main() {
@@ -30,6 +31,7 @@ fn main() {
         "guests/ollama",
         "guests/vertex",
         "guests/cohere",
+        "guests/bedrock",
         "wit",
     ] {
         println!("cargo:rerun-if-changed={}", root.join(dir).display());

@@ -39,6 +39,10 @@ pub const BUILTIN_ADAPTERS: &[BuiltinAdapter] = &[
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_cohere.wasm")),
     },
     BuiltinAdapter {
+        name: "bedrock",
+        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_bedrock.wasm")),
+    },
+    BuiltinAdapter {
         name: "anthropic",
         wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_anthropic.wasm")),
     },
@@ -103,6 +107,9 @@ pub const PROVIDER_ALIASES: &[ProviderAlias] = &[
     alias("vertex_ai", "vertex_ai", None, None),
     alias("cohere", "cohere", None, Some("COHERE_API_KEY")),
     alias("cohere_chat", "cohere", None, Some("COHERE_API_KEY")),
+    // AWS keys come from the config, a `credential:` block or the environment's AWS_* variables;
+    // this variable holds a Bedrock API key (a bearer token) instead.
+    alias("bedrock", "bedrock", None, Some("AWS_BEARER_TOKEN_BEDROCK")),
     per_account("azure", "azure", "AZURE_API_KEY", "AZURE_API_BASE"),
     per_account(
         "azure_ai",

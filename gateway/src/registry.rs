@@ -408,29 +408,47 @@ fn deployment(
         ..Default::default()
     };
     let mut missing_key = None;
-    match &m.host_credential {
-        None => {
+    let signs_aws = alias.is_some_and(|a| a.adapter == "bedrock");
+    let env_aws = (signs_aws && call.credential.is_none())
+        .then(|| aws_from_env(m.settings.iter().find(|(k, _)| k == "aws_region_name")))
+        .flatten();
+    match (&m.host_credential, env_aws) {
+        (None, Some(aws)) => call.aws = Some(Arc::new(aws)),
+        (None, None) => {
             if call.credential.is_none() {
                 // An `os.environ/VAR` key that is unset, or the provider's own variable when
                 // the deployment talks to the provider's own API.
                 missing_key = m.api_key_env.clone().or_else(|| {
                     alias_key
                         .filter(|_| m.api_base.is_none() || needs_base)
-                        .map(str::to_string)
+                        .map(|var| match signs_aws {
+                            true => {
+                                format!("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or {var})")
+                            }
+                            false => var.to_string(),
+                        })
                 });
             }
         }
-        Some(HostCredential::AccessToken(token)) => {
+        (Some(HostCredential::AccessToken(token)), _) => {
             call.credential = Some(token.clone());
             call.credential_kind = Some(CredentialKind::AccessToken);
         }
-        Some(HostCredential::OAuth(grant)) => {
+        (Some(HostCredential::OAuth(grant)), _) => {
             call.credential = None;
             call.token_source = Some(Arc::new(TokenSource::new(grant.clone())));
         }
-        Some(HostCredential::Aws(aws)) => {
+        (Some(HostCredential::Aws(aws)), _) => {
             call.credential = None;
             call.aws = Some(Arc::new(aws.clone()));
+        }
+    }
+    if let Some(aws) = &call.aws {
+        // The adapter picks the regional endpoint by this setting; it must match the region
+        // the host signs for.
+        if !call.settings.iter().any(|(k, _)| k == "aws_region_name") {
+            call.settings
+                .push(("aws_region_name".into(), aws.region.clone()));
         }
     }
     let label = format!("{provider}/{provider_model}");
@@ -453,6 +471,25 @@ fn deployment(
         rpm: m.rpm,
         tpm: m.tpm,
         stream_timeout: m.stream_timeout,
+    })
+}
+
+/// AWS keys from the environment as the AWS SDKs and LiteLLM read them (`AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), in the deployment's region, else
+/// `AWS_REGION_NAME` / `AWS_REGION` / `AWS_DEFAULT_REGION`, else `us-east-1`.
+fn aws_from_env(region: Option<&(String, String)>) -> Option<wasmgate_runtime::AwsCredentials> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let region = region
+        .map(|(_, r)| r.clone())
+        .or_else(|| var("AWS_REGION_NAME"))
+        .or_else(|| var("AWS_REGION"))
+        .or_else(|| var("AWS_DEFAULT_REGION"))
+        .unwrap_or_else(|| "us-east-1".to_string());
+    Some(wasmgate_runtime::AwsCredentials {
+        access_key_id: Secret::new(var("AWS_ACCESS_KEY_ID")?),
+        secret_access_key: Secret::new(var("AWS_SECRET_ACCESS_KEY")?),
+        session_token: var("AWS_SESSION_TOKEN").map(Secret::new),
+        region,
     })
 }
 

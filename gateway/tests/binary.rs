@@ -367,10 +367,11 @@ fn adapters_lists_builtins_with_hashes_and_grants() {
             && stdout.contains("gemini 0.1.0")
             && stdout.contains("ollama 0.1.0")
             && stdout.contains("vertex_ai 0.1.0")
-            && stdout.contains("cohere 0.1.0"),
+            && stdout.contains("cohere 0.1.0")
+            && stdout.contains("bedrock 0.1.0"),
         "{stdout}"
     );
-    assert_eq!(stdout.matches("sha256:").count(), 8);
+    assert_eq!(stdout.matches("sha256:").count(), 9);
 }
 
 #[test]
@@ -403,7 +404,7 @@ fn adapters_shows_a_raw_credential_grant_and_check_config_the_secret_keys() {
     );
     assert_eq!(
         stdout.matches("credentials:   sealed").count(),
-        8,
+        9,
         "the built-in adapters' grants are sealed: {stdout}"
     );
 

@@ -406,3 +406,92 @@ async fn cohere() {
     assert_eq!(sent["embedding_types"], serde_json::json!(["int8"]));
     assert_eq!(sent["input_type"], "search_document");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bedrock() {
+    use wasmgate_test_support::bedrock;
+    const KEY_ID: &str = "AKIDBEDROCKFIXTURE";
+    let upstream = bedrock::start(KEY_ID, "bedrock-fixture-secret").await;
+    let mut yaml =
+        String::from("general_settings:\n  master_key: sk-master-providers\nmodel_list:\n");
+    for (name, model) in [
+        ("chat", "text"),
+        ("tools", "converse/tools"),
+        ("image", "image"),
+        ("embed", "amazon.titan-embed-text-v2:0"),
+        ("cohere-embed", "cohere.embed-english-v3"),
+        ("bad-key", "text"),
+        ("limited", "error-429"),
+        ("too-long", "too-long"),
+        ("malformed", "malformed"),
+    ] {
+        let secret = if name == "bad-key" {
+            "not-the-secret"
+        } else {
+            "bedrock-fixture-secret"
+        };
+        yaml += &format!(
+            "- model_name: {name}\n  litellm_params:\n    model: bedrock/{model}\n    api_base: {}\n    aws_access_key_id: {KEY_ID}\n    aws_secret_access_key: {secret}\n    aws_region_name: us-west-2\n",
+            upstream.url()
+        );
+    }
+    let gw = common::start(&yaml).await;
+    check(
+        &format!("http://{}/v1", gw.addr),
+        &[
+            ("EXPECT_TEXT", bedrock::TEXT_ANSWER),
+            ("EXPECT_TOOL_TEXT", bedrock::TOOL_ANSWER),
+            ("EXPECT_IMAGE", "png"),
+            ("EXPECT_EMBEDDINGS", "[1.0, -0.25, 1.0]"),
+            (
+                "EXPECT_MALFORMED",
+                "the provider's answer has no `output.message.content`",
+            ),
+        ],
+    )
+    .await;
+    let cohere = wasmgate_test_support::client::post_json(
+        &format!("http://{}/v1/embeddings", gw.addr),
+        &serde_json::json!({"model": "cohere-embed", "input": ["a", "bbbb"]}),
+        &[("authorization", "Bearer sk-master-providers")],
+    )
+    .await;
+    assert_eq!(cohere.status, 200, "{}", cohere.text());
+    assert_eq!(
+        cohere.json()["data"][1]["embedding"],
+        serde_json::json!([1.0, -0.5, 1.0])
+    );
+    let received = upstream.received();
+    let paths: Vec<&str> = received.iter().map(|r| r.path.as_str()).collect();
+    for path in [
+        "/model/text/converse",
+        "/model/text/converse-stream",
+        "/model/tools/converse-stream",
+        "/model/amazon.titan-embed-text-v2%3A0/invoke",
+        "/model/cohere.embed-english-v3/invoke",
+    ] {
+        assert!(paths.contains(&path), "{path} not in {paths:?}");
+    }
+    for r in &received {
+        let auth = r.header("authorization").unwrap_or_default();
+        assert!(
+            auth.contains(&format!("{KEY_ID}/"))
+                && auth.contains("/us-west-2/bedrock/aws4_request"),
+            "{auth}"
+        );
+        assert!(
+            !String::from_utf8_lossy(&r.raw).contains("bedrock-fixture-secret"),
+            "the secret key never travels"
+        );
+    }
+    let titan: Vec<_> = received
+        .iter()
+        .filter(|r| r.path.contains("titan"))
+        .map(|r| r.body["inputText"].clone())
+        .collect();
+    assert_eq!(
+        titan,
+        [serde_json::json!("a"), serde_json::json!("bb")],
+        "one text per Titan request"
+    );
+}

@@ -260,7 +260,14 @@ impl SigV4Upstream {
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_string)
                 };
-                let problem = check_signature(&creds, &parts, &body).err();
+                let path = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/");
+                let problem =
+                    check_signature(&creds, parts.method.as_str(), path, &parts.headers, &body)
+                        .err();
                 let verified = Verified {
                     path: parts
                         .uri
@@ -294,14 +301,21 @@ impl SigV4Upstream {
     }
 }
 
-/// Recomputes the signature of a received request from its signed headers and body.
-fn check_signature(
+/// AWS credentials a fixture verifies signatures against.
+pub(crate) fn aws_credentials(key_id: &str, secret: &str) -> Credentials {
+    Credentials::new(key_id, secret, None, None, "test")
+}
+
+/// Recomputes the signature of a received request (`method`, path and query, headers and
+/// body exactly as received) and compares it with the one it carries.
+pub(crate) fn check_signature(
     creds: &Credentials,
-    parts: &http::request::Parts,
+    method: &str,
+    path_and_query: &str,
+    headers: &http::HeaderMap,
     body: &[u8],
 ) -> Result<(), String> {
-    let auth = parts
-        .headers
+    let auth = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .ok_or("no authorization header")?;
@@ -327,8 +341,7 @@ fn check_signature(
     if key_id != creds.access_key_id() {
         return Err(format!("unknown access key {key_id}"));
     }
-    let date = parts
-        .headers
+    let date = headers
         .get("x-amz-date")
         .and_then(|v| v.to_str().ok())
         .ok_or("no x-amz-date")?;
@@ -341,8 +354,7 @@ fn check_signature(
     if !names.contains(&"host") {
         return Err("host is not signed".into());
     }
-    let headers: Vec<(&str, &str)> = parts
-        .headers
+    let signed_headers: Vec<(&str, &str)> = headers
         .iter()
         .filter(|(n, _)| names.contains(&n.as_str()) && n.as_str() != "authorization")
         .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
@@ -357,23 +369,15 @@ fn check_signature(
         .build()
         .map_err(|e| e.to_string())?
         .into();
-    let host = parts
-        .headers
+    let host = headers
         .get("host")
         .and_then(|v| v.to_str().ok())
         .ok_or("no host header")?;
-    let uri = format!(
-        "http://{host}{}",
-        parts
-            .uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-    );
+    let uri = format!("http://{host}{path_and_query}");
     let signable = SignableRequest::new(
-        parts.method.as_str(),
+        method,
         uri,
-        headers.into_iter(),
+        signed_headers.into_iter(),
         SignableBody::Bytes(body),
     )
     .map_err(|e| e.to_string())?;

@@ -26,6 +26,8 @@ pub struct Received {
     pub headers: HeaderMap,
     /// The body, parsed (`null` when it was not JSON).
     pub body: Value,
+    /// The body as received.
+    pub raw: Bytes,
 }
 
 impl Received {
@@ -82,6 +84,7 @@ impl Fixture {
                         .unwrap_or_default(),
                     headers: parts.headers,
                     body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                    raw: bytes,
                 };
                 recorded.lock().unwrap().push(request.clone());
                 Ok::<_, Infallible>(handle(request).await)

@@ -6,6 +6,7 @@
 pub mod anthropic;
 pub mod auth;
 pub mod azure;
+pub mod bedrock;
 pub mod client;
 pub mod cohere;
 pub mod fixture;

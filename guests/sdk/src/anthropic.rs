@@ -42,10 +42,10 @@ impl Shape {
 }
 
 /// The smallest thinking budget the API takes.
-const MIN_THINKING_BUDGET: u32 = 1024;
+pub(crate) const MIN_THINKING_BUDGET: u32 = 1024;
 
 /// The thinking budget for an OpenAI-style reasoning effort (LiteLLM's numbers).
-fn thinking_budget(effort: &str) -> Option<u32> {
+pub(crate) fn thinking_budget(effort: &str) -> Option<u32> {
     match effort {
         "minimal" | "low" => Some(1024),
         "medium" => Some(2048),
@@ -524,15 +524,7 @@ impl MessagesEvents {
     }
 
     fn chunk(&self, delta: ChoiceDelta) -> ChatChunk {
-        ChatChunk {
-            id: self.id.clone(),
-            model: self.model.clone(),
-            created: self.created,
-            choices: vec![delta],
-            usage: None,
-            system_fingerprint: None,
-            extra: None,
-        }
+        ChatChunk::of(&self.id, &self.model, self.created, delta, None)
     }
 
     fn block(&self, index: Option<u64>) -> Block {
@@ -719,43 +711,14 @@ mod tests {
     use super::*;
     use crate::stream::Translate;
 
+    use crate::wire::samples;
+
     fn message(role: Role, content: &str) -> Message {
-        Message {
-            role,
-            content: Some(MessageContent::Text(content.into())),
-            name: None,
-            tool_calls: Vec::new(),
-            tool_call_id: None,
-            reasoning: Vec::new(),
-            extra: None,
-        }
+        samples::message(role, content)
     }
 
     fn request(messages: Vec<Message>) -> ChatRequest {
-        ChatRequest {
-            model: "claude".into(),
-            messages,
-            tools: Vec::new(),
-            tool_choice: None,
-            parallel_tool_calls: None,
-            response_format: None,
-            temperature: None,
-            top_p: None,
-            top_k: None,
-            max_tokens: None,
-            max_completion_tokens: None,
-            stop: Vec::new(),
-            seed: None,
-            presence_penalty: None,
-            frequency_penalty: None,
-            n: None,
-            user: None,
-            logprobs: None,
-            top_logprobs: None,
-            reasoning_effort: None,
-            include_usage: false,
-            extra: None,
-        }
+        samples::request("claude", messages)
     }
 
     #[test]

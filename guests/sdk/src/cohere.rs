@@ -195,40 +195,25 @@ pub fn parse_chat_response(v: &Value, model: &str) -> ProviderResult<ChatRespons
     let citations = message
         .get("citations")
         .filter(|c| c.as_array().is_some_and(|a| !a.is_empty()));
-    Ok(ChatResponse {
-        id: v["id"].as_str().unwrap_or_default().to_string(),
-        model: model.to_string(),
-        created: now_secs(),
-        choices: vec![Choice {
-            index: 0,
-            message: AssistantMessage {
-                content: (!text.is_empty()).then_some(text),
-                reasoning: if plan.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![ReasoningBlock::Thinking(Thinking {
-                        text: plan.to_string(),
-                        signature: None,
-                    })]
-                },
-                tool_calls: message["tool_calls"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(tool_call)
-                    .collect(),
-                refusal: None,
-                extra: citations.map(|c| json!({"citations": c}).to_string()),
-            },
-            finish_reason: v["finish_reason"].as_str().map(finish_reason),
-            logprobs: None,
-            extra: None,
-        }],
-        usage: v.get("usage").map(parse_usage),
-        system_fingerprint: None,
-        extra: None,
-        headers: Vec::new(),
-    })
+    let answer = AssistantMessage {
+        content: (!text.is_empty()).then_some(text),
+        reasoning: ReasoningBlock::plain(plan),
+        tool_calls: message["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(tool_call)
+            .collect(),
+        refusal: None,
+        extra: citations.map(|c| json!({"citations": c}).to_string()),
+    };
+    Ok(ChatResponse::single(
+        v["id"].as_str().unwrap_or_default(),
+        model,
+        answer,
+        v["finish_reason"].as_str().map(finish_reason),
+        v.get("usage").map(parse_usage),
+    ))
 }
 
 /// The translation of `/v2/chat`'s SSE events (`message-start`, `content-delta`,
@@ -308,15 +293,13 @@ impl crate::stream::Translate<crate::sse::SseEvent> for ChatEvents {
             // content-start / -end, tool-call-end, citations and events added later
             _ => return Ok(Flow::Continue),
         }
-        out.push(ChatChunk {
-            id: self.id.clone(),
-            model: self.model.clone(),
-            created: now_secs(),
-            choices: vec![delta],
+        out.push(ChatChunk::of(
+            &self.id,
+            &self.model,
+            now_secs(),
+            delta,
             usage,
-            system_fingerprint: None,
-            extra: None,
-        });
+        ));
         Ok(flow)
     }
 }

@@ -484,18 +484,8 @@ impl crate::stream::Translate<crate::sse::SseEvent> for GenerateEvents {
         let usage = (self.include_usage && delta.finish_reason.is_some())
             .then(|| v.get("usageMetadata").map(parse_usage))
             .flatten();
-        out.push(ChatChunk {
-            id,
-            model: v["modelVersion"]
-                .as_str()
-                .unwrap_or(&self.model)
-                .to_string(),
-            created: self.created,
-            choices: vec![delta],
-            usage,
-            system_fingerprint: None,
-            extra: None,
-        });
+        let model = v["modelVersion"].as_str().unwrap_or(&self.model);
+        out.push(ChatChunk::of(id, model, self.created, delta, usage));
         Ok(Flow::Continue)
     }
 }

@@ -15,6 +15,7 @@
 //! - [`gemini`]: Google's Gemini wire format (AI Studio, Gemini on Vertex AI);
 //! - [`ollama`]: Ollama's native `/api/chat` and `/api/embed`;
 //! - [`cohere`]: Cohere's v2 Chat and Embed;
+//! - [`bedrock`]: Amazon Bedrock's Converse API and its embedding models;
 //! - [`log`]: logging through the host.
 //!
 //! ```text
@@ -57,6 +58,7 @@ pub mod counting {
 }
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod cohere;
 pub mod context;
 pub mod error;

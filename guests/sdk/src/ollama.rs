@@ -232,43 +232,28 @@ pub fn parse_chat_response(v: &Value) -> ProviderResult<ChatResponse> {
     let called = !calls.is_empty();
     let text = message["content"].as_str().unwrap_or_default();
     let thinking = message["thinking"].as_str().unwrap_or_default();
-    Ok(ChatResponse {
-        id: format!("ollama-{}", now_secs()),
-        model: v["model"].as_str().unwrap_or_default().to_string(),
-        created: now_secs(),
-        choices: vec![Choice {
-            index: 0,
-            message: AssistantMessage {
-                content: (!text.is_empty()).then(|| text.to_string()),
-                reasoning: if thinking.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![ReasoningBlock::Thinking(Thinking {
-                        text: thinking.to_string(),
-                        signature: None,
-                    })]
-                },
-                tool_calls: calls
-                    .into_iter()
-                    .map(|(_, id, name, arguments)| ToolCall {
-                        id,
-                        function: FunctionCall { name, arguments },
-                        signature: None,
-                        extra: None,
-                    })
-                    .collect(),
-                refusal: None,
+    let answer = AssistantMessage {
+        content: (!text.is_empty()).then(|| text.to_string()),
+        reasoning: ReasoningBlock::plain(thinking),
+        tool_calls: calls
+            .into_iter()
+            .map(|(_, id, name, arguments)| ToolCall {
+                id,
+                function: FunctionCall { name, arguments },
+                signature: None,
                 extra: None,
-            },
-            finish_reason: finish_reason(v, called),
-            logprobs: None,
-            extra: None,
-        }],
-        usage: usage(v),
-        system_fingerprint: None,
+            })
+            .collect(),
+        refusal: None,
         extra: None,
-        headers: Vec::new(),
-    })
+    };
+    Ok(ChatResponse::single(
+        format!("ollama-{}", now_secs()),
+        v["model"].as_str().unwrap_or_default(),
+        answer,
+        finish_reason(v, called),
+        usage(v),
+    ))
 }
 
 /// The translation of `/api/chat`'s NDJSON stream: one chunk per line, the `done` line carries
@@ -337,19 +322,9 @@ impl crate::stream::Translate<Value> for ChatLines {
             extra: None,
         };
         let done = v["done"] == true;
-        out.push(ChatChunk {
-            id: self.id.clone(),
-            model: v["model"].as_str().unwrap_or_default().to_string(),
-            created: now_secs(),
-            choices: vec![delta],
-            usage: if done && self.include_usage {
-                usage(&v)
-            } else {
-                None
-            },
-            system_fingerprint: None,
-            extra: None,
-        });
+        let model = v["model"].as_str().unwrap_or_default();
+        let usage = (done && self.include_usage).then(|| usage(&v)).flatten();
+        out.push(ChatChunk::of(&self.id, model, now_secs(), delta, usage));
         Ok(if done { Flow::End } else { Flow::Continue })
     }
 }

@@ -1,8 +1,30 @@
 //! Constructors for common answers.
 
 use crate::bindings::wasmgate::provider::types::{
-    AssistantMessage, ChatResponse, Choice, ChoiceDelta, FinishReason, Usage,
+    AssistantMessage, ChatChunk, ChatResponse, Choice, ChoiceDelta, FinishReason, ReasoningBlock,
+    Thinking, Usage,
 };
+
+impl ChatChunk {
+    /// A chunk of one choice's `delta` (and the usage, on the last chunk when asked for).
+    pub fn of(
+        id: impl Into<String>,
+        model: impl Into<String>,
+        created: u64,
+        delta: ChoiceDelta,
+        usage: Option<Usage>,
+    ) -> Self {
+        ChatChunk {
+            id: id.into(),
+            model: model.into(),
+            created,
+            choices: vec![delta],
+            usage,
+            system_fingerprint: None,
+            extra: None,
+        }
+    }
+}
 
 impl ChoiceDelta {
     /// The first choice's delta with nothing in it yet.
@@ -18,6 +40,19 @@ impl ChoiceDelta {
             logprobs: None,
             extra: None,
         }
+    }
+}
+
+impl ReasoningBlock {
+    /// Unsigned reasoning text as blocks: none for empty text.
+    pub fn plain(text: &str) -> Vec<ReasoningBlock> {
+        if text.is_empty() {
+            return Vec::new();
+        }
+        vec![ReasoningBlock::Thinking(Thinking {
+            text: text.to_string(),
+            signature: None,
+        })]
     }
 }
 
@@ -37,6 +72,32 @@ impl Usage {
 }
 
 impl ChatResponse {
+    /// A one-choice answer made now: the assistant's `message`, why it finished and the usage.
+    pub fn single(
+        id: impl Into<String>,
+        model: impl Into<String>,
+        message: AssistantMessage,
+        finish_reason: Option<FinishReason>,
+        usage: Option<Usage>,
+    ) -> Self {
+        ChatResponse {
+            id: id.into(),
+            model: model.into(),
+            created: crate::wire::now_secs(),
+            choices: vec![Choice {
+                index: 0,
+                message,
+                finish_reason,
+                logprobs: None,
+                extra: None,
+            }],
+            usage,
+            system_fingerprint: None,
+            extra: None,
+            headers: Vec::new(),
+        }
+    }
+
     /// A one-choice answer with `content` as the assistant's text, finished with `stop`.
     pub fn text(
         id: impl Into<String>,

@@ -157,3 +157,50 @@ mod tests {
         assert_eq!(count(&v, "x"), None);
     }
 }
+
+/// Requests and messages for the SDK's unit tests.
+#[cfg(test)]
+pub(crate) mod samples {
+    use crate::bindings::wasmgate::provider::types::*;
+
+    /// A message of `role` with text `content`.
+    pub fn message(role: Role, content: &str) -> Message {
+        Message {
+            role,
+            content: Some(MessageContent::Text(content.into())),
+            name: None,
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+            reasoning: Vec::new(),
+            extra: None,
+        }
+    }
+
+    /// A request for `model` with `messages` and nothing else set.
+    pub fn request(model: &str, messages: Vec<Message>) -> ChatRequest {
+        ChatRequest {
+            model: model.into(),
+            messages,
+            tools: Vec::new(),
+            tool_choice: None,
+            parallel_tool_calls: None,
+            response_format: None,
+            temperature: None,
+            top_p: None,
+            top_k: None,
+            max_tokens: None,
+            max_completion_tokens: None,
+            stop: Vec::new(),
+            seed: None,
+            presence_penalty: None,
+            frequency_penalty: None,
+            n: None,
+            user: None,
+            logprobs: None,
+            top_logprobs: None,
+            reasoning_effort: None,
+            include_usage: false,
+            extra: None,
+        }
+    }
+}
