@@ -101,13 +101,8 @@ pub fn chat_request_body(req: &ChatRequest, stream: bool) -> ProviderResult<Valu
     body.insert("model".into(), json!(req.model));
     body.insert("messages".into(), Value::Array(messages));
     body.insert("stream".into(), json!(stream));
-    if !req.tools.is_empty() {
-        let tools = req
-            .tools
-            .iter()
-            .map(crate::wire::function_tool)
-            .collect::<ProviderResult<Vec<_>>>()?;
-        body.insert("tools".into(), Value::Array(tools));
+    if let Some(tools) = crate::wire::function_tools(&req.tools)? {
+        body.insert("tools".into(), tools);
     }
     match &req.response_format {
         Some(ResponseFormat::JsonObject) => {

@@ -121,6 +121,18 @@ pub fn function_tool(t: &FunctionDefinition) -> ProviderResult<Value> {
     Ok(serde_json::json!({"type": "function", "function": f}))
 }
 
+/// The request's tools as a list of [`function_tool`]s; `None` when it has none.
+pub fn function_tools(tools: &[FunctionDefinition]) -> ProviderResult<Option<Value>> {
+    if tools.is_empty() {
+        return Ok(None);
+    }
+    let list = tools
+        .iter()
+        .map(function_tool)
+        .collect::<ProviderResult<Vec<_>>>()?;
+    Ok(Some(Value::Array(list)))
+}
+
 /// One event of a provider's stream parsed as JSON (a 502 when it is not: the provider sent it).
 pub fn stream_json(data: &str) -> ProviderResult<Value> {
     serde_json::from_str(data)
