@@ -120,6 +120,7 @@ impl Gateway {
                     .responses_store_bytes
                     .unwrap_or(store::DEFAULT_MAX_BYTES),
             )),
+            metrics: Arc::new(crate::observe::Metrics::new()),
         });
         let stats = Arc::new(FrontStats::default());
         let tls = acceptor.is_some();

@@ -18,6 +18,8 @@ pub mod front;
 pub mod gateway;
 pub mod headers;
 pub mod logging;
+pub mod observe;
+pub mod pricing;
 pub mod registry;
 pub mod responses;
 pub mod router;

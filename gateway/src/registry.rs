@@ -44,6 +44,8 @@ pub struct Deployment {
     pub tpm: Option<u64>,
     /// Timeout for streaming calls (`call.timeout` is for the others).
     pub stream_timeout: Option<Duration>,
+    /// What its tokens cost, when the price table or its `model_info` says.
+    pub price: Option<crate::pricing::Price>,
 }
 
 /// Deployments served for every name that starts with `prefix` (a `model_name` ending in `*`).
@@ -471,6 +473,7 @@ fn deployment(
         rpm: m.rpm,
         tpm: m.tpm,
         stream_timeout: m.stream_timeout,
+        price: crate::pricing::deployment_price(provider, provider_model, &m.price),
     })
 }
 

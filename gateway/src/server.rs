@@ -43,13 +43,19 @@ pub struct AppState {
     pub body_timeout: Duration,
     /// Responses kept for `previous_response_id` and `GET /v1/responses/{id}`.
     pub responses: Arc<crate::responses::ResponseStore>,
+    /// Prometheus metrics.
+    pub metrics: Arc<crate::observe::Metrics>,
 }
 
 type Shared = State<Arc<AppState>>;
 
+/// The response headers with a request's cost in USD (ours and LiteLLM's name).
+pub const COST_HEADERS: [&str; 2] = ["x-wasmgate-response-cost", "x-litellm-response-cost"];
+
 /// The router with every route.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
+        .route("/metrics", get(metrics))
         .route("/v1/chat/completions", post(chat))
         .route("/chat/completions", post(chat))
         .route("/v1/messages", post(crate::anthropic::messages))
@@ -99,23 +105,33 @@ pub fn router(state: Arc<AppState>) -> Router {
                 uri.path()
             ))
         })
-        .layer(axum::middleware::from_fn(access_log))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            crate::observe::observe_requests,
+        ))
         .with_state(state)
 }
 
-/// One line per request: method, path, status and time to the response head.
-async fn access_log(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let response = next.run(request).await;
-    let status = response.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
-    match status {
-        500.. => tracing::warn!(%method, path, status, ms, "request"),
-        _ => tracing::info!(%method, path, status, ms, "request"),
-    }
-    response
+/// `GET /metrics`: Prometheus metrics (no key needed, like LiteLLM's; they carry no secret).
+async fn metrics(State(state): Shared) -> Response {
+    let adapters = state
+        .registry
+        .adapters
+        .iter()
+        .map(|(name, loaded)| (name.clone(), loaded.adapter.stats()))
+        .collect();
+    let scraped = crate::observe::metrics::Scraped {
+        adapters,
+        cooldowns: state.router.cooldowns(),
+    };
+    (
+        [(
+            http::header::CONTENT_TYPE,
+            crate::observe::metrics::CONTENT_TYPE,
+        )],
+        state.metrics.render(scraped),
+    )
+        .into_response()
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -200,6 +216,9 @@ pub(crate) fn finish_with(
     let response = match result {
         Ok(response) => response,
         Err(e) => {
+            if let Some(record) = crate::observe::current() {
+                record.failed(&e);
+            }
             let status = e.status.as_u16();
             match status {
                 500.. => tracing::warn!(route, status, "{}", e.message),
@@ -257,6 +276,10 @@ pub(crate) async fn with_router<R: ProviderRequest + Send, T: 'static, F>(
 where
     F: for<'a> FnMut(&'a Deployment, CallOptions, &'a mut R) -> AttemptFuture<'a, T>,
 {
+    let record = crate::observe::current();
+    if let Some(r) = &record {
+        r.attach(metrics);
+    }
     let wrapped = attempt_fn(|d: &Deployment, mut call: CallOptions, request: &mut R| {
         call.metrics = Some(metrics.clone());
         for (name, value) in client_headers {
@@ -279,10 +302,18 @@ where
                 .map_err(|e| e.in_deployment(&model, &d.label))
         })
     });
-    state
+    let result = state
         .router
         .route(&state.registry, model, stream, fallbacks, request, wrapped)
-        .await
+        .await;
+    if let Some(r) = &record {
+        let trace = match &result {
+            Ok(routed) => &routed.trace,
+            Err(failed) => &failed.trace,
+        };
+        r.routed(model, trace);
+    }
+    result
 }
 
 /// One chat call, answered whole.
@@ -366,6 +397,9 @@ pub(crate) fn failed_response_with(
 ) -> Result<Response, ApiError> {
     let mut response = render(failed.error.clone());
     add_trace_headers(response.headers_mut(), &failed.trace);
+    if let Some(record) = crate::observe::current() {
+        record.failed(&failed.error);
+    }
     if failed.trace.attempts == 0 {
         return Err(failed.error);
     }
@@ -391,7 +425,23 @@ pub(crate) fn routed_json<T>(
     let mut response = Json(body).into_response();
     add_upstream_headers(response.headers_mut(), upstream_headers);
     add_trace_headers(response.headers_mut(), &routed.trace);
+    let cost = usage
+        .as_ref()
+        .and_then(|u| crate::observe::current().and_then(|r| r.used(u, routed.lease.deployment())));
+    if let Some(cost) = cost {
+        add_cost_headers(response.headers_mut(), cost);
+    }
     response
+}
+
+/// The cost headers for `cost` USD (to a millionth of a micro-dollar, without float noise).
+fn add_cost_headers(headers: &mut HeaderMap, cost: f64) {
+    let rounded = (cost * 1e12).round() / 1e12;
+    if let Ok(v) = HeaderValue::from_str(&format!("{rounded}")) {
+        for name in COST_HEADERS {
+            headers.insert(name, v.clone());
+        }
+    }
 }
 
 fn usage_tokens(usage: &Option<wasmgate_runtime::types::Usage>) -> Option<u64> {
@@ -404,10 +454,14 @@ async fn chat(State(state): Shared, headers: HeaderMap, body: Body) -> Response 
     let result = async {
         authorize(&state, &headers)?;
         let json = read_json(&state, &headers, body).await?;
-        let call = wire::chat_call(&json)?;
+        let mut call = wire::chat_call(&json)?;
+        // Usage is always asked of the adapter (for cost and limits); the client gets the
+        // usage chunk only when it asked for it.
         let api = ChatCompletions {
             model: call.model.clone(),
+            usage: call.request.include_usage,
         };
+        call.request.include_usage = call.stream;
         route_chat(&state, &headers, call, &metrics, api).await
     }
     .await;
@@ -418,6 +472,8 @@ async fn chat(State(state): Shared, headers: HeaderMap, body: Body) -> Response 
 /// ending in `data: [DONE]`.
 struct ChatCompletions {
     model: String,
+    /// The client asked for usage (`stream_options.include_usage`).
+    usage: bool,
 }
 
 impl ChatApi for ChatCompletions {
@@ -433,7 +489,16 @@ impl ChatApi for ChatCompletions {
         match step {
             StreamStep::Batch(batch) => {
                 for chunk in batch {
-                    write_sse_event(out, &wire::chat_chunk_json(chunk, &self.model));
+                    let mut json = wire::chat_chunk_json(chunk, &self.model);
+                    if !self.usage && chunk.usage.is_some() {
+                        if chunk.choices.is_empty() {
+                            continue;
+                        }
+                        if let Some(fields) = json.as_object_mut() {
+                            fields.remove("usage");
+                        }
+                    }
+                    write_sse_event(out, &json);
                 }
             }
             StreamStep::Failed(error) => write_sse_event(out, &error.body()),
@@ -542,8 +607,13 @@ where
 {
     let upstream_headers = rest.headers().to_vec();
     let model = model.to_string();
+    let record = crate::observe::current();
+    if let Some(r) = &record {
+        r.streaming();
+    }
     let events = futures::stream::unfold(Some((Some(first), rest, lease, render)), move |state| {
         let model = model.clone();
+        let record = record.clone();
         async move {
             let (pending, mut stream, lease, mut render) = state?;
             let item = match pending {
@@ -553,14 +623,23 @@ where
             let mut out = Vec::with_capacity(512);
             let next = match item {
                 Some(Ok(batch)) => {
-                    if let Some(tokens) = batch.iter().find_map(|c| usage_tokens(&c.usage)) {
-                        lease.add_tokens(tokens);
+                    if let Some(usage) = batch.iter().find_map(|c| c.usage.as_ref()) {
+                        lease.add_tokens(u64::from(usage.total_tokens));
+                        if let Some(r) = &record {
+                            r.used(usage, lease.deployment());
+                        }
+                    }
+                    if let Some(r) = &record {
+                        r.first_token();
                     }
                     render(StreamStep::Batch(&batch), &mut out);
                     Some((None, stream, lease, render))
                 }
                 Some(Err(e)) => {
                     let error = ApiError::from(e);
+                    if let Some(r) = &record {
+                        r.failed(&error);
+                    }
                     tracing::warn!(
                         model,
                         status = error.status.as_u16(),

@@ -14,6 +14,7 @@ use crate::output::OutputSize;
 use crate::policy::AdapterPolicy;
 use crate::runtime::RuntimeInner;
 use crate::state::CallState;
+use crate::stats::{AdapterStats, StatsSnapshot};
 use crate::stream::ChatStream;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -110,6 +111,8 @@ pub(crate) struct AdapterInner {
     default_base: Option<Arc<ApiBase>>,
     /// The requests that may carry the credential (the policy's, else the adapter's own).
     credential_uses: Arc<[CredentialUse]>,
+    /// What its sandbox did (shared with its other policy variants).
+    stats: Arc<AdapterStats>,
 }
 
 /// A running instance of an adapter. Its store holds the instance slot, so the slot is freed
@@ -122,6 +125,8 @@ pub(crate) struct Instance {
     pub(crate) context: CallContext,
     /// The last outgoing request the host refused in this call.
     pub(crate) refusal: Arc<Mutex<Option<Refusal>>>,
+    /// The adapter's counters.
+    pub(crate) stats: Arc<AdapterStats>,
 }
 
 impl Instance {
@@ -216,6 +221,7 @@ impl AdapterInner {
             cpu_budget_ticks,
             default_base: None,
             credential_uses: Arc::from([]),
+            stats: Arc::default(),
         };
         let mut instance = adapter
             .instantiate(&CallOptions::default())
@@ -305,6 +311,7 @@ impl AdapterInner {
             metrics: call.metrics.clone(),
             requests: 0,
             refusal: refusal.clone(),
+            stats: self.stats.clone(),
         };
         let limits = &self.policy.limits;
         let state = CallState::new(
@@ -325,6 +332,7 @@ impl AdapterInner {
             .indices
             .load(&mut store, &component)
             .map_err(|e| from_guest_failure(e, limits.cpu_time))?;
+        self.stats.instantiated();
         let context = CallContext {
             deployment_model: call.deployment_model.clone(),
             api_base: call.api_base.clone(),
@@ -340,6 +348,7 @@ impl AdapterInner {
             component,
             context,
             refusal,
+            stats: self.stats.clone(),
         })
     }
 
@@ -394,6 +403,7 @@ impl Adapter {
             pre: inner.pre.clone(),
             indices: inner.indices.clone(),
             tokens: inner.tokens.clone(),
+            stats: inner.stats.clone(),
             slots: Arc::new(Semaphore::new(policy.limits.max_concurrency.max(1))),
             cpu_budget_ticks: cpu_budget_ticks(&inner.runtime, &policy),
             policy: Arc::new(policy),
@@ -429,10 +439,14 @@ impl Adapter {
                 .await
                 .map_err(|e| Instance::explain(&refusal, e))
         };
-        tokio::time::timeout(timeout, work)
+        let result = tokio::time::timeout(timeout, work)
             .await
-            .map_err(|_| CallError::Timeout(timeout))?
-            .map_err(|e| e.scrubbed(call.secrets()))
+            .map_err(|_| CallError::Timeout(timeout))
+            .and_then(|r| r);
+        if let Err(e) = &result {
+            self.inner.stats.failed(e);
+        }
+        result.map_err(|e| e.scrubbed(call.secrets()))
     }
 
     fn cpu_time(&self) -> Duration {
@@ -517,6 +531,11 @@ impl Adapter {
             ))
         })
         .await
+    }
+
+    /// What the adapter's sandbox has done so far: instances, stops, refused requests.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
     }
 
     /// Whether the adapter exports the optional `tokens` interface.

@@ -46,6 +46,7 @@ mod output;
 mod policy;
 mod runtime;
 mod state;
+pub mod stats;
 mod stream;
 
 pub use adapter::{Adapter, CallMetrics, CallOptions};
@@ -58,6 +59,7 @@ pub use error::{CallError, RuntimeError};
 pub use imports::CONTRACT_VERSION;
 pub use policy::{AdapterPolicy, Limits};
 pub use runtime::{default_cache_dir, Runtime, RuntimeConfig};
+pub use stats::{AdapterStats, StatsSnapshot};
 pub use stream::ChatStream;
 
 /// The WIT types of the `wasmgate:provider` contract, as host Rust types.

@@ -57,6 +57,9 @@ impl Pull {
             Ok(Ok(Ok(batch))) if batch.is_empty() => return None,
             Ok(Ok(Ok(batch))) => check_output(&batch, self.max_output_bytes).map(|()| batch),
         };
+        if let Err(e) = &result {
+            i.stats.failed(e);
+        }
         Some(result.map_err(|e| Instance::explain(&i.refusal, e).scrubbed(&self.secrets)))
     }
 }

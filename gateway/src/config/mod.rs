@@ -250,6 +250,8 @@ pub struct ModelDeployment {
     pub weight: Option<f64>,
     /// `model_info.id`: the deployment's id in headers and router state.
     pub id: Option<String>,
+    /// Per-token prices from `model_info` (or `litellm_params`), over the shipped table's.
+    pub price: crate::pricing::PriceOverride,
     /// Settings handed to the adapter (`settings:` and unrecognised scalar params).
     pub settings: Vec<(String, String)>,
     /// `extra_headers` with plain values.
@@ -446,6 +448,24 @@ impl Loader {
             None => Ok(value.to_string()),
         }
     }
+}
+
+/// A per-token price: a number (or numeric text) of at least 0.
+fn price_value(
+    loader: &Loader,
+    line: Option<usize>,
+    what: &str,
+    v: &Value,
+) -> Result<f64, ConfigError> {
+    scalar_text(v)
+        .and_then(|t| t.trim().parse::<f64>().ok())
+        .filter(|p| p.is_finite() && *p >= 0.0)
+        .ok_or_else(|| {
+            loader.error(
+                line,
+                format!("{what} must be a price per token in USD (a number of at least 0)"),
+            )
+        })
 }
 
 fn scalar_text(v: &Value) -> Option<String> {
@@ -1198,9 +1218,18 @@ fn model(
             headers.push((k.to_ascii_lowercase(), text));
         }
     }
+    let mut price = crate::pricing::PriceOverride::default();
     let mut ignored = Vec::new();
     for (k, v) in &p.other {
         if credentials::CREDENTIAL_PARAMS.contains(&k.as_str()) {
+            continue;
+        }
+        if crate::pricing::PRICE_KEYS.contains(&k.as_str()) {
+            let key_line = loader.key_line(&format!("litellm_params.{k}")).or(line);
+            price.set(
+                k,
+                price_value(loader, key_line, &format!("litellm_params.{k}"), v)?,
+            );
             continue;
         }
         match scalar_text(v) {
@@ -1249,6 +1278,21 @@ fn model(
         .as_ref()
         .and_then(|info| info.get("id"))
         .and_then(scalar_text);
+    if let Some(Value::Mapping(info)) = &m.model_info {
+        for (k, v) in info {
+            let Some(k) = k
+                .as_str()
+                .filter(|k| crate::pricing::PRICE_KEYS.contains(k))
+            else {
+                continue;
+            };
+            let key_line = loader.key_line(&format!("model_info.{k}")).or(line);
+            price.set(
+                k,
+                price_value(loader, key_line, &format!("model_info.{k}"), v)?,
+            );
+        }
+    }
     Ok(ModelDeployment {
         model_name: m.model_name.trim().to_string(),
         provider: provider.to_string(),
@@ -1262,6 +1306,7 @@ fn model(
         tpm: p.tpm,
         weight: p.weight,
         id,
+        price,
         settings,
         headers,
         secret_headers,

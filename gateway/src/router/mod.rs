@@ -39,9 +39,15 @@ pub struct Lease {
     state: Arc<dyn RouterState>,
     clock: Arc<dyn Clock>,
     id: String,
+    deployment: Arc<Deployment>,
 }
 
 impl Lease {
+    /// The deployment that serves.
+    pub fn deployment(&self) -> &Arc<Deployment> {
+        &self.deployment
+    }
+
     /// Records tokens the request used (for `tpm` and usage-based routing).
     pub fn add_tokens(&self, tokens: u64) {
         self.state.add_tokens(&self.id, tokens, self.clock.now());
@@ -109,6 +115,8 @@ impl std::fmt::Debug for RouterParts {
 
 /// Routes requests over a registry's deployments.
 pub struct Router {
+    /// Cooldowns started, by deployment id (for metrics).
+    cooldowns: Mutex<std::collections::BTreeMap<String, u64>>,
     settings: RouterSettings,
     state: Arc<dyn RouterState>,
     clock: Arc<dyn Clock>,
@@ -120,6 +128,7 @@ impl Router {
     /// A router with `settings` over `parts`.
     pub fn new(settings: RouterSettings, parts: RouterParts) -> Router {
         Router {
+            cooldowns: Mutex::default(),
             settings,
             state: parts.state,
             clock: parts.clock,
@@ -147,6 +156,14 @@ impl Router {
                 u64::from_le_bytes(bytes)
             }
         }
+    }
+
+    /// Cooldowns this router started, by deployment id.
+    pub fn cooldowns(&self) -> Vec<(String, u64)> {
+        self.cooldowns
+            .lock()
+            .map(|c| c.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
     }
 
     /// Serves `model` (or its `model_group_alias` target): picks deployments by the strategy,
@@ -345,6 +362,7 @@ impl Router {
                 state: self.state.clone(),
                 clock: self.clock.clone(),
                 id: d.id.clone(),
+                deployment: Arc::clone(d),
             };
             let started = Instant::now();
             match attempt(d, self.call_options(d, stream), request).await {
@@ -431,6 +449,9 @@ impl Router {
         if class.cools_down_at_once() || fails > self.settings.allowed_fails_for(class) {
             self.state
                 .cool_down(&d.id, now + self.settings.cooldown_time);
+            if let Ok(mut counts) = self.cooldowns.lock() {
+                *counts.entry(d.id.clone()).or_default() += 1;
+            }
             tracing::warn!(
                 group,
                 deployment = d.id,

@@ -109,6 +109,7 @@ pub(crate) struct PlaceholderScan<B> {
     needles: Vec<Vec<u8>>,
     tail: Vec<u8>,
     refusal: Arc<Mutex<Option<Refusal>>>,
+    stats: Option<Arc<crate::stats::AdapterStats>>,
 }
 
 impl<B> PlaceholderScan<B> {
@@ -122,7 +123,14 @@ impl<B> PlaceholderScan<B> {
             needles: placeholders.into_iter().map(String::into_bytes).collect(),
             tail: Vec::new(),
             refusal,
+            stats: None,
         }
+    }
+
+    /// Counts a refusal in `stats` too.
+    pub(crate) fn counted(mut self, stats: Arc<crate::stats::AdapterStats>) -> Self {
+        self.stats = Some(stats);
+        self
     }
 
     fn sees_needle(&mut self, data: &[u8]) -> bool {
@@ -156,6 +164,9 @@ where
             if let Some(data) = frame.data_ref() {
                 if this.sees_needle(data) {
                     tracing::warn!("outgoing request refused: {}", Refusal::CredentialInBody);
+                    if let Some(stats) = &this.stats {
+                        stats.refused("credential_in_body");
+                    }
                     if let Ok(mut last) = this.refusal.lock() {
                         *last = Some(Refusal::CredentialInBody);
                     }

@@ -122,6 +122,8 @@ pub(crate) struct CallEgress {
     pub(crate) requests: u32,
     /// The last refusal, for the call's error.
     pub(crate) refusal: Arc<Mutex<Option<Refusal>>>,
+    /// The adapter's counters (refusals by reason).
+    pub(crate) stats: Arc<crate::stats::AdapterStats>,
 }
 
 /// What the checks decided about one request.
@@ -161,6 +163,7 @@ impl Signing {
 impl CallEgress {
     fn deny(&self, destination: &dyn std::fmt::Display, why: Refusal) -> Error {
         tracing::warn!(adapter = %self.adapter, %destination, "outgoing request refused: {why}");
+        self.stats.refused(crate::stats::refusal_reason(&why));
         if let Ok(mut last) = self.refusal.lock() {
             *last = Some(why);
         }
@@ -250,7 +253,8 @@ impl CallEgress {
             if !may_receive {
                 let body = std::mem::replace(request.body_mut(), empty_body());
                 let scan =
-                    PlaceholderScan::new(body, self.vault.placeholders(), self.refusal.clone());
+                    PlaceholderScan::new(body, self.vault.placeholders(), self.refusal.clone())
+                        .counted(self.stats.clone());
                 *request.body_mut() = scan.boxed_unsync();
             }
         }
@@ -411,6 +415,7 @@ impl WasiHttpHooks for CallEgress {
         let client = self.client.pool(verdict.allow_private).clone();
         let adapter = self.adapter.clone();
         let metrics = self.metrics.clone();
+        let stats = self.stats.clone();
         Box::new(async move {
             if let Some(signing) = verdict.sign {
                 request = sign(request, signing).await?;
@@ -424,7 +429,11 @@ impl WasiHttpHooks for CallEgress {
                 Err(_) => return Err(Error::ConnectionReadTimeout),
                 Ok(Err(e)) => {
                     tracing::debug!(adapter = %adapter, error = %e, "outgoing request failed");
-                    return Err(error_code(&e));
+                    let code = error_code(&e);
+                    if matches!(code, Error::DestinationIpProhibited) {
+                        stats.refused("ssrf");
+                    }
+                    return Err(code);
                 }
                 Ok(Ok(response)) => response,
             };

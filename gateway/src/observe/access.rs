@@ -1,0 +1,124 @@
+//! The middleware that records every request: it makes the [`RequestRecord`], counts the
+//! request in flight, and when the response body is done (dropped: sent whole, stream ended,
+//! or client gone) writes the access-log line and the metrics.
+
+use super::metrics::Metrics;
+use super::record::{Finished, RequestRecord};
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use bytes::Bytes;
+use http_body::{Frame, SizeHint};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// Records the request, then logs and counts it when its response body is done.
+pub async fn observe_requests(
+    State(metrics): State<Arc<Metrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let record = Arc::new(RequestRecord::new(request.method().as_str(), &route));
+    let in_flight = metrics.start(&route);
+    let response = record.clone().scope(next.run(request)).await;
+    let status = response.status().as_u16();
+    let done = Done {
+        record,
+        status,
+        metrics,
+        _in_flight: in_flight,
+    };
+    response.map(|body| {
+        Body::new(Finishing {
+            body,
+            done: Some(done),
+        })
+    })
+}
+
+/// What happens when the body is done.
+struct Done {
+    record: Arc<RequestRecord>,
+    status: u16,
+    metrics: Arc<Metrics>,
+    _in_flight: super::metrics::InFlight,
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        let finished = self.record.finish(self.status);
+        log(&finished);
+        self.metrics.observe(&finished);
+    }
+}
+
+/// A response body that finishes its request's record when it ends or is dropped.
+struct Finishing {
+    body: Body,
+    done: Option<Done>,
+}
+
+impl http_body::Body for Finishing {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.body).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.done.take();
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// The access-log line: one per request, at info (warn for 5xx).
+fn log(f: &Finished) {
+    let ms = |d: std::time::Duration| (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
+    let (tokens_in, tokens_out) = f.usage.unzip();
+    macro_rules! line {
+        ($level:ident) => {
+            tracing::$level!(
+                target: "wasmgate::access",
+                method = %f.method,
+                route = %f.route,
+                status = f.status,
+                model = f.model.as_deref(),
+                deployment = f.deployment.as_deref(),
+                attempts = f.attempts,
+                fallback = f.fallback.as_deref(),
+                tokens_in,
+                tokens_out,
+                cost_usd = f.cost,
+                total_ms = ms(f.total),
+                upstream_ms = ms(f.upstream),
+                first_token_ms = f.first_token.map(ms),
+                stream = f.stream,
+                error = f.error,
+                "request"
+            )
+        };
+    }
+    if f.status >= 500 {
+        line!(warn);
+    } else {
+        line!(info);
+    }
+}
