@@ -1,6 +1,7 @@
 //! The command line: `wasmgate serve`, `wasmgate check-config`, `wasmgate adapters`,
 //! `wasmgate new`.
 
+use crate::admin::AdapterSummary;
 use crate::config::{Config, ConfigErrors};
 use crate::gateway::{Gateway, GatewayOptions};
 use crate::logging::LogFormat;
@@ -33,6 +34,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// What `wasmgate adapters` does besides listing.
+#[derive(Subcommand, Debug)]
+pub enum AdaptersAction {
+    /// Print a component's imports (and whether adapters may have each), exports and `info()`,
+    /// without serving it; exits non-zero when it would not load as an adapter.
+    Inspect {
+        /// The component file.
+        file: PathBuf,
+    },
+}
+
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -49,11 +61,16 @@ pub enum Command {
     )]
     CheckConfig(CheckConfigArgs),
     /// List built-in and configured adapters: version, capabilities, sha256, egress grants.
-    #[command(after_help = "Examples:\n  wasmgate adapters\n  wasmgate adapters -c config.yaml")]
+    #[command(
+        after_help = "Examples:\n  wasmgate adapters\n  wasmgate adapters -c config.yaml\n  wasmgate adapters inspect acme.wasm"
+    )]
     Adapters {
         /// A config file whose adapters to include.
         #[arg(long, short, env = "WASMGATE_CONFIG")]
         config: Option<PathBuf>,
+        /// Inspect one component instead of listing.
+        #[command(subcommand)]
+        action: Option<AdaptersAction>,
     },
     /// Create a new adapter project (WIT, guest SDK, a working OpenAI-compatible adapter to start
     /// from, build script, end-to-end test, README).
@@ -172,68 +189,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig(args) => check_config(args).await,
-        Command::Adapters { config } => {
+        Command::Adapters {
+            action: Some(AdaptersAction::Inspect { file }),
+            ..
+        } => inspect(&file).await,
+        Command::Adapters { config, .. } => {
             let config = load_config(config.as_ref())?;
             let runtime = Runtime::new(RuntimeConfig::default())?;
             let registry = Registry::load(&runtime, &config).await?;
             for (name, loaded) in &registry.adapters {
-                let info = loaded.adapter.info();
-                let policy = loaded.adapter.policy();
-                let hosts: Vec<String> = policy
-                    .allowed_hosts
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect();
-                println!("{name} {}", info.version);
-                println!("  source:        {}", loaded.source);
-                println!("  sha256:        {}", loaded.adapter.sha256());
-                println!("  capabilities:  {:?}", info.capabilities);
-                println!("  declares:      {}", info.required_hosts.join(", "));
-                println!(
-                    "  egress:        {}",
-                    if hosts.is_empty() {
-                        "(only each deployment's api_base)".into()
-                    } else {
-                        hosts.join(", ")
-                    }
-                );
-                println!("  private nets:  {}", policy.allow_private_networks);
-                println!(
-                    "  credentials:   {}",
-                    if policy.raw_credentials {
-                        "RAW (granted the real key)"
-                    } else {
-                        "sealed"
-                    }
-                );
-                let uses: Vec<String> = loaded
-                    .adapter
-                    .credential_uses()
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect();
-                println!(
-                    "  key used for:  {}{}",
-                    if uses.is_empty() {
-                        "(nothing)".to_string()
-                    } else {
-                        uses.join(", ")
-                    },
-                    if policy.credential_uses.is_some() {
-                        " (set by the operator)"
-                    } else {
-                        ""
-                    }
-                );
-                println!("  requests/call: {}", policy.limits.max_requests_per_call);
-                println!(
-                    "  memory / cpu:  {} MiB / {:?} per call",
-                    policy.limits.memory_bytes >> 20,
-                    policy.limits.cpu_time
-                );
+                print!("{}", AdapterSummary::of_loaded(name, loaded).human());
             }
             Ok(())
         }
+    }
+}
+
+/// `wasmgate adapters inspect FILE`.
+async fn inspect(file: &std::path::Path) -> anyhow::Result<()> {
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let shape = runtime.component_shape(bytes).await?;
+    println!("{}", file.display());
+    println!("  imports:");
+    for (name, allowed) in &shape.imports {
+        let note = if *allowed {
+            ""
+        } else {
+            "   <- not allowed for adapters"
+        };
+        println!("    {name}{note}");
+    }
+    println!("  exports:");
+    for name in &shape.exports {
+        println!("    {name}");
+    }
+    match runtime
+        .load_file(file, wasmgate_runtime::AdapterPolicy::default())
+        .await
+    {
+        Ok(adapter) => {
+            let source = file.display().to_string();
+            let name = adapter.info().name.clone();
+            print!("{}", AdapterSummary::of(&name, &source, &adapter).human());
+            println!("  description:   {}", adapter.info().description);
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!("{e}")),
     }
 }
 

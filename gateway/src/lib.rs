@@ -8,6 +8,7 @@
 //! client API has its own module over the same routing: [`anthropic`] (Messages),
 //! [`responses`] (OpenAI Responses) and [`completions`] (legacy text completions).
 
+pub mod admin;
 pub mod anthropic;
 pub mod builtin;
 pub mod cli;

@@ -56,6 +56,8 @@ pub const COST_HEADERS: [&str; 2] = ["x-wasmgate-response-cost", "x-litellm-resp
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
+        .route("/admin/adapters", get(crate::admin::adapters))
+        .route("/admin/deployments", get(crate::admin::deployments))
         .route("/v1/chat/completions", post(chat))
         .route("/chat/completions", post(chat))
         .route("/v1/messages", post(crate::anthropic::messages))

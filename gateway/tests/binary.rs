@@ -421,3 +421,38 @@ fn adapters_shows_a_raw_credential_grant_and_check_config_the_secret_keys() {
     );
     assert!(!stdout.contains("listing-secret"), "{stdout}");
 }
+
+#[test]
+fn adapters_inspect_prints_imports_exports_and_info_without_serving() {
+    let out = wasmgate()
+        .args(["adapters", "inspect"])
+        .arg(wasmgate_test_support::guest_wasm("anthropic"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    for expected in [
+        "  imports:\n",
+        "    wasi:http/outgoing-handler@0.2.12\n",
+        "  exports:\n",
+        "    wasmgate:provider/adapter@0.2.0\n",
+        "    wasmgate:provider/tokens@0.2.0\n",
+        "anthropic 0.1.0\n",
+        "  contract:      0.2.0\n",
+        "  counts tokens: true\n",
+        "  key used for:  POST /v1/messages, POST /messages\n",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} not in:\n{stdout}");
+    }
+    assert!(!stdout.contains("not allowed for adapters"), "{stdout}");
+
+    let not_a_component = workspace_root().join("README.md");
+    let out = wasmgate()
+        .args(["adapters", "inspect"])
+        .arg(&not_a_component)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a valid component"), "{stderr}");
+}

@@ -220,6 +220,8 @@ async fn metrics_count_known_traffic_exactly_and_costs_follow_the_prices() {
         sample(&m, "wasmgate_requests_in_flight", &[("route", route)]),
         Some(0.0)
     );
+    admin_api_lists_adapters_and_deployments(&gw).await;
+
     // One instance at load, one per call; the openai adapter served five calls.
     let instances = sample(
         &m,
@@ -227,4 +229,41 @@ async fn metrics_count_known_traffic_exactly_and_costs_follow_the_prices() {
         &[("adapter", "openai")],
     );
     assert!(instances.is_some_and(|n| n >= 6.0), "{instances:?}");
+}
+
+/// `/admin/adapters` and `/admin/deployments` after the traffic above: under the master key
+/// only, with digests, grants, sandbox counters and this minute's load per deployment.
+async fn admin_api_lists_adapters_and_deployments(gw: &wasmgate::Gateway) {
+    let adapters_url = common::url(gw, "/admin/adapters");
+    assert_eq!(get(&adapters_url, &[]).await.status, 401);
+    let adapters = get(&adapters_url, &[AUTH]).await;
+    assert_eq!(adapters.status, 200, "{}", adapters.text());
+    assert!(!adapters.text().contains(CANARY));
+    let list = adapters.json()["data"].as_array().unwrap().clone();
+    let hostile = list.iter().find(|a| a["name"] == "hostile").unwrap();
+    assert_eq!(hostile["contract"], "0.2.0");
+    assert_eq!(hostile["sha256"].as_str().unwrap().len(), 64);
+    let egress = hostile["egress"][0].as_str().unwrap_or_default();
+    assert!(egress.starts_with("http://localhost:"), "{hostile}");
+    assert_eq!(hostile["limits"]["cpu_ms"], 200);
+    assert_eq!(hostile["stats"]["stops"]["cpu"], 1);
+    assert_eq!(hostile["stats"]["refusals"]["not_allowed"], 1);
+    let anthropic = list.iter().find(|a| a["name"] == "anthropic").unwrap();
+    assert_eq!(anthropic["counts_tokens"], true);
+    assert_eq!(anthropic["source"], "builtin");
+
+    let deployments = get(&common::url(gw, "/admin/deployments"), &[AUTH]).await;
+    assert_eq!(deployments.status, 200, "{}", deployments.text());
+    let list = deployments.json()["data"].as_array().unwrap().clone();
+    let priced = list.iter().find(|d| d["id"] == "priced-1").unwrap();
+    assert_eq!(priced["model_name"], "priced");
+    assert_eq!(priced["deployment"], "openai/my-finetune");
+    assert_eq!(priced["health"], "healthy");
+    assert_eq!(priced["requests_this_minute"], 4);
+    assert_eq!(priced["in_flight"], 0);
+    assert_eq!(priced["priced"], true);
+    let spin = list.iter().find(|d| d["id"] == "spin-1").unwrap();
+    assert_eq!(spin["requests_this_minute"], 1);
+    assert_eq!(spin["failures_this_minute"], 1);
+    assert_eq!(spin["error_rate_this_minute"], 1.0);
 }

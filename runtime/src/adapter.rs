@@ -10,6 +10,7 @@ use crate::bindings::{Provider, ProviderIndices};
 use crate::credential::{drop_leaking, AwsCredentials, Secret, TokenSource, Vault};
 use crate::egress::{ApiBase, CallEgress, CredentialUse, Refusal};
 use crate::error::{from_guest_failure, CallError, RuntimeError};
+use crate::imports::ComponentShape;
 use crate::output::OutputSize;
 use crate::policy::AdapterPolicy;
 use crate::runtime::RuntimeInner;
@@ -113,6 +114,8 @@ pub(crate) struct AdapterInner {
     credential_uses: Arc<[CredentialUse]>,
     /// What its sandbox did (shared with its other policy variants).
     stats: Arc<AdapterStats>,
+    /// Its imports and exports.
+    shape: Arc<ComponentShape>,
 }
 
 /// A running instance of an adapter. Its store holds the instance slot, so the slot is freed
@@ -189,6 +192,7 @@ impl AdapterInner {
         sha256: String,
         pre: InstancePre<CallState>,
         policy: AdapterPolicy,
+        shape: ComponentShape,
     ) -> Result<AdapterInner, RuntimeError> {
         let load_err = |message: String| RuntimeError::Load {
             name: name.to_string(),
@@ -222,6 +226,7 @@ impl AdapterInner {
             default_base: None,
             credential_uses: Arc::from([]),
             stats: Arc::default(),
+            shape: Arc::new(shape),
         };
         let mut instance = adapter
             .instantiate(&CallOptions::default())
@@ -404,6 +409,7 @@ impl Adapter {
             indices: inner.indices.clone(),
             tokens: inner.tokens.clone(),
             stats: inner.stats.clone(),
+            shape: inner.shape.clone(),
             slots: Arc::new(Semaphore::new(policy.limits.max_concurrency.max(1))),
             cpu_budget_ticks: cpu_budget_ticks(&inner.runtime, &policy),
             policy: Arc::new(policy),
@@ -531,6 +537,11 @@ impl Adapter {
             ))
         })
         .await
+    }
+
+    /// What the component imports and exports, and its contract version.
+    pub fn shape(&self) -> &ComponentShape {
+        &self.inner.shape
     }
 
     /// What the adapter's sandbox has done so far: instances, stops, refused requests.

@@ -45,6 +45,38 @@ const ALLOWED: &[&str] = &[
     "wasmgate:provider/logging",
 ];
 
+/// What a component imports and exports (`package:ns/interface@version` names), and the
+/// contract version of its `adapter` export.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ComponentShape {
+    /// Imported interfaces, each with whether adapters may import it.
+    pub imports: Vec<(String, bool)>,
+    /// Exported interfaces.
+    pub exports: Vec<String>,
+    /// The version of `wasmgate:provider/adapter` it exports, if it does.
+    pub contract: Option<String>,
+}
+
+impl ComponentShape {
+    pub(crate) fn of(component: &Component, engine: &Engine) -> ComponentShape {
+        let ty = component.component_type();
+        let imports = ty
+            .imports(engine)
+            .map(|(name, _)| (name.to_string(), is_allowed(name)))
+            .collect();
+        let exports: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+        let contract = exports.iter().find_map(|name| {
+            let (interface, version) = name.split_once('@').unwrap_or((name.as_str(), ""));
+            (interface == ADAPTER_EXPORT).then(|| version.to_string())
+        });
+        ComponentShape {
+            imports,
+            exports,
+            contract,
+        }
+    }
+}
+
 /// Whether an import name (`package:ns/interface@version`) is one an adapter may use.
 pub(crate) fn is_allowed(name: &str) -> bool {
     let interface = name.split('@').next().unwrap_or(name);

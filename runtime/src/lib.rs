@@ -56,7 +56,7 @@ pub use credential::{
     GOOGLE_TOKEN_URL, PLACEHOLDER_PREFIX,
 };
 pub use error::{CallError, RuntimeError};
-pub use imports::CONTRACT_VERSION;
+pub use imports::{ComponentShape, CONTRACT_VERSION};
 pub use policy::{AdapterPolicy, Limits};
 pub use runtime::{default_cache_dir, Runtime, RuntimeConfig};
 pub use stats::{AdapterStats, StatsSnapshot};

@@ -175,6 +175,7 @@ impl Runtime {
         .await
         .map_err(|e| load_err(format!("compilation task failed: {e}")))?;
         let component = component.map_err(|e| load_err(format!("not a valid component: {e}")))?;
+        let shape = crate::imports::ComponentShape::of(&component, &self.inner.engine);
         if let Some(mismatch) = crate::imports::contract_mismatch(&component, &self.inner.engine) {
             return Err(load_err(mismatch));
         }
@@ -191,9 +192,34 @@ impl Runtime {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| load_err(format!("{e}")))?;
-        AdapterInner::load(self.inner.clone(), name, sha256, pre, policy)
+        AdapterInner::load(self.inner.clone(), name, sha256, pre, policy, shape)
             .await
             .map(Adapter::from_inner)
+    }
+
+    /// What the component in `bytes` imports and exports, without instantiating it (it is
+    /// compiled, and cached like a loaded adapter).
+    pub async fn component_shape(
+        &self,
+        bytes: Vec<u8>,
+    ) -> Result<crate::imports::ComponentShape, RuntimeError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let sha256 = sha256_hex(&bytes);
+            let component = inner
+                .cache
+                .load_or_compile(&inner.engine, &bytes, &sha256)
+                .map_err(|e| RuntimeError::Load {
+                    name: sha256[..12].to_string(),
+                    message: format!("not a valid component: {e}"),
+                })?;
+            Ok(crate::imports::ComponentShape::of(
+                &component,
+                &inner.engine,
+            ))
+        })
+        .await
+        .map_err(|e| RuntimeError::Config(format!("compilation task failed: {e}")))?
     }
 }
 

@@ -25,7 +25,11 @@ pub async fn observe_requests(
         .get::<MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_string();
-    let record = Arc::new(RequestRecord::new(request.method().as_str(), &route));
+    let record = Arc::new(RequestRecord::new(
+        request.method().as_str(),
+        &route,
+        request.uri().path(),
+    ));
     let in_flight = metrics.start(&route);
     let response = record.clone().scope(next.run(request)).await;
     let status = response.status().as_u16();
@@ -99,6 +103,7 @@ fn log(f: &Finished) {
                 target: "wasmgate::access",
                 method = %f.method,
                 route = %f.route,
+                path = %f.path,
                 status = f.status,
                 model = f.model.as_deref(),
                 deployment = f.deployment.as_deref(),

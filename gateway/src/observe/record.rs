@@ -25,6 +25,7 @@ pub struct RequestRecord {
     started: Instant,
     method: String,
     route: String,
+    path: String,
     inner: Mutex<Learned>,
 }
 
@@ -49,6 +50,8 @@ pub struct Finished {
     pub method: String,
     /// The route that matched (`/v1/chat/completions`), or `unmatched`.
     pub route: String,
+    /// The request's path (logged; never a metric label).
+    pub path: String,
     /// HTTP status of the response head.
     pub status: u16,
     /// The model name the client asked for, once it resolved to deployments.
@@ -76,12 +79,13 @@ pub struct Finished {
 }
 
 impl RequestRecord {
-    /// A record of a request to `route` that arrived now.
-    pub fn new(method: &str, route: &str) -> RequestRecord {
+    /// A record of a request for `path`, matched by `route`, that arrived now.
+    pub fn new(method: &str, route: &str, path: &str) -> RequestRecord {
         RequestRecord {
             started: Instant::now(),
             method: method.to_string(),
             route: route.to_string(),
+            path: path.to_string(),
             inner: Mutex::new(Learned::default()),
         }
     }
@@ -153,6 +157,7 @@ impl RequestRecord {
         Finished {
             method: self.method.clone(),
             route: self.route.clone(),
+            path: self.path.clone(),
             status,
             model: l.model,
             deployment: l.deployment,

@@ -158,6 +158,17 @@ impl Router {
         }
     }
 
+    /// The load of `d` now, and how long its cooldown still runs (zero when it is not cooling
+    /// down).
+    pub fn status_of(&self, d: &Deployment) -> (DeploymentLoad, Duration) {
+        let now = self.clock.now();
+        let load = self.load(d, now);
+        let left = load
+            .cooling_until
+            .map_or(Duration::ZERO, |until| until.saturating_sub(now));
+        (load, left)
+    }
+
     /// Cooldowns this router started, by deployment id.
     pub fn cooldowns(&self) -> Vec<(String, u64)> {
         self.cooldowns

@@ -87,6 +87,9 @@ pub struct DeploymentLoad {
     pub requests_this_minute: u64,
     /// Tokens used by requests of the current minute.
     pub tokens_this_minute: u64,
+    /// Failures of the current minute that count towards cooldowns (not the client's own
+    /// errors).
+    pub failures_this_minute: u32,
     /// When its cooldown ends, if it is cooling down.
     pub cooling_until: Option<Duration>,
 }
@@ -164,6 +167,7 @@ impl RouterState for MemoryState {
                 latency_at: e.latency_at,
                 requests_this_minute: e.requests,
                 tokens_this_minute: e.tokens,
+                failures_this_minute: e.failures,
                 cooling_until: e.cooling_until.filter(|until| *until > now),
             }
         })
