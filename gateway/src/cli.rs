@@ -433,6 +433,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.cache_dir.or(defaults.cache_dir.clone())
         },
         pooling: !args.no_pooling,
+        // A config file is watched: SIGHUP or a change reloads it.
+        watch: args.config.clone().filter(|_| args.model.is_empty()),
         ..defaults
     };
     let started = std::time::Instant::now();

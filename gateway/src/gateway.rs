@@ -4,8 +4,8 @@ use crate::config::Config;
 use crate::front::{FrontStats, TlsError};
 use crate::registry::{Registry, RegistryError};
 use crate::responses::{store, ResponseStore};
-use crate::router::{Router, RouterParts};
-use crate::server::{router as routes, AppState, DEFAULT_MAX_BODY};
+use crate::router::RouterParts;
+use crate::server::{router as routes, Live};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -27,6 +27,11 @@ pub struct GatewayOptions {
     pub pooling: bool,
     /// Where the router keeps its state and reads the time.
     pub router: RouterParts,
+    /// Reload the config from this file on SIGHUP and when it (or an adapter file it names)
+    /// changes, checked at `reload_poll`.
+    pub watch: Option<PathBuf>,
+    /// How often the watched files are checked.
+    pub reload_poll: Duration,
 }
 
 impl Default for GatewayOptions {
@@ -37,6 +42,8 @@ impl Default for GatewayOptions {
             shutdown_grace: Duration::from_secs(30),
             pooling: true,
             router: RouterParts::default(),
+            watch: None,
+            reload_poll: Duration::from_secs(1),
         }
     }
 }
@@ -51,6 +58,8 @@ pub struct Gateway {
     pub front: Arc<FrontStats>,
     /// Whether it serves HTTPS.
     pub tls: bool,
+    reloader: Arc<crate::reload::Reloader>,
+    watcher: Option<tokio::task::JoinHandle<()>>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -103,16 +112,8 @@ impl Gateway {
             addr: options.listen,
             source,
         })?;
-        let state = Arc::new(AppState {
-            registry: registry.clone(),
-            master_key: config.master_key.clone(),
-            max_body: config
-                .server
-                .max_request_body_bytes
-                .unwrap_or(DEFAULT_MAX_BODY),
-            forward_headers: config.server.forward_headers.clone(),
-            router: Arc::new(Router::new(config.router.clone(), options.router.clone())),
-            body_timeout: front.body_timeout,
+        let shared = crate::reload::Kept {
+            metrics: Arc::new(crate::observe::Metrics::new()),
             responses: Arc::new(ResponseStore::new(
                 config.server.responses_ttl.unwrap_or(store::DEFAULT_TTL),
                 config
@@ -120,8 +121,24 @@ impl Gateway {
                     .responses_store_bytes
                     .unwrap_or(store::DEFAULT_MAX_BYTES),
             )),
-            metrics: Arc::new(crate::observe::Metrics::new()),
-        });
+            router: options.router.clone(),
+            body_timeout: front.body_timeout,
+        };
+        let live = Live::new(shared.state(config, registry.clone()));
+        let reloader = Arc::new(crate::reload::Reloader::new(
+            runtime,
+            live.clone(),
+            shared,
+            options.cache_dir.clone(),
+        ));
+        tracing::info!(
+            "{}",
+            crate::reload::summary(config, &registry, options.cache_dir.as_deref())
+        );
+        let watcher = options
+            .watch
+            .clone()
+            .map(|path| reloader.clone().watch(path, options.reload_poll));
         let stats = Arc::new(FrontStats::default());
         let tls = acceptor.is_some();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -134,7 +151,7 @@ impl Gateway {
             async move {
                 crate::front::serve(
                     listener,
-                    routes(state),
+                    routes(live),
                     front,
                     acceptor,
                     stats,
@@ -152,13 +169,25 @@ impl Gateway {
             registry,
             front: stats,
             tls,
+            reloader,
+            watcher,
             stop: Some(stop),
             task,
         })
     }
 
+    /// Loads the config at `path` and its adapters (off the request path) and, when both
+    /// load, serves them from now on; requests and streams in flight finish on what they
+    /// started with. On any error the current config keeps serving and the error is returned.
+    pub async fn reload(&self, path: &std::path::Path) -> Result<String, String> {
+        self.reloader.reload(path).await
+    }
+
     /// Stops accepting, lets requests in flight finish (bounded by the grace period), and waits.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(w) = self.watcher.take() {
+            w.abort();
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -169,8 +198,14 @@ impl Gateway {
 
     /// Serves until the task ends (after [`Gateway::shutdown`] or a fatal error).
     pub async fn wait(self) -> std::io::Result<()> {
-        let Gateway { stop, task, .. } = self;
+        let Gateway {
+            stop,
+            task,
+            watcher,
+            ..
+        } = self;
         let _keep_open = stop;
+        let _watching = watcher;
         task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
     }
 

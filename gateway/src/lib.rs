@@ -22,6 +22,7 @@ pub mod logging;
 pub mod observe;
 pub mod pricing;
 pub mod registry;
+pub mod reload;
 pub mod responses;
 pub mod router;
 pub mod scaffold;

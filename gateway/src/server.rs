@@ -49,11 +49,41 @@ pub struct AppState {
 
 type Shared = State<Arc<AppState>>;
 
+/// The state the server serves from, swapped whole by a reload: each request takes the state
+/// current when it starts and keeps it to its end (streams included).
+#[derive(Clone)]
+pub struct Live(Arc<std::sync::RwLock<Arc<AppState>>>);
+
+impl Live {
+    /// Serving `state`.
+    pub fn new(state: Arc<AppState>) -> Live {
+        Live(Arc::new(std::sync::RwLock::new(state)))
+    }
+
+    /// The current state.
+    pub fn get(&self) -> Arc<AppState> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Serves `state` from now on; requests in flight keep the one they started with.
+    pub fn swap(&self, state: Arc<AppState>) -> Arc<AppState> {
+        let mut current = self.0.write().unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut *current, state)
+    }
+}
+
+impl axum::extract::FromRef<Live> for Arc<AppState> {
+    fn from_ref(live: &Live) -> Arc<AppState> {
+        live.get()
+    }
+}
+
 /// The response headers with a request's cost in USD (ours and LiteLLM's name).
 pub const COST_HEADERS: [&str; 2] = ["x-wasmgate-response-cost", "x-litellm-response-cost"];
 
-/// The router with every route.
-pub fn router(state: Arc<AppState>) -> Router {
+/// The router with every route, serving whatever `live` holds.
+pub fn router(live: Live) -> Router {
+    let observed = live.get().metrics.clone();
     Router::new()
         .route("/metrics", get(metrics))
         .route("/admin/adapters", get(crate::admin::adapters))
@@ -108,10 +138,10 @@ pub fn router(state: Arc<AppState>) -> Router {
             ))
         })
         .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
+            observed,
             crate::observe::observe_requests,
         ))
-        .with_state(state)
+        .with_state(live)
 }
 
 /// `GET /metrics`: Prometheus metrics (no key needed, like LiteLLM's; they carry no secret).

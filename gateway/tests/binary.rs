@@ -456,3 +456,47 @@ fn adapters_inspect_prints_imports_exports_and_info_without_serving() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("not a valid component"), "{stderr}");
 }
+
+/// SIGHUP reloads the config file: a model added to it is served without a restart, and the
+/// startup and reload summaries name what is served.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_config_file() {
+    let dir = workspace_root().join("target").join("test-configs");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join(format!("sighup-{}.yaml", std::process::id()));
+    let entry =
+        |name: &str| format!("- model_name: {name}\n  litellm_params:\n    model: mock/{name}\n");
+    std::fs::write(&config, format!("model_list:\n{}", entry("first"))).unwrap();
+    let mut cmd = wasmgate();
+    cmd.args(["serve", "-c"]).arg(&config);
+    let gw = Served::start(cmd);
+    assert!(
+        gw.startup.iter().any(|e| e["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("1 model names (first); 9 adapters (anthropic@"))),
+        "{:?}",
+        gw.startup
+    );
+    // The watcher would also see the change; SIGHUP makes it immediate.
+    std::fs::write(
+        &config,
+        format!("model_list:\n{}{}", entry("first"), entry("second")),
+    )
+    .unwrap();
+    let status = Command::new("kill")
+        .args(["-HUP", &gw.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let reloaded = gw.log_events(Duration::from_secs(20), |e| {
+        e["fields"]["message"].as_str().is_some_and(|m| {
+            m.starts_with("config reloaded") && m.contains("2 model names (first, second)")
+        })
+    });
+    assert_eq!(reloaded.len(), 1);
+    let body = json!({"model": "second", "messages": [{"role": "user", "content": "hi"}]});
+    let reply = post_json(&gw.url("/v1/chat/completions"), &body, &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let _ = std::fs::remove_file(config);
+}

@@ -23,6 +23,7 @@ async fn start(yaml: &str, clock: &Arc<ManualClock>) -> Gateway {
         state: Arc::new(MemoryState::default()),
         clock: clock.clone(),
         seed: Some(7),
+        ..RouterParts::default()
     };
     Gateway::start(&config, options)
         .await

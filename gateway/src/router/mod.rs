@@ -93,6 +93,8 @@ pub struct RouterParts {
     pub clock: Arc<dyn Clock>,
     /// A fixed seed instead of system randomness.
     pub seed: Option<u64>,
+    /// Cooldowns started, by deployment id (kept across config reloads, for metrics).
+    pub cooldowns: Arc<Mutex<std::collections::BTreeMap<String, u64>>>,
 }
 
 impl Default for RouterParts {
@@ -101,6 +103,7 @@ impl Default for RouterParts {
             state: Arc::new(MemoryState::default()),
             clock: Arc::new(SystemClock),
             seed: None,
+            cooldowns: Arc::default(),
         }
     }
 }
@@ -116,7 +119,7 @@ impl std::fmt::Debug for RouterParts {
 /// Routes requests over a registry's deployments.
 pub struct Router {
     /// Cooldowns started, by deployment id (for metrics).
-    cooldowns: Mutex<std::collections::BTreeMap<String, u64>>,
+    cooldowns: Arc<Mutex<std::collections::BTreeMap<String, u64>>>,
     settings: RouterSettings,
     state: Arc<dyn RouterState>,
     clock: Arc<dyn Clock>,
@@ -128,7 +131,7 @@ impl Router {
     /// A router with `settings` over `parts`.
     pub fn new(settings: RouterSettings, parts: RouterParts) -> Router {
         Router {
-            cooldowns: Mutex::default(),
+            cooldowns: parts.cooldowns,
             settings,
             state: parts.state,
             clock: parts.clock,

@@ -22,6 +22,7 @@ pub fn options() -> GatewayOptions {
         shutdown_grace: Duration::from_secs(10),
         pooling: true,
         router: Default::default(),
+        ..GatewayOptions::default()
     }
 }
 
