@@ -10,12 +10,17 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = wasmgate::cli::Cli::parse();
-    wasmgate::logging::init(cli.log_format, cli.log_level.as_deref());
-    match wasmgate::cli::run(cli).await {
+    let traces = wasmgate::logging::init(cli.log_format, cli.log_level.as_deref());
+    let code = match wasmgate::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             std::process::ExitCode::FAILURE
         }
+    };
+    if let Some(provider) = traces {
+        // Flushes buffered spans; off the async threads, as it blocks.
+        let _ = tokio::task::spawn_blocking(move || provider.shutdown()).await;
     }
+    code
 }

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 use wasmgate_runtime::types::{ChatChunk, ChatRequest, ChatResponse, EmbeddingRequest};
 use wasmgate_runtime::{CallError, CallMetrics, CallOptions, ChatStream, Secret};
 
@@ -274,21 +275,70 @@ fn with_overhead(mut response: Response, started: Instant, metrics: &CallMetrics
 
 /// A request whose `model` names the provider's model of the deployment it is sent to.
 pub(crate) trait ProviderRequest {
+    /// The GenAI operation name (`chat`, `embeddings`).
+    const OPERATION: &'static str;
     fn set_model(&mut self, model: &str);
+    /// The input as JSON text, for traces that capture content.
+    fn content(&self) -> String;
 }
 
 impl ProviderRequest for ChatRequest {
+    const OPERATION: &'static str = "chat";
+
     fn set_model(&mut self, model: &str) {
         self.model.clear();
         self.model.push_str(model);
+    }
+
+    fn content(&self) -> String {
+        let messages: Vec<Value> = self
+            .messages
+            .iter()
+            .map(|m| json!({"role": wire::role_name(m.role), "content": wire::message_text(m)}))
+            .collect();
+        Value::Array(messages).to_string()
     }
 }
 
 impl ProviderRequest for EmbeddingRequest {
+    const OPERATION: &'static str = "embeddings";
+
     fn set_model(&mut self, model: &str) {
         self.model.clear();
         self.model.push_str(model);
     }
+
+    fn content(&self) -> String {
+        let inputs: Vec<Value> = self
+            .input
+            .iter()
+            .map(|i| match i {
+                wasmgate_runtime::types::EmbeddingInput::Text(t) => json!(t),
+                _ => json!("(non-text input)"),
+            })
+            .collect();
+        Value::Array(inputs).to_string()
+    }
+}
+
+/// The span of one call to a deployment (a disabled one when traces are off).
+fn adapter_span<R: ProviderRequest>(d: &Deployment, request: &R) -> tracing::Span {
+    if !crate::observe::otel::enabled() {
+        return tracing::Span::none();
+    }
+    let span = tracing::info_span!(
+        "adapter call",
+        otel.name = %format!("{} {}", R::OPERATION, d.provider_model),
+        otel.kind = "client",
+        gen_ai.operation.name = R::OPERATION,
+        gen_ai.request.model = %d.provider_model,
+        gen_ai.provider.name = %d.adapter.info().name,
+        wasmgate.deployment.id = %d.id,
+    );
+    if crate::observe::otel::capture_content() {
+        crate::observe::otel::set(&span, "gen_ai.input.messages", request.content());
+    }
+    span
 }
 
 /// Routes one request through the router: each attempt gets the deployment's options with the
@@ -325,7 +375,8 @@ where
             }
         }
         request.set_model(&d.provider_model);
-        let call_made = attempt(d, call, request);
+        let span = adapter_span(d, &*request);
+        let call_made = attempt(d, call, request).instrument(span);
         // Owned: the future may outlive this borrow of the model name.
         let model = model.to_string();
         Box::pin(async move {
@@ -580,6 +631,14 @@ pub(crate) async fn route_chat<A: ChatApi>(
             Err(failed) => return failed_response_with(failed, A::error_response),
         };
         let answer = &routed.value;
+        if crate::observe::otel::capture_content() {
+            let text = answer
+                .choices
+                .first()
+                .and_then(|c| c.message.content.clone())
+                .unwrap_or_default();
+            capture_output(&tracing::Span::current(), &text);
+        }
         let body = api.answer(answer);
         return Ok(routed_json(body, &answer.usage, &answer.headers, &routed));
     }
@@ -606,6 +665,12 @@ pub(crate) async fn route_chat<A: ChatApi>(
     let mut response = sse_stream(value, lease, &model, move |step, out| api.step(step, out));
     add_trace_headers(response.headers_mut(), &trace);
     Ok(response)
+}
+
+/// Puts the assistant's `text` on `span` as `gen_ai.output.messages`.
+fn capture_output(span: &tracing::Span, text: &str) {
+    let messages = json!([{"role": "assistant", "content": text}]).to_string();
+    crate::observe::otel::set(span, "gen_ai.output.messages", messages);
 }
 
 /// Appends `data: {json}` and the blank line that ends an SSE event.
@@ -643,9 +708,13 @@ where
     if let Some(r) = &record {
         r.streaming();
     }
+    let span = tracing::Span::current();
+    let capture = crate::observe::otel::capture_content();
+    let output = Arc::new(std::sync::Mutex::new(String::new()));
     let events = futures::stream::unfold(Some((Some(first), rest, lease, render)), move |state| {
         let model = model.clone();
         let record = record.clone();
+        let (span, output) = (span.clone(), output.clone());
         async move {
             let (pending, mut stream, lease, mut render) = state?;
             let item = match pending {
@@ -663,6 +732,13 @@ where
                     }
                     if let Some(r) = &record {
                         r.first_token();
+                    }
+                    if capture {
+                        if let Ok(mut text) = output.lock() {
+                            for c in batch.iter().flat_map(|c| &c.choices) {
+                                text.push_str(c.content.as_deref().unwrap_or_default());
+                            }
+                        }
                     }
                     render(StreamStep::Batch(&batch), &mut out);
                     Some((None, stream, lease, render))
@@ -683,6 +759,12 @@ where
                 }
                 None => {
                     render(StreamStep::Done, &mut out);
+                    if capture {
+                        capture_output(
+                            &span,
+                            &output.lock().map(|t| t.clone()).unwrap_or_default(),
+                        );
+                    }
                     None
                 }
             };

@@ -512,7 +512,24 @@ fn finish_reason(f: &FinishReason) -> Value {
     })
 }
 
-fn role_name(r: Role) -> &'static str {
+/// The text of a message's content (its text parts joined; images and files left out).
+pub(crate) fn message_text(m: &Message) -> String {
+    match &m.content {
+        None => String::new(),
+        Some(MessageContent::Text(t)) => t.clone(),
+        Some(MessageContent::Parts(parts)) => parts
+            .iter()
+            .filter_map(|p| match &p.body {
+                PartBody::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join(""),
+    }
+}
+
+/// The OpenAI name of a role.
+pub(crate) fn role_name(r: Role) -> &'static str {
     match r {
         Role::System => "system",
         Role::Developer => "developer",

@@ -3,6 +3,7 @@
 //! or client gone) writes the access-log line and the metrics.
 
 use super::metrics::Metrics;
+use super::otel;
 use super::record::{Finished, RequestRecord};
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -13,6 +14,8 @@ use http_body::{Frame, SizeHint};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 /// Records the request, then logs and counts it when its response body is done.
 pub async fn observe_requests(
@@ -31,12 +34,18 @@ pub async fn observe_requests(
         request.uri().path(),
     ));
     let in_flight = metrics.start(&route);
-    let response = record.clone().scope(next.run(request)).await;
+    let span = request_span(&request, &route);
+    let response = record
+        .clone()
+        .scope(next.run(request))
+        .instrument(span.clone())
+        .await;
     let status = response.status().as_u16();
     let done = Done {
         record,
         status,
         metrics,
+        span,
         _in_flight: in_flight,
     };
     response.map(|body| {
@@ -47,11 +56,30 @@ pub async fn observe_requests(
     })
 }
 
+/// The request's span (a disabled one when traces are off), continuing the client's trace.
+fn request_span(request: &Request, route: &str) -> tracing::Span {
+    if !otel::enabled() {
+        return tracing::Span::none();
+    }
+    let method = request.method().as_str();
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format!("{method} {route}"),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = %route,
+        url.path = %request.uri().path(),
+    );
+    otel::continue_trace(&span, request.headers());
+    span
+}
+
 /// What happens when the body is done.
 struct Done {
     record: Arc<RequestRecord>,
     status: u16,
     metrics: Arc<Metrics>,
+    span: tracing::Span,
     _in_flight: super::metrics::InFlight,
 }
 
@@ -60,6 +88,40 @@ impl Drop for Done {
         let finished = self.record.finish(self.status);
         log(&finished);
         self.metrics.observe(&finished);
+        annotate(&self.span, &finished);
+    }
+}
+
+/// The request span's attributes once the request is finished.
+fn annotate(span: &tracing::Span, f: &Finished) {
+    if !otel::enabled() {
+        return;
+    }
+    otel::set(span, "http.response.status_code", i64::from(f.status));
+    otel::set(span, "wasmgate.attempts", i64::from(f.attempts));
+    if let Some(model) = &f.model {
+        otel::set(span, "gen_ai.request.model", model.clone());
+    }
+    if let Some(d) = &f.deployment {
+        otel::set(span, "wasmgate.deployment.id", d.clone());
+    }
+    if let Some((input, output)) = f.usage {
+        otel::set(span, "gen_ai.usage.input_tokens", i64::from(input));
+        otel::set(span, "gen_ai.usage.output_tokens", i64::from(output));
+    }
+    if let Some(cost) = f.cost {
+        otel::set(span, "wasmgate.cost_usd", cost);
+    }
+    if let Some(first) = f.first_token {
+        otel::set(
+            span,
+            "wasmgate.time_to_first_token_ms",
+            first.as_secs_f64() * 1000.0,
+        );
+    }
+    if let Some(kind) = f.error {
+        otel::set(span, "error.type", kind);
+        span.set_status(opentelemetry::trace::Status::error(kind));
     }
 }
 

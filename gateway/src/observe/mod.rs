@@ -4,6 +4,7 @@
 
 mod access;
 pub mod metrics;
+pub mod otel;
 mod record;
 
 pub use access::observe_requests;

@@ -14,6 +14,7 @@ use http_body_util::BodyExt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tracing::Instrument;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiHttpHooks};
 
 type SendFuture = Box<
@@ -392,6 +393,7 @@ impl WasiHttpHooks for CallEgress {
         options: Option<RequestOptions>,
         _response_errors: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> SendFuture {
+        let span = upstream_span(&request);
         let verdict = match self.check(&mut request) {
             Ok(v) => v,
             Err(e) => {
@@ -416,35 +418,69 @@ impl WasiHttpHooks for CallEgress {
         let adapter = self.adapter.clone();
         let metrics = self.metrics.clone();
         let stats = self.stats.clone();
-        Box::new(async move {
-            if let Some(signing) = verdict.sign {
-                request = sign(request, signing).await?;
-            }
-            let sent = std::time::Instant::now();
-            let outcome = tokio::time::timeout(first_byte, client.request(request)).await;
-            if let Some(m) = &metrics {
-                m.add_upstream(sent.elapsed());
-            }
-            let response = match outcome {
-                Err(_) => return Err(Error::ConnectionReadTimeout),
-                Ok(Err(e)) => {
-                    tracing::debug!(adapter = %adapter, error = %e, "outgoing request failed");
-                    let code = error_code(&e);
-                    if matches!(code, Error::DestinationIpProhibited) {
-                        stats.refused("ssrf");
-                    }
-                    return Err(code);
+        let traced = span.clone();
+        Box::new(
+            async move {
+                if let Some(signing) = verdict.sign {
+                    request = sign(request, signing).await?;
                 }
-                Ok(Ok(response)) => response,
-            };
-            let response = response.map(|body| {
-                GuardedResponseBody::new(body, between_bytes, max_bytes, metrics).boxed_unsync()
-            });
-            let done: Box<dyn Future<Output = Result<(), Error>> + Send> =
-                Box::new(async { Ok(()) });
-            Ok((response, done))
-        })
+                let sent = std::time::Instant::now();
+                let outcome = tokio::time::timeout(first_byte, client.request(request)).await;
+                if let Some(m) = &metrics {
+                    m.add_upstream(sent.elapsed());
+                }
+                let response = match outcome {
+                    Err(_) => return Err(Error::ConnectionReadTimeout),
+                    Ok(Err(e)) => {
+                        tracing::debug!(adapter = %adapter, error = %e, "outgoing request failed");
+                        let code = error_code(&e);
+                        if matches!(code, Error::DestinationIpProhibited) {
+                            stats.refused("ssrf");
+                        }
+                        return Err(code);
+                    }
+                    Ok(Ok(response)) => response,
+                };
+                traced.record(
+                    "http.response.status_code",
+                    i64::from(response.status().as_u16()),
+                );
+                let response = response.map(|body| {
+                    GuardedResponseBody::new(body, between_bytes, max_bytes, metrics).boxed_unsync()
+                });
+                let done: Box<dyn Future<Output = Result<(), Error>> + Send> =
+                    Box::new(async { Ok(()) });
+                Ok((response, done))
+            }
+            .instrument(span),
+        )
     }
+}
+
+/// The span of one upstream HTTP request, a child of the current span (the embedder's adapter
+/// call) when there is one; none otherwise, so untraced calls pay nothing.
+fn upstream_span(request: &http::Request<WasiBody>) -> tracing::Span {
+    if tracing::Span::current().is_disabled() {
+        return tracing::Span::none();
+    }
+    let method = request.method().as_str();
+    let uri = request.uri();
+    let default_port = if uri.scheme_str() == Some("https") {
+        443
+    } else {
+        80
+    };
+    let port = i64::from(uri.port_u16().unwrap_or(default_port));
+    tracing::info_span!(
+        "upstream request",
+        otel.name = method,
+        otel.kind = "client",
+        http.request.method = method,
+        server.address = uri.host().unwrap_or_default(),
+        server.port = port,
+        url.full = %uri,
+        http.response.status_code = tracing::field::Empty,
+    )
 }
 
 #[cfg(test)]
