@@ -449,9 +449,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     let mut gateway = gateway;
     shutdown_signal().await;
+    let summary = gateway.summary();
     gateway.trigger_shutdown();
     gateway.wait().await?;
-    tracing::info!("stopped");
+    tracing::info!("stopped: {summary}");
     Ok(())
 }
 

@@ -183,6 +183,12 @@ impl Gateway {
         self.reloader.reload(path).await
     }
 
+    /// One line on what was served: requests (and failures) since start, and the state now
+    /// (models, adapters, cache).
+    pub fn summary(&self) -> String {
+        self.reloader.summary()
+    }
+
     /// Stops accepting, lets requests in flight finish (bounded by the grace period), and waits.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(w) = self.watcher.take() {

@@ -72,6 +72,20 @@ impl Reloader {
         }
     }
 
+    /// Requests served since start and what is served now.
+    pub fn summary(&self) -> String {
+        let state = self.live.get();
+        let (requests, failed) = state.metrics.totals();
+        let models = state.registry.model_names();
+        let adapters: Vec<&str> = state.registry.adapters.keys().map(String::as_str).collect();
+        format!(
+            "{requests} requests served ({failed} failed); {} model names, {} adapters ({})",
+            models.len(),
+            adapters.len(),
+            adapters.join(", ")
+        )
+    }
+
     /// Loads the config at `path` and its adapters, and serves them when all of it loads;
     /// returns the summary of what is now served, or why nothing changed.
     pub async fn reload(&self, path: &Path) -> Result<String, String> {

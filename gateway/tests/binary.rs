@@ -498,5 +498,17 @@ async fn sighup_reloads_the_config_file() {
     let body = json!({"model": "second", "messages": [{"role": "user", "content": "hi"}]});
     let reply = post_json(&gw.url("/v1/chat/completions"), &body, &[]).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
+    // The shutdown summary counts what was served.
+    let status = Command::new("kill")
+        .args(["-TERM", &gw.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let stopped = gw.log_events(Duration::from_secs(20), |e| {
+        e["fields"]["message"].as_str().is_some_and(|m| {
+            m.starts_with("stopped: 1 requests served (0 failed); 2 model names, 9 adapters")
+        })
+    });
+    assert_eq!(stopped.len(), 1);
     let _ = std::fs::remove_file(config);
 }

@@ -403,6 +403,28 @@ impl Metrics {
         }
     }
 
+    /// Requests finished so far, and how many of them failed (status 400 and above).
+    pub fn totals(&self) -> (u64, u64) {
+        let mut text = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        let mut totals = (0, 0);
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("wasmgate_requests_total{"))
+        {
+            let n: u64 = line
+                .rsplit(' ')
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            totals.0 += n;
+            if line.contains("status=\"4") || line.contains("status=\"5") {
+                totals.1 += n;
+            }
+        }
+        totals
+    }
+
     /// The OpenMetrics text of every metric, with `scraped` as the counters read from
     /// elsewhere.
     pub fn render(&self, scraped: Scraped) -> String {
