@@ -9,17 +9,22 @@
 //! (epoch ticks), wall time and concurrency are bounded; a trap or a limit hit becomes a
 //! [`CallError`] and the host keeps serving.
 //!
-//! ```no_run
+//! ```
 //! use wasmgate_runtime::{AdapterPolicy, CallOptions, Runtime, RuntimeConfig, Secret};
 //! use wasmgate_runtime::types::{ChatRequest, Message, MessageContent, Role};
 //!
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! # let upstream = wasmgate_test_support::upstream::Upstream::start().await;
+//! # let api_base = upstream.url();
+//! # let adapter_file = wasmgate_test_support::guest_wasm("openai");
 //! let runtime = Runtime::new(RuntimeConfig::default())?;
-//! let policy = AdapterPolicy::allowing(["https://api.openai.com"])?;
-//! let openai = runtime.load_file("openai.wasm", policy).await?;
+//! // The adapter may reach each call's api_base and nothing else.
+//! let openai = runtime.load_file(&adapter_file, AdapterPolicy::default()).await?;
 //! let call = CallOptions {
 //!     deployment_model: "gpt-4o-mini".into(),
-//!     credential: Some(Secret::new(std::env::var("OPENAI_API_KEY")?)),
+//!     api_base: Some(api_base), // e.g. "https://api.openai.com/v1"
+//!     // Sealed: the adapter sees a placeholder the host swaps for the key on the way out.
+//!     credential: Some(Secret::new("sk-...")),
 //!     ..Default::default()
 //! };
 //! let request = ChatRequest {
@@ -32,8 +37,13 @@
 //! };
 //! let answer = openai.chat(&call, &request).await?;
 //! println!("{:?}", answer.choices[0].message.content);
-//! # Ok(()) }
+//! # assert!(answer.choices[0].message.content.is_some());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # }).unwrap();
 //! ```
+//!
+//! `examples/embed-rust` is a whole program: streaming, embeddings, and what to do about each
+//! kind of failure.
 
 mod adapter;
 mod bindings;
