@@ -52,7 +52,7 @@ impl Default for GatewayOptions {
 pub struct Gateway {
     /// The bound address.
     pub addr: SocketAddr,
-    /// The registry it serves.
+    /// The registry it started with (a reload serves a new one; see [`Gateway::summary`]).
     pub registry: Arc<Registry>,
     /// What the listener has done (connections accepted and refused).
     pub front: Arc<FrontStats>,

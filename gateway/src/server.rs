@@ -376,6 +376,12 @@ where
         }
         request.set_model(&d.provider_model);
         let span = adapter_span(d, &*request);
+        if let Some(parent) = crate::observe::otel::traceparent(&span) {
+            // The provider's own tracing (when it has any) continues this trace.
+            call.headers
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("traceparent"));
+            call.headers.push(("traceparent".into(), parent));
+        }
         let call_made = attempt(d, call, request).instrument(span);
         // Owned: the future may outlive this borrow of the model name.
         let model = model.to_string();

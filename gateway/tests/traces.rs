@@ -154,6 +154,14 @@ async fn a_streamed_request_is_one_span_tree_over_otlp() {
         url.is_some_and(|u| u.ends_with("/v1/chat/completions")),
         "{url:?}"
     );
+    // The upstream got the trace context, with the adapter call as the parent.
+    let sent = upstream.requests().iter().find_map(|r| {
+        r.headers
+            .get("traceparent")
+            .map(|v| v.to_str().unwrap().to_string())
+    });
+    let adapter_id = adapter["spanId"].as_str().unwrap();
+    assert_eq!(sent, Some(format!("00-{TRACE_ID}-{adapter_id}-01")));
     for span in [&request, &adapter, &http] {
         let (start, end) = (
             span["startTimeUnixNano"]

@@ -114,6 +114,24 @@ pub fn continue_trace(span: &tracing::Span, headers: &http::HeaderMap) {
     }
 }
 
+/// The W3C `traceparent` that makes an upstream's spans children of `span` (when traces are on).
+pub fn traceparent(span: &tracing::Span) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    if !enabled() || span.is_disabled() {
+        return None;
+    }
+    let context = span.context();
+    let sc = context.span().span_context().clone();
+    sc.is_valid().then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            sc.trace_id(),
+            sc.span_id(),
+            sc.trace_flags().to_u8()
+        )
+    })
+}
+
 /// Sets attribute `key` on `span` (when traces are on).
 pub fn set(span: &tracing::Span, key: &'static str, value: impl Into<Value>) {
     if enabled() && !span.is_disabled() {
