@@ -154,17 +154,23 @@ fn hangups() -> tokio::sync::mpsc::Receiver<()> {
     rx
 }
 
-/// The digests of the config file and of the adapter files it names (`None` when unreadable).
-fn fingerprint(path: &Path) -> Vec<(PathBuf, Option<String>)> {
-    let digest = |p: &Path| {
-        std::fs::read(p)
-            .ok()
-            .map(|b| wasmgate_runtime::sha256_hex(&b))
-    };
-    let mut out = vec![(path.to_path_buf(), digest(path))];
+/// What identifies one watched file: its size and modification time, or for the config (small,
+/// and often rewritten in place) its digest. `None` when it cannot be read.
+type Stamp = Option<(u64, Option<std::time::SystemTime>, Option<String>)>;
+
+/// The stamps of the config file and of the adapter files it names. Adapter files are not
+/// hashed on every check (a Python adapter is tens of megabytes): a new build changes their
+/// size or modification time.
+fn fingerprint(path: &Path) -> Vec<(PathBuf, Stamp)> {
+    let meta = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.len(), m.modified().ok()));
+    let config = std::fs::read(path)
+        .ok()
+        .map(|b| (b.len() as u64, None, Some(wasmgate_runtime::sha256_hex(&b))));
+    let mut out = vec![(path.to_path_buf(), config)];
     if let Ok(config) = Config::load(path) {
         for adapter in &config.adapters {
-            out.push((adapter.path.clone(), digest(&adapter.path)));
+            let stamp = meta(&adapter.path).map(|(len, modified)| (len, modified, None));
+            out.push((adapter.path.clone(), stamp));
         }
     }
     out
