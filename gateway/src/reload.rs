@@ -162,7 +162,11 @@ type Stamp = Option<(u64, Option<std::time::SystemTime>, Option<String>)>;
 /// hashed on every check (a Python adapter is tens of megabytes): a new build changes their
 /// size or modification time.
 fn fingerprint(path: &Path) -> Vec<(PathBuf, Stamp)> {
-    let meta = |p: &Path| std::fs::metadata(p).ok().map(|m| (m.len(), m.modified().ok()));
+    let meta = |p: &Path| {
+        std::fs::metadata(p)
+            .ok()
+            .map(|m| (m.len(), m.modified().ok()))
+    };
     let config = std::fs::read(path)
         .ok()
         .map(|b| (b.len() as u64, None, Some(wasmgate_runtime::sha256_hex(&b))));
