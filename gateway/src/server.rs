@@ -364,16 +364,7 @@ where
     }
     let wrapped = attempt_fn(|d: &Deployment, mut call: CallOptions, request: &mut R| {
         call.metrics = Some(metrics.clone());
-        for (name, value) in client_headers {
-            // The deployment's own headers win over a client's.
-            if !call
-                .headers
-                .iter()
-                .any(|(n, _)| n.eq_ignore_ascii_case(name))
-            {
-                call.headers.push((name.clone(), value.clone()));
-            }
-        }
+        add_client_headers(&mut call, client_headers);
         request.set_model(&d.provider_model);
         let span = adapter_span(d, &*request);
         if let Some(parent) = crate::observe::otel::traceparent(&span) {
@@ -403,6 +394,19 @@ where
         r.routed(model, trace);
     }
     result
+}
+
+/// Adds the client's forwarded headers to a call; the deployment's own headers win.
+pub(crate) fn add_client_headers(call: &mut CallOptions, client_headers: &[(String, String)]) {
+    for (name, value) in client_headers {
+        if !call
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+        {
+            call.headers.push((name.clone(), value.clone()));
+        }
+    }
 }
 
 /// One chat call, answered whole.

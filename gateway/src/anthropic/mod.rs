@@ -104,15 +104,7 @@ async fn count_tokens_response(
     }
     let mut call = counter.call.clone();
     call.metrics = Some(metrics.clone());
-    for (name, value) in state.forward_headers.select(headers) {
-        if !call
-            .headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(&name))
-        {
-            call.headers.push((name, value));
-        }
-    }
+    crate::server::add_client_headers(&mut call, &state.forward_headers.select(headers));
     request.model.clone_from(&counter.provider_model);
     let tokens = counter
         .adapter

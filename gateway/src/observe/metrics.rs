@@ -14,7 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmgate_runtime::StatsSnapshot;
 
@@ -124,6 +124,8 @@ pub struct Metrics {
     retries: Family<ModelLabels, Counter>,
     fallbacks: Family<ModelLabels, Counter>,
     scraped: Arc<Mutex<Scraped>>,
+    /// Requests finished, and those of them with status 400 and above.
+    finished: [AtomicU64; 2],
 }
 
 /// Counters read from elsewhere at scrape time.
@@ -236,6 +238,7 @@ impl Metrics {
             retries: Family::default(),
             fallbacks: Family::default(),
             scraped: Arc::default(),
+            finished: Default::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -326,6 +329,10 @@ impl Metrics {
 
     /// Observes a finished request.
     pub fn observe(&self, f: &Finished) {
+        self.finished[0].fetch_add(1, Ordering::Relaxed);
+        if f.status >= 400 {
+            self.finished[1].fetch_add(1, Ordering::Relaxed);
+        }
         let model = f.model.clone().unwrap_or_default();
         let deployment = f.deployment.clone().unwrap_or_default();
         self.requests
@@ -405,24 +412,8 @@ impl Metrics {
 
     /// Requests finished so far, and how many of them failed (status 400 and above).
     pub fn totals(&self) -> (u64, u64) {
-        let mut text = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
-        let mut totals = (0, 0);
-        for line in text
-            .lines()
-            .filter(|l| l.starts_with("wasmgate_requests_total{"))
-        {
-            let n: u64 = line
-                .rsplit(' ')
-                .next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            totals.0 += n;
-            if line.contains("status=\"4") || line.contains("status=\"5") {
-                totals.1 += n;
-            }
-        }
-        totals
+        let [all, failed] = &self.finished;
+        (all.load(Ordering::Relaxed), failed.load(Ordering::Relaxed))
     }
 
     /// The OpenMetrics text of every metric, with `scraped` as the counters read from
