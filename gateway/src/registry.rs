@@ -1,6 +1,6 @@
 //! The loaded adapters and the deployments that route model names to them.
 
-use crate::builtin::{provider_alias, ProviderAlias, BUILTIN_ADAPTERS};
+use crate::builtin::{provider_alias, BuiltinAdapter, ProviderAlias, BUILTIN_ADAPTERS};
 use crate::config::HostCredential;
 use crate::config::{Config, ExternalAdapter, ModelDeployment};
 use crate::error::ApiError;
@@ -85,7 +85,9 @@ fn builtin_policy(adapter_hosts: &[String]) -> AdapterPolicy {
     }
 }
 
-fn external_policy(a: &ExternalAdapter) -> Result<AdapterPolicy, RegistryError> {
+/// The sandbox policy of an external adapter entry: its egress and credential rules, and its
+/// limits over the runtime's defaults.
+pub fn external_policy(a: &ExternalAdapter) -> Result<AdapterPolicy, RegistryError> {
     let parse = |hosts: &[String]| {
         hosts
             .iter()
@@ -117,8 +119,19 @@ fn external_policy(a: &ExternalAdapter) -> Result<AdapterPolicy, RegistryError> 
     })
 }
 
-/// Reads, checks and compiles an external adapter.
-async fn load_external(
+/// Compiles a built-in adapter. Built-in adapters are the project's own code: they may reach the
+/// hosts they declare, besides each call's `api_base`.
+pub async fn load_builtin(runtime: &Runtime, b: &BuiltinAdapter) -> Result<Adapter, RegistryError> {
+    let probe = runtime
+        .load_bytes(b.name, b.wasm.to_vec(), AdapterPolicy::default())
+        .await
+        .map_err(|e| RegistryError(format!("built-in adapter {}: {e}", b.name)))?;
+    Ok(probe.with_policy(builtin_policy(&probe.info().required_hosts)))
+}
+
+/// Reads, checks (its pinned sha256) and compiles an external adapter under its policy; `file`
+/// names the config in messages.
+pub async fn load_external(
     runtime: &Runtime,
     a: &ExternalAdapter,
     file: &str,
@@ -160,16 +173,10 @@ impl Registry {
     pub async fn load(runtime: &Runtime, config: &Config) -> Result<Registry, RegistryError> {
         let mut adapters = BTreeMap::new();
         for b in BUILTIN_ADAPTERS {
-            let probe = runtime
-                .load_bytes(b.name, b.wasm.to_vec(), AdapterPolicy::default())
-                .await
-                .map_err(|e| RegistryError(format!("built-in adapter {}: {e}", b.name)))?;
-            // Built-in adapters are the gateway's own code: they get the hosts they declare.
-            let adapter = probe.with_policy(builtin_policy(&probe.info().required_hosts));
             adapters.insert(
                 b.name.to_string(),
                 LoadedAdapter {
-                    adapter,
+                    adapter: load_builtin(runtime, b).await?,
                     source: "builtin".into(),
                 },
             );

@@ -158,11 +158,13 @@ pub fn sdk_venv(dir: &str, requirement: &str) -> std::path::PathBuf {
     python
 }
 
-/// Runs the Python script `script` (in tests/) with the venv's `python` and `env`, and asserts
-/// it printed `OK` (each script exits non-zero naming the first broken expectation).
+/// Runs the Python script `script` (in the repository's `tests/sdk/`, beside the other suites
+/// that drive wasmgate from outside) with the venv's `python` and `env`, and asserts it printed
+/// `OK` (each script exits non-zero naming the first broken expectation).
 pub async fn run_sdk_script(python: &std::path::Path, script: &str, env: &[(&str, String)]) {
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+    let script = wasmgate_test_support::workspace_root()
         .join("tests")
+        .join("sdk")
         .join(script);
     let mut command = tokio::process::Command::new(python);
     command.arg(&script).envs(env.iter().map(|(k, v)| (*k, v)));
