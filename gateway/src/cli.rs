@@ -43,6 +43,23 @@ pub enum AdaptersAction {
         /// The component file.
         file: PathBuf,
     },
+    /// Run the standard adapter suite against a component with a loopback fixture that speaks
+    /// its wire format (info, chat, stream, tools, embeddings, error mapping, sandbox limits,
+    /// imports) and print a pass/fail table; exits non-zero when a check fails.
+    #[command(
+        after_help = "Examples:\n  wasmgate adapters test acme.wasm\n  wasmgate adapters test acme.wasm --wire anthropic --model claude-text"
+    )]
+    Test {
+        /// The component file.
+        file: PathBuf,
+        /// The model name for the chat checks (default: the wire's).
+        #[arg(long)]
+        model: Option<String>,
+        /// The wire format to test against: openai, anthropic, azure, gemini, cohere, ollama,
+        /// vertex_ai, bedrock or offline (default: guessed from the adapter's info()).
+        #[arg(long)]
+        wire: Option<String>,
+    },
 }
 
 /// Subcommands.
@@ -62,7 +79,7 @@ pub enum Command {
     CheckConfig(CheckConfigArgs),
     /// List built-in and configured adapters: version, capabilities, sha256, egress grants.
     #[command(
-        after_help = "Examples:\n  wasmgate adapters\n  wasmgate adapters -c config.yaml\n  wasmgate adapters inspect acme.wasm"
+        after_help = "Examples:\n  wasmgate adapters\n  wasmgate adapters -c config.yaml\n  wasmgate adapters inspect acme.wasm\n  wasmgate adapters test acme.wasm"
     )]
     Adapters {
         /// A config file whose adapters to include.
@@ -193,6 +210,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             action: Some(AdaptersAction::Inspect { file }),
             ..
         } => inspect(&file).await,
+        Command::Adapters {
+            action: Some(AdaptersAction::Test { file, model, wire }),
+            ..
+        } => test_adapter(&file, crate::testkit::Options { wire, model }).await,
         Command::Adapters { config, .. } => {
             let config = load_config(config.as_ref())?;
             let runtime = Runtime::new(RuntimeConfig::default())?;
@@ -202,6 +223,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// `wasmgate adapters test FILE`.
+async fn test_adapter(
+    file: &std::path::Path,
+    options: crate::testkit::Options,
+) -> anyhow::Result<()> {
+    let runtime = Runtime::new(RuntimeConfig::default())?;
+    let bytes =
+        std::fs::read(file).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    let label = file
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let report = crate::testkit::run(&runtime, &label, bytes, &options).await;
+    print!("{}", report.table());
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(anyhow::anyhow!(
+            "{} failed the adapter suite",
+            file.display()
+        ))
     }
 }
 

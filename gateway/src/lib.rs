@@ -27,6 +27,7 @@ pub mod responses;
 pub mod router;
 pub mod scaffold;
 pub mod server;
+pub mod testkit;
 pub mod wire;
 
 pub use gateway::{Gateway, GatewayOptions};

@@ -46,6 +46,7 @@
 //! kind of failure.
 
 mod adapter;
+mod ambient;
 mod bindings;
 mod cache;
 mod credential;
@@ -104,6 +105,18 @@ pub fn chat_request(model: &str) -> ChatRequest {
         reasoning_effort: None,
         include_usage: false,
         extra: None,
+    }
+}
+
+/// A chat request for `model` holding one user message, `text`.
+pub fn user_request(model: &str, text: &str) -> ChatRequest {
+    ChatRequest {
+        messages: vec![Message {
+            role: Role::User,
+            content: Some(types::MessageContent::Text(text.to_string())),
+            ..empty_message()
+        }],
+        ..chat_request(model)
     }
 }
 

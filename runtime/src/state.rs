@@ -75,6 +75,11 @@ impl CallState {
         store.epoch_deadline_callback(Self::on_epoch_tick);
     }
 
+    /// Counts a refused attempt to open a socket outside `wasi:http`.
+    pub(crate) fn socket_refused(&self) {
+        self.egress.stats.refused("socket");
+    }
+
     /// Starts a new CPU budget (each stream `next` gets its own).
     pub(crate) fn reset_cpu(&mut self) {
         self.cpu_ticks = 0;

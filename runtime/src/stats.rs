@@ -17,6 +17,7 @@ pub const REFUSAL_REASONS: &[&str] = &[
     "no_signing_credential",
     "bad_signing_request",
     "ssrf",
+    "socket",
 ];
 
 /// Why the sandbox stopped a call, as a short metric label.
@@ -41,7 +42,7 @@ pub fn refusal_reason(r: &Refusal) -> &'static str {
 pub struct AdapterStats {
     instantiations: AtomicU64,
     stops: [AtomicU64; 4],
-    refusals: [AtomicU64; 9],
+    refusals: [AtomicU64; 10],
 }
 
 /// The counters at one moment.

@@ -377,6 +377,13 @@ async fn filesystem_and_socket_imports_are_linked_without_capability() {
         Some(std::io::ErrorKind::WouldBlock),
         "nothing connected to the watched listener"
     );
+    // Each socket it tried to open (two TCP, one UDP) was refused before any host socket
+    // existed, and counted.
+    let refused = adapter.stats().refusals;
+    assert!(
+        refused.contains(&("socket", 3)),
+        "socket refusals counted: {refused:?}"
+    );
 }
 
 #[tokio::test]

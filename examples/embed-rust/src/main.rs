@@ -11,12 +11,10 @@
 
 use futures::StreamExt;
 use std::time::Duration;
-use wasmgate_runtime::types::{
-    ChatRequest, EmbeddingInput, EmbeddingRequest, EmbeddingVector, ErrorKind, Message,
-    MessageContent, Role,
-};
+use wasmgate_runtime::types::{EmbeddingInput, EmbeddingRequest, EmbeddingVector, ErrorKind};
 use wasmgate_runtime::{
-    Adapter, AdapterPolicy, CallError, CallOptions, Limits, Runtime, RuntimeConfig, Secret,
+    user_request, Adapter, AdapterPolicy, CallError, CallOptions, Limits, Runtime, RuntimeConfig,
+    Secret,
 };
 
 #[tokio::main]
@@ -65,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
             timeout: Some(Duration::from_millis(1500)),
             ..call.clone()
         };
-        match adapter.chat(&quick, &user(model, "Hi")).await {
+        match adapter.chat(&quick, &user_request(model, "Hi")).await {
             Ok(answer) => println!("{model}: unexpected answer {answer:?}"),
             Err(e) => println!("{model}: {}", what_to_do(&e)),
         }
@@ -73,20 +71,10 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A one-message chat request.
-fn user(model: &str, text: &str) -> ChatRequest {
-    ChatRequest {
-        messages: vec![Message {
-            role: Role::User,
-            content: Some(MessageContent::Text(text.into())),
-            ..wasmgate_runtime::empty_message()
-        }],
-        ..wasmgate_runtime::chat_request(model)
-    }
-}
-
 async fn chat(adapter: &Adapter, call: &CallOptions) -> anyhow::Result<()> {
-    let answer = adapter.chat(call, &user("gpt-4o-mini", "Hello!")).await?;
+    let answer = adapter
+        .chat(call, &user_request("gpt-4o-mini", "Hello!"))
+        .await?;
     let text = answer.choices[0]
         .message
         .content
@@ -98,7 +86,7 @@ async fn chat(adapter: &Adapter, call: &CallOptions) -> anyhow::Result<()> {
 }
 
 async fn stream(adapter: &Adapter, call: &CallOptions) -> anyhow::Result<()> {
-    let mut request = user("gpt-4o-mini", "Stream to me");
+    let mut request = user_request("gpt-4o-mini", "Stream to me");
     request.include_usage = true;
     // The instance lives as long as the stream; dropping it cancels the call.
     let mut chunks = adapter.chat_stream(call, &request).await?;

@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::time::Duration;
-use wasmgate_runtime::types::{ChatRequest, Message, MessageContent, Role};
+use wasmgate_runtime::types::ChatRequest;
 use wasmgate_runtime::{Adapter, AdapterPolicy, CallOptions, Runtime, RuntimeConfig};
 use wasmgate_test_support::{guest_wasm, workspace_root};
 
@@ -26,14 +26,7 @@ pub async fn load(runtime: &Runtime, name: &str, policy: AdapterPolicy) -> Adapt
 
 /// A one-message chat request.
 pub fn user(model: &str, text: &str) -> ChatRequest {
-    ChatRequest {
-        messages: vec![Message {
-            role: Role::User,
-            content: Some(MessageContent::Text(text.into())),
-            ..wasmgate_runtime::empty_message()
-        }],
-        ..wasmgate_runtime::chat_request(model)
-    }
+    wasmgate_runtime::user_request(model, text)
 }
 
 /// Call options with settings.
