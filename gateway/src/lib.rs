@@ -18,6 +18,7 @@ pub mod error;
 pub mod front;
 pub mod gateway;
 pub mod headers;
+pub mod keys;
 pub mod logging;
 pub mod observe;
 pub mod pricing;

@@ -1,0 +1,168 @@
+//! The key database on an embedded SQLite file: the lifecycle of a key, spend and budget
+//! periods, and that only the key's hash is stored.
+
+use serde_json::json;
+use wasmgate::keys::{self, KeySpec, KeyStore, SpendEntry, StoreError};
+
+fn spec(body: serde_json::Value, now: i64) -> KeySpec {
+    KeySpec::parse(&body, now).unwrap().spec
+}
+
+async fn sqlite() -> (KeyStore, std::path::PathBuf) {
+    let dir = wasmgate_test_support::workspace_root()
+        .join("target")
+        .join("tmp")
+        .join(format!("keys-{}-{}", std::process::id(), rand_suffix()));
+    let file = dir.join("wasmgate.db");
+    let store = KeyStore::open(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    (store, file)
+}
+
+fn rand_suffix() -> String {
+    keys::generate_key()[3..11].to_string()
+}
+
+#[tokio::test]
+async fn a_key_from_creation_to_deletion() {
+    let (store, file) = sqlite().await;
+    let now = 1_800_000_000;
+    let key = keys::generate_key();
+    assert!(key.starts_with("sk-") && key.len() > 40);
+    let token = keys::token_of(&key);
+    let created = store
+        .insert(
+            &token,
+            &keys::preview_of(&key),
+            &spec(
+                json!({"key_alias": "team-a", "models": ["gpt-4o"], "max_budget": 1.0,
+                       "budget_duration": "1d", "rpm_limit": 10, "metadata": {"team": "a"},
+                       "duration": "30d"}),
+                now,
+            ),
+            now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.models, ["gpt-4o"]);
+    assert_eq!(created.budget_reset_at, Some(now + 86_400));
+    assert_eq!(created.expires, Some(now + 30 * 86_400));
+    assert_eq!(created.spend, 0.0);
+    assert_eq!(created.metadata["team"], "a");
+    assert!(created.key_preview.ends_with(&key[key.len() - 4..]));
+
+    // The database holds the hash, never the key.
+    drop(store);
+    let bytes = std::fs::read(&file).unwrap();
+    let haystack = String::from_utf8_lossy(&bytes);
+    assert!(
+        !haystack.contains(&key),
+        "the key itself is in the database file"
+    );
+    assert!(haystack.contains(&token));
+    let store = KeyStore::open(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+
+    // A second key may not take the alias.
+    let other = keys::token_of(&keys::generate_key());
+    let taken = store
+        .insert(
+            &other,
+            "sk-…x",
+            &spec(json!({"key_alias": "team-a"}), now),
+            now,
+        )
+        .await;
+    assert!(matches!(taken, Err(StoreError::AliasTaken(a)) if a == "team-a"));
+
+    let updated = store
+        .update(
+            &token,
+            &spec(json!({"rpm_limit": 20, "models": []}), now + 5),
+            now + 5,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.rpm_limit, Some(20));
+    assert!(updated.models.is_empty());
+    assert_eq!(
+        updated.max_budget,
+        Some(1.0),
+        "fields not in the update stay"
+    );
+    assert_eq!(updated.updated_at, now + 5);
+
+    for (i, cost) in [0.25, 0.5].into_iter().enumerate() {
+        store
+            .record_spend(&SpendEntry {
+                request_id: format!("req-{i}"),
+                token: token.clone(),
+                model: "gpt-4o".into(),
+                spend: cost,
+                prompt_tokens: 10,
+                completion_tokens: 5,
+                started_at: now + 10 + i as i64,
+            })
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.get(&token).await.unwrap().unwrap().spend, 0.75);
+    let logs = store.spend_logs(Some(&token), 10).await.unwrap();
+    assert_eq!(
+        logs.iter()
+            .map(|l| l.request_id.as_str())
+            .collect::<Vec<_>>(),
+        ["req-1", "req-0"]
+    );
+    assert_eq!(store.spend_logs(None, 1).await.unwrap().len(), 1);
+
+    // The period ends: spend back to zero, next reset one period later.
+    assert_eq!(store.reset_due_budgets(now + 100).await.unwrap(), 0);
+    assert_eq!(store.reset_due_budgets(now + 86_400).await.unwrap(), 1);
+    let reset = store.get(&token).await.unwrap().unwrap();
+    assert_eq!(reset.spend, 0.0);
+    assert_eq!(reset.budget_reset_at, Some(now + 2 * 86_400));
+
+    assert_eq!(store.list().await.unwrap().len(), 1);
+    assert!(store.delete(&token).await.unwrap());
+    assert!(!store.delete(&token).await.unwrap());
+    assert!(store.get(&token).await.unwrap().is_none());
+    assert!(store.spend_logs(Some(&token), 10).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn sql_looking_values_are_data() {
+    let (store, _) = sqlite().await;
+    let now = 1_800_000_000;
+    let alias = "x'; DROP TABLE wasmgate_keys; --";
+    let token = keys::token_of("sk-' OR '1'='1");
+    store
+        .insert(
+            &token,
+            "sk-…1'",
+            &spec(json!({"key_alias": alias, "models": ["a\"); --"]}), now),
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(store.get("' OR '1'='1").await.unwrap().is_none());
+    let found = store.by_alias(alias).await.unwrap().unwrap();
+    assert_eq!(found.models, ["a\"); --"]);
+    assert_eq!(
+        store.list().await.unwrap().len(),
+        1,
+        "the table is still there"
+    );
+}
+
+#[tokio::test]
+async fn an_unsupported_database_url_is_refused() {
+    let err = KeyStore::open("mysql://localhost/db").await.err().unwrap();
+    assert!(
+        err.to_string().contains("sqlite://PATH or postgres://"),
+        "{err}"
+    );
+}
