@@ -1,32 +1,73 @@
-//! The key database on an embedded SQLite file: the lifecycle of a key, spend and budget
-//! periods, and that only the key's hash is stored.
+//! The key database on both backends: an embedded SQLite file and a real Postgres server
+//! (`scripts/services.sh start`, which `.ci/run` runs, sets `WASMGATE_TEST_POSTGRES_URL`). The
+//! lifecycle of a key, spend and budget periods, SQL-looking values, and that only the key's
+//! hash is stored.
 
 use serde_json::json;
+use sqlx::Row;
 use wasmgate::keys::{self, KeySpec, KeyStore, SpendEntry, StoreError};
 
 fn spec(body: serde_json::Value, now: i64) -> KeySpec {
     KeySpec::parse(&body, now).unwrap().spec
 }
 
-async fn sqlite() -> (KeyStore, std::path::PathBuf) {
-    let dir = wasmgate_test_support::workspace_root()
+fn unique() -> String {
+    keys::token_of(&keys::generate_key())[..12].to_string()
+}
+
+/// A fresh SQLite file's URL.
+fn sqlite_url() -> String {
+    let file = wasmgate_test_support::workspace_root()
         .join("target")
         .join("tmp")
-        .join(format!("keys-{}-{}", std::process::id(), rand_suffix()));
-    let file = dir.join("wasmgate.db");
-    let store = KeyStore::open(&format!("sqlite://{}", file.display()))
+        .join(format!("keys-{}", unique()))
+        .join("wasmgate.db");
+    format!("sqlite://{}", file.display())
+}
+
+/// A fresh database on the test Postgres server. In CI the server must be there; elsewhere the
+/// Postgres half is skipped with a note when `WASMGATE_TEST_POSTGRES_URL` is unset.
+async fn postgres_url() -> Option<String> {
+    let Ok(base) = std::env::var("WASMGATE_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs Postgres: start it with scripts/services.sh"
+        );
+        eprintln!("WASMGATE_TEST_POSTGRES_URL is unset: the Postgres half is skipped");
+        return None;
+    };
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&base)
+        .await
+        .expect("the test Postgres");
+    let name = format!("keys_{}", unique());
+    // The name is made here, of hex digits only.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
         .await
         .unwrap();
-    (store, file)
+    let (server, _) = base.rsplit_once('/').unwrap();
+    Some(format!("{server}/{name}"))
 }
 
-fn rand_suffix() -> String {
-    keys::generate_key()[3..11].to_string()
+/// Every stored text of the keys table, as one string: what someone holding the database reads.
+async fn stored_text(url: &str) -> String {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+    }
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let rows = sqlx::query(
+        "SELECT token || coalesce(key_alias, '') || key_preview || models || metadata AS t \
+         FROM wasmgate_keys",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    rows.iter().map(|r| r.get::<String, _>("t")).collect()
 }
 
-#[tokio::test]
-async fn a_key_from_creation_to_deletion() {
-    let (store, file) = sqlite().await;
+async fn lifecycle(url: &str) {
+    let store = KeyStore::open(url).await.unwrap();
     let now = 1_800_000_000;
     let key = keys::generate_key();
     assert!(key.starts_with("sk-") && key.len() > 40);
@@ -54,16 +95,10 @@ async fn a_key_from_creation_to_deletion() {
 
     // The database holds the hash, never the key.
     drop(store);
-    let bytes = std::fs::read(&file).unwrap();
-    let haystack = String::from_utf8_lossy(&bytes);
-    assert!(
-        !haystack.contains(&key),
-        "the key itself is in the database file"
-    );
-    assert!(haystack.contains(&token));
-    let store = KeyStore::open(&format!("sqlite://{}", file.display()))
-        .await
-        .unwrap();
+    let stored = stored_text(url).await;
+    assert!(!stored.contains(&key), "the key itself is in the database");
+    assert!(stored.contains(&token));
+    let store = KeyStore::open(url).await.unwrap();
 
     // A second key may not take the alias.
     let other = keys::token_of(&keys::generate_key());
@@ -134,8 +169,19 @@ async fn a_key_from_creation_to_deletion() {
 }
 
 #[tokio::test]
-async fn sql_looking_values_are_data() {
-    let (store, _) = sqlite().await;
+async fn a_key_from_creation_to_deletion_on_sqlite() {
+    lifecycle(&sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn a_key_from_creation_to_deletion_on_postgres() {
+    if let Some(url) = postgres_url().await {
+        lifecycle(&url).await;
+    }
+}
+
+async fn sql_looking_values(url: &str) {
+    let store = KeyStore::open(url).await.unwrap();
     let now = 1_800_000_000;
     let alias = "x'; DROP TABLE wasmgate_keys; --";
     let token = keys::token_of("sk-' OR '1'='1");
@@ -156,6 +202,32 @@ async fn sql_looking_values_are_data() {
         1,
         "the table is still there"
     );
+}
+
+#[tokio::test]
+async fn sql_looking_values_are_data_on_sqlite() {
+    sql_looking_values(&sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn sql_looking_values_are_data_on_postgres() {
+    if let Some(url) = postgres_url().await {
+        sql_looking_values(&url).await;
+    }
+}
+
+#[tokio::test]
+async fn a_reopened_database_keeps_its_keys() {
+    let url = sqlite_url();
+    let token = keys::token_of("sk-reopen");
+    KeyStore::open(&url)
+        .await
+        .unwrap()
+        .insert(&token, "sk-…open", &spec(json!({}), 1), 1)
+        .await
+        .unwrap();
+    let again = KeyStore::open(&url).await.unwrap();
+    assert!(again.get(&token).await.unwrap().is_some());
 }
 
 #[tokio::test]
