@@ -582,16 +582,9 @@ impl ChatApi for ChatCompletions {
         match step {
             StreamStep::Batch(batch) => {
                 for chunk in batch {
-                    let mut json = wire::chat_chunk_json(chunk, &self.model);
-                    if !self.usage && chunk.usage.is_some() {
-                        if chunk.choices.is_empty() {
-                            continue;
-                        }
-                        if let Some(fields) = json.as_object_mut() {
-                            fields.remove("usage");
-                        }
+                    if let Some(json) = wire::client_chunk_json(chunk, &self.model, self.usage) {
+                        write_sse_event(out, &json);
                     }
-                    write_sse_event(out, &json);
                 }
             }
             StreamStep::Failed(error) => write_sse_event(out, &error.body()),

@@ -716,6 +716,22 @@ pub fn chat_chunk_json(c: &ChatChunk, model: &str) -> Value {
     with_extra(out, &c.extra)
 }
 
+/// A chunk as the client sees it: a chunk carrying the adapter's usage loses it, and a
+/// usage-only chunk is left out (`None`), unless the client asked for usage
+/// (`stream_options.include_usage`).
+pub fn client_chunk_json(c: &ChatChunk, model: &str, include_usage: bool) -> Option<Value> {
+    let mut json = chat_chunk_json(c, model);
+    if !include_usage && c.usage.is_some() {
+        if c.choices.is_empty() {
+            return None;
+        }
+        if let Some(fields) = json.as_object_mut() {
+            fields.remove("usage");
+        }
+    }
+    Some(json)
+}
+
 /// A parsed `/v1/embeddings` request.
 pub struct EmbeddingCall {
     /// The model name the client asked for.

@@ -41,8 +41,8 @@ pub fn refusal_reason(r: &Refusal) -> &'static str {
 #[derive(Debug, Default)]
 pub struct AdapterStats {
     instantiations: AtomicU64,
-    stops: [AtomicU64; 4],
-    refusals: [AtomicU64; 10],
+    stops: [AtomicU64; STOP_CAUSES.len()],
+    refusals: [AtomicU64; REFUSAL_REASONS.len()],
 }
 
 /// The counters at one moment.

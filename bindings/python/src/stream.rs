@@ -40,18 +40,7 @@ impl Stream {
                 Some(Ok(batch)) => {
                     let json: Vec<serde_json::Value> = batch
                         .iter()
-                        .filter(|c| {
-                            self.include_usage || c.usage.is_none() || !c.choices.is_empty()
-                        })
-                        .map(|c| {
-                            let mut v = wire::chat_chunk_json(c, &self.model);
-                            if !self.include_usage {
-                                if let Some(fields) = v.as_object_mut() {
-                                    fields.remove("usage");
-                                }
-                            }
-                            v
-                        })
+                        .filter_map(|c| wire::client_chunk_json(c, &self.model, self.include_usage))
                         .collect();
                     Ok(Some(serde_json::Value::from(json).to_string()))
                 }
@@ -63,10 +52,16 @@ impl Stream {
     fn close(&self, py: Python<'_>) {
         py.detach(|| {
             let open = self.chunks.lock().unwrap_or_else(|e| e.into_inner()).take();
-            // The instance is dropped inside the runtime: its tasks belong there.
-            let _inside = self.shared.tokio.enter();
-            drop(open);
+            self.release(open);
         })
+    }
+}
+
+impl Stream {
+    /// Drops the adapter's instance inside the runtime its tasks belong to.
+    fn release(&self, open: Option<ChatStream>) {
+        let _inside = self.shared.tokio.enter();
+        drop(open);
     }
 }
 
@@ -77,7 +72,6 @@ impl Drop for Stream {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        let _inside = self.shared.tokio.enter();
-        drop(open);
+        self.release(open);
     }
 }

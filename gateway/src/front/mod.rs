@@ -2,7 +2,7 @@
 //! idle and body timeouts, a connection cap, header sizes, HTTP/2 streams and resets),
 //! terminates TLS when configured, and shuts down gracefully.
 
-mod der;
+pub(crate) mod der;
 mod idle;
 mod tls;
 

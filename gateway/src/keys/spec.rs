@@ -252,13 +252,7 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     if c.next().is_some() || h > 23 || mi > 59 || s > 60 {
         return None;
     }
-    // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
-    let y = if mo <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if mo > 2 { mo - 3 } else { mo + 9 }) + 2) / 5 + da - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
+    let days = crate::front::der::days_from_civil(y, mo, da);
     Some(days * 86_400 + h * 3600 + mi * 60 + s - offset)
 }
 

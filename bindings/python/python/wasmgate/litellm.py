@@ -182,7 +182,7 @@ class WasmProvider(CustomLLM):
         return to_litellm(error, model, self.provider)
 
     @staticmethod
-    def _model_response(answer: Dict[str, Any], model_response: Optional[litellm.ModelResponse]) -> litellm.ModelResponse:
+    def _model_response(answer: Dict[str, Any]) -> litellm.ModelResponse:
         answer.setdefault("created", int(time.time()))
         return litellm.ModelResponse(**answer)
 
@@ -197,7 +197,7 @@ class WasmProvider(CustomLLM):
                                        **self._options(api_base, api_key, timeout, headers))
         except errors.WasmgateError as e:
             raise self._raise(e, model) from None
-        return self._model_response(answer, model_response)
+        return self._model_response(answer)
 
     async def acompletion(self, model: str, messages: list, api_base: Optional[str] = None,
                           api_key: Optional[str] = None, optional_params: Optional[dict] = None,
@@ -209,7 +209,7 @@ class WasmProvider(CustomLLM):
                                               **self._options(api_base, api_key, timeout, headers))
         except errors.WasmgateError as e:
             raise self._raise(e, model) from None
-        return self._model_response(answer, model_response)
+        return self._model_response(answer)
 
     def streaming(self, model: str, messages: list, api_base: Optional[str] = None, api_key: Optional[str] = None,
                   optional_params: Optional[dict] = None, timeout: Any = None, headers: Any = None,
