@@ -4,6 +4,7 @@
 //! load, this minute's error rate).
 
 use crate::error::ApiError;
+use crate::keys::Caller;
 use crate::registry::{Deployment, LoadedAdapter};
 use crate::router::Router;
 use crate::server::{authorize, AppState};
@@ -191,21 +192,31 @@ fn deployment_json(model: &str, d: &Deployment, router: &Router) -> Value {
     })
 }
 
-/// The admin API needs a master key, and a master key is set.
-fn authorize_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    if state.master_key.is_none() {
-        return Err(ApiError::new(
+/// 403: a route that needs the master key on a gateway without one.
+pub(crate) fn no_master_key() -> ApiError {
+    ApiError::new(
+        http::StatusCode::FORBIDDEN,
+        "permission_error",
+        "this route is available only with a master key: set general_settings.master_key",
+    )
+}
+
+/// The admin and key routes need the master key (and a master key is set).
+pub(crate) async fn authorize_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    match authorize(state, headers).await? {
+        Caller::Master => Ok(()),
+        Caller::Open => Err(no_master_key()),
+        Caller::Key(_) => Err(ApiError::new(
             http::StatusCode::FORBIDDEN,
             "permission_error",
-            "the admin API is available only with a master key: set general_settings.master_key",
-        ));
+            "this route needs the master key; a virtual key may not use it",
+        )),
     }
-    authorize(state, headers)
 }
 
 /// `GET /admin/adapters`.
 pub async fn adapters(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Err(e) = authorize_admin(&state, &headers) {
+    if let Err(e) = authorize_admin(&state, &headers).await {
         return e.into_response();
     }
     let data: Vec<AdapterSummary> = state
@@ -219,7 +230,7 @@ pub async fn adapters(State(state): State<Arc<AppState>>, headers: HeaderMap) ->
 
 /// `GET /admin/deployments`.
 pub async fn deployments(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if let Err(e) = authorize_admin(&state, &headers) {
+    if let Err(e) = authorize_admin(&state, &headers).await {
         return e.into_response();
     }
     let data: Vec<Value> = state

@@ -148,13 +148,13 @@ async fn completions_response(
     body: Body,
     metrics: &Arc<CallMetrics>,
 ) -> Result<Response, ApiError> {
-    authorize(state, headers)?;
+    let caller = authorize(state, headers).await?;
     let json = read_json(state, headers, body).await?;
     let call = wire::chat_call(&as_chat(&json)?)?;
     let api = TextCompletions {
         model: call.model.clone(),
     };
-    route_chat(state, headers, call, metrics, api).await
+    route_chat(state, &caller, headers, call, metrics, api).await
 }
 
 /// `text_completion` answers and stream events, ending in `data: [DONE]`.

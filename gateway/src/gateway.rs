@@ -59,6 +59,7 @@ pub struct Gateway {
     /// Whether it serves HTTPS.
     pub tls: bool,
     reloader: Arc<crate::reload::Reloader>,
+    keys: Arc<crate::keys::KeyService>,
     watcher: Option<tokio::task::JoinHandle<()>>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -112,7 +113,18 @@ impl Gateway {
             addr: options.listen,
             source,
         })?;
+        let keys = Arc::new(crate::keys::KeyService::new(
+            config.database_url.as_ref().map(|u| u.expose().to_string()),
+        ));
+        if config.database_url.is_some() {
+            // A database that is down does not stop the gateway: the master key works, and
+            // virtual keys get 503 until the database answers.
+            if let Err(e) = keys.open().await {
+                tracing::error!("{e}; virtual keys are answered 503 until it opens");
+            }
+        }
         let shared = crate::reload::Kept {
+            keys: keys.clone(),
             metrics: Arc::new(crate::observe::Metrics::new()),
             responses: Arc::new(ResponseStore::new(
                 config.server.responses_ttl.unwrap_or(store::DEFAULT_TTL),
@@ -170,6 +182,7 @@ impl Gateway {
             front: stats,
             tls,
             reloader,
+            keys,
             watcher,
             stop: Some(stop),
             task,
@@ -197,9 +210,11 @@ impl Gateway {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        (&mut self.task)
+        let served = (&mut self.task)
             .await
-            .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        flush_spend(&self.keys).await;
+        served
     }
 
     /// Serves until the task ends (after [`Gateway::shutdown`] or a fatal error).
@@ -208,11 +223,14 @@ impl Gateway {
             stop,
             task,
             watcher,
+            keys,
             ..
         } = self;
         let _keep_open = stop;
         let _watching = watcher;
-        task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)))
+        let served = task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
+        flush_spend(&keys).await;
+        served
     }
 
     /// Sends the stop signal without waiting.
@@ -220,5 +238,15 @@ impl Gateway {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// Writes the spend still queued (bounded: the database may be gone).
+async fn flush_spend(keys: &crate::keys::KeyService) {
+    if tokio::time::timeout(Duration::from_secs(10), keys.flush())
+        .await
+        .is_err()
+    {
+        tracing::error!("the key database did not take the last spend entries within 10 s");
     }
 }

@@ -6,7 +6,7 @@
 //! is refused with the reason logged, and the current one keeps serving.
 //!
 //! What a reload does not change (it needs a restart): the listen address, TLS and the front
-//! door's limits, the response store's size and TTL.
+//! door's limits, the response store's size and TTL, the key database (`database_url`).
 
 use crate::config::Config;
 use crate::observe::Metrics;
@@ -29,6 +29,8 @@ pub struct Kept {
     pub router: RouterParts,
     /// The front door's body timeout.
     pub body_timeout: Duration,
+    /// Virtual keys (their database, cache and counters).
+    pub keys: Arc<crate::keys::KeyService>,
 }
 
 impl Kept {
@@ -46,6 +48,7 @@ impl Kept {
             body_timeout: self.body_timeout,
             responses: self.responses.clone(),
             metrics: self.metrics.clone(),
+            keys: self.keys.clone(),
         })
     }
 }

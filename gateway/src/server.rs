@@ -3,6 +3,7 @@
 
 use crate::error::ApiError;
 use crate::headers::{add_upstream_headers, ForwardRule};
+use crate::keys::Caller;
 use crate::registry::{Deployment, Registry};
 use crate::router::{AttemptFuture, Failed, Lease, Routed, Router as ModelRouter, Trace};
 use crate::wire;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub responses: Arc<crate::responses::ResponseStore>,
     /// Prometheus metrics.
     pub metrics: Arc<crate::observe::Metrics>,
+    /// Virtual keys issued under the master key.
+    pub keys: Arc<crate::keys::KeyService>,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -89,6 +92,12 @@ pub fn router(live: Live) -> Router {
         .route("/metrics", get(metrics))
         .route("/admin/adapters", get(crate::admin::adapters))
         .route("/admin/deployments", get(crate::admin::deployments))
+        .route("/key/generate", post(crate::keys::routes::generate))
+        .route("/key/update", post(crate::keys::routes::update))
+        .route("/key/delete", post(crate::keys::routes::delete))
+        .route("/key/info", get(crate::keys::routes::info))
+        .route("/key/list", get(crate::keys::routes::list))
+        .route("/spend/logs", get(crate::keys::routes::spend_logs))
         .route("/v1/chat/completions", post(chat))
         .route("/chat/completions", post(chat))
         .route("/v1/messages", post(crate::anthropic::messages))
@@ -171,13 +180,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Checks the master key: `Authorization: Bearer <key>`, or `x-api-key: <key>` as Anthropic's
-/// clients send it.
-pub(crate) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(key) = &state.master_key else {
-        return Ok(());
-    };
-    let presented = headers
+/// The key a client presented: `Authorization: Bearer <key>`, or `x-api-key: <key>` as
+/// Anthropic's clients send it.
+fn presented_key(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get(http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -185,11 +191,19 @@ pub(crate) fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Api
                 .or_else(|| v.strip_prefix("bearer "))
         })
         .or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok()))
-        .map(str::trim);
-    match presented {
-        Some(p) if constant_time_eq(p.as_bytes(), key.expose().as_bytes()) => Ok(()),
-        Some(_) => Err(ApiError::unauthorized("invalid API key")),
-        None => Err(ApiError::unauthorized(
+        .map(str::trim)
+}
+
+/// Who is calling: anyone when no master key is set; else the master key, or a virtual key
+/// issued under it (unknown or expired keys get 401).
+pub(crate) async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let Some(master) = &state.master_key else {
+        return Ok(Caller::Open);
+    };
+    match presented_key(headers) {
+        Some(p) if constant_time_eq(p.as_bytes(), master.expose().as_bytes()) => Ok(Caller::Master),
+        Some(p) if !p.is_empty() => state.keys.authenticate(p).await.map(Caller::Key),
+        _ => Err(ApiError::unauthorized(
             "missing API key: send `Authorization: Bearer <key>`",
         )),
     }
@@ -347,6 +361,7 @@ fn adapter_span<R: ProviderRequest>(d: &Deployment, request: &R) -> tracing::Spa
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn with_router<R: ProviderRequest + Send, T: 'static, F>(
     state: &AppState,
+    caller: &Caller,
     model: &str,
     stream: bool,
     fallbacks: Option<Vec<String>>,
@@ -362,6 +377,20 @@ where
     if let Some(r) = &record {
         r.attach(metrics);
     }
+    // Held by the request's record until its response ends (streams included); without a
+    // record, until this call returns.
+    let _admission = match state.keys.admit(caller, model) {
+        Ok(admission) => match &record {
+            Some(r) => r.admit(admission),
+            None => admission,
+        },
+        Err(error) => {
+            return Err(Failed {
+                error,
+                trace: Trace::default(),
+            })
+        }
+    };
     let wrapped = attempt_fn(|d: &Deployment, mut call: CallOptions, request: &mut R| {
         call.metrics = Some(metrics.clone());
         add_client_headers(&mut call, client_headers);
@@ -545,7 +574,7 @@ async fn chat(State(state): Shared, headers: HeaderMap, body: Body) -> Response 
     let started = Instant::now();
     let metrics = Arc::new(CallMetrics::default());
     let result = async {
-        authorize(&state, &headers)?;
+        let caller = authorize(&state, &headers).await?;
         let json = read_json(&state, &headers, body).await?;
         let mut call = wire::chat_call(&json)?;
         // Usage is always asked of the adapter (for cost and limits); the client gets the
@@ -555,7 +584,7 @@ async fn chat(State(state): Shared, headers: HeaderMap, body: Body) -> Response 
             usage: call.request.include_usage,
         };
         call.request.include_usage = call.stream;
-        route_chat(&state, &headers, call, &metrics, api).await
+        route_chat(&state, &caller, &headers, call, &metrics, api).await
     }
     .await;
     finish("chat", result, started, &metrics)
@@ -609,6 +638,7 @@ pub(crate) trait ChatApi: Send + 'static {
 /// batch arrived before the response head, so a failure before it keeps its status code.
 pub(crate) async fn route_chat<A: ChatApi>(
     state: &AppState,
+    caller: &Caller,
     headers: &HeaderMap,
     mut call: wire::ChatCall,
     metrics: &Arc<CallMetrics>,
@@ -620,6 +650,7 @@ pub(crate) async fn route_chat<A: ChatApi>(
     if !call.stream {
         let routed = match with_router(
             state,
+            caller,
             &model,
             false,
             fallbacks,
@@ -647,6 +678,7 @@ pub(crate) async fn route_chat<A: ChatApi>(
     }
     let routed = match with_router(
         state,
+        caller,
         &model,
         true,
         fallbacks,
@@ -788,12 +820,13 @@ async fn embeddings(State(state): Shared, headers: HeaderMap, body: Body) -> Res
     let started = Instant::now();
     let metrics = Arc::new(CallMetrics::default());
     let result = async {
-        authorize(&state, &headers)?;
+        let caller = authorize(&state, &headers).await?;
         let json = read_json(&state, &headers, body).await?;
         let mut call = wire::embedding_call(&json)?;
         let client_headers = state.forward_headers.select(&headers);
         let routed = match with_router(
             &state,
+            &caller,
             &call.model,
             false,
             call.fallbacks.take(),
@@ -819,15 +852,16 @@ async fn embeddings(State(state): Shared, headers: HeaderMap, body: Body) -> Res
 
 /// `GET /v1/models`: OpenAI's list, or Anthropic's when the client sends `anthropic-version`.
 async fn models(State(state): Shared, headers: HeaderMap) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
+    let caller = match authorize(&state, &headers).await {
+        Ok(caller) => caller,
+        Err(e) => return e.into_response(),
+    };
+    let mut names = state.registry.model_names();
+    names.retain(|name| caller.allows_model(name));
     if headers.contains_key("anthropic-version") {
-        return Json(crate::anthropic::models_json(&state.registry.model_names())).into_response();
+        return Json(crate::anthropic::models_json(&names)).into_response();
     }
-    let data: Vec<Value> = state
-        .registry
-        .model_names()
+    let data: Vec<Value> = names
         .into_iter()
         .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "wasmgate"}))
         .collect();
@@ -837,7 +871,7 @@ async fn models(State(state): Shared, headers: HeaderMap) -> Response {
 /// LiteLLM's `/health`: a real one-token chat to every configured deployment, all at once,
 /// each bounded by its timeout (30 s when unset). Wildcard routes are not probed.
 async fn health(State(state): Shared, headers: HeaderMap) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
+    if let Err(e) = authorize(&state, &headers).await {
         return e.into_response();
     }
     let probes = state
@@ -887,7 +921,7 @@ async fn model_info(
     headers: HeaderMap,
     axum::extract::Path(model): axum::extract::Path<String>,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
+    if let Err(e) = authorize(&state, &headers).await {
         return e.into_response();
     }
     match state.registry.resolve(&model) {

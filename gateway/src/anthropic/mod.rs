@@ -84,11 +84,13 @@ async fn count_tokens_response(
     body: Body,
     metrics: &Arc<CallMetrics>,
 ) -> Result<Response, ApiError> {
-    authorize(state, headers)?;
+    let caller = authorize(state, headers).await?;
     let json = read_json(state, headers, body).await?;
     let MessagesCall {
         model, mut request, ..
     } = count_tokens_call(&json)?;
+    // Counting is free: the key's models apply, its budget and rate limits do not.
+    state.keys.check_model(&caller, &model)?;
     let deployments = state.registry.resolve(&model)?;
     let Some(counter) = deployments.iter().find(|d| d.adapter.can_count_tokens()) else {
         return Err(ApiError::invalid_param(
@@ -132,7 +134,7 @@ async fn messages_response(
     body: Body,
     metrics: &Arc<CallMetrics>,
 ) -> Result<Response, ApiError> {
-    authorize(state, headers)?;
+    let caller = authorize(state, headers).await?;
     let json = read_json(state, headers, body).await?;
     let MessagesCall {
         model,
@@ -149,7 +151,7 @@ async fn messages_response(
         request,
         fallbacks: None,
     };
-    route_chat(state, headers, call, metrics, api).await
+    route_chat(state, &caller, headers, call, metrics, api).await
 }
 
 /// Messages answers, their event sequence, and Anthropic's error shape.

@@ -186,6 +186,7 @@ struct RawAdapter {
 #[serde(default)]
 struct RawGeneral {
     master_key: Option<String>,
+    database_url: Option<String>,
     forward_client_headers_to_llm_api: Option<bool>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
@@ -349,6 +350,9 @@ pub struct Config {
     pub adapters: Vec<ExternalAdapter>,
     /// `general_settings.master_key`.
     pub master_key: Option<Secret>,
+    /// `general_settings.database_url`: where virtual keys and spend are kept (unset: an
+    /// SQLite file under the data dir, opened on first use).
+    pub database_url: Option<Secret>,
     /// Retries, fallbacks, cooldowns, strategy.
     pub router: crate::router::RouterSettings,
     /// Server settings.
@@ -586,6 +590,8 @@ impl Config {
             None => None,
         };
 
+        let database_url = database_url(&mut loader, raw.general_settings.database_url.as_deref());
+
         let mut adapters: Vec<ExternalAdapter> = Vec::new();
         for (i, value) in raw.adapters.iter().enumerate() {
             loader.entry = format!("adapters[{i}]");
@@ -680,11 +686,61 @@ impl Config {
             models,
             adapters,
             master_key,
+            database_url,
             router: router_settings,
             server,
             warnings: loader.warnings,
             notices: loader.notices,
         })
+    }
+}
+
+/// `general_settings.database_url`, resolved (`os.environ/VAR` too) and checked for a scheme
+/// the key store can use; a notice says where keys are kept, with any password hidden.
+fn database_url(loader: &mut Loader, raw: Option<&str>) -> Option<Secret> {
+    let raw = raw?;
+    let path = "general_settings.database_url";
+    let line = loader.line(path);
+    let url = match loader.resolve(raw, line, path) {
+        Ok(url) => url,
+        Err(e) => {
+            loader.errors.push(e);
+            return None;
+        }
+    };
+    let supported = ["sqlite://", "postgres://", "postgresql://"];
+    if !supported.iter().any(|s| url.starts_with(s)) {
+        let e = loader.error(
+            line,
+            format!("{path} must start with sqlite://, postgres:// or postgresql://"),
+        );
+        loader.errors.push(e);
+        return None;
+    }
+    loader.note(
+        line,
+        format!(
+            "`{path}`: virtual keys and spend are kept in {}",
+            redact_password(&url)
+        ),
+    );
+    Some(Secret::new(url))
+}
+
+/// `url` with the password of its `user:password@` part replaced by `***`.
+pub(crate) fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => {
+            let user = user_info.split(':').next().unwrap_or_default();
+            let hidden = if user_info.contains(':') { ":***" } else { "" };
+            format!("{scheme}://{user}{hidden}@{host}{tail}")
+        }
+        None => url.to_string(),
     }
 }
 
@@ -701,6 +757,7 @@ const KNOWN_KEYS: &[(&str, &str)] = &[
     ("entry", "litellm_params"),
     ("entry", "model_info"),
     ("general_settings", "master_key"),
+    ("general_settings", "database_url"),
     ("router_settings", "num_retries"),
     ("litellm_settings", "num_retries"),
     ("litellm_params", "model"),
@@ -1350,10 +1407,8 @@ mod tests {
             .map(|d| d.text.as_str())
             .collect::<Vec<_>>()
             .join("\n");
-        assert!(
-            w.contains("c.yaml:14: `general_settings.database_url`"),
-            "{w}"
-        );
+        assert!(!w.contains("database_url"), "{w}");
+        assert_eq!(c.database_url.as_ref().unwrap().expose(), "postgres://x");
         assert!(!w.contains("routing_strategy"), "{w}");
         assert!(w.contains("c.yaml:8: `litellm_params.temperature`"), "{w}");
         assert!(!w.contains("extra_headers"), "{w}");

@@ -1,9 +1,13 @@
 //! Virtual keys: issued under the master key with LiteLLM's fields (models, budgets, rate
 //! limits, expiry), stored hashed, with their spend.
 
+pub mod limits;
+pub mod routes;
+pub mod service;
 pub mod spec;
 pub mod store;
 
+pub use service::{unix_now, Admission, Caller, KeyService, LiveKey};
 pub use spec::{KeySpec, SpecError};
 pub use store::{KeyRecord, KeyStore, SpendEntry, StoreError};
 

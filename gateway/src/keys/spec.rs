@@ -217,6 +217,18 @@ impl KeySpec {
     }
 }
 
+/// `secs` (Unix seconds) as an RFC 3339 UTC time, `2027-01-31T12:00:00Z`.
+pub fn format_rfc3339(secs: i64) -> String {
+    let (date, time) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, mo, d) = crate::front::der::civil_from_days(date);
+    format!(
+        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        time / 3600,
+        time % 3600 / 60,
+        time % 60
+    )
+}
+
 /// Unix seconds of an RFC 3339 UTC time such as `2027-01-31T12:00:00Z` (offsets `+hh:mm` too).
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let text = text.trim();
@@ -280,6 +292,14 @@ mod tests {
         ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn rfc3339_round_trips() {
+        for t in [0, 951_782_400, 1_796_083_200, 4_102_444_799] {
+            assert_eq!(parse_rfc3339(&format_rfc3339(t)), Some(t));
+        }
+        assert_eq!(format_rfc3339(1_796_083_200), "2026-12-01T00:00:00Z");
     }
 
     #[test]

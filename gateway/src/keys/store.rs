@@ -21,8 +21,11 @@ pub enum StoreError {
     /// Another key already has this alias.
     #[error("a key with the alias `{0}` already exists")]
     AliasTaken(String),
-    /// A `database_url` this build cannot use.
-    #[error("unsupported database_url `{0}`: use sqlite://PATH or postgres://...")]
+    /// The database failed to open moments ago; it is tried again after the given time.
+    #[error("key database: it could not be opened; trying again every {} s", .0.as_secs())]
+    Unreachable(std::time::Duration),
+    /// A `database_url` this build cannot use (its scheme: the rest may hold a password).
+    #[error("unsupported database_url scheme `{0}`: use sqlite://PATH or postgres://...")]
     Unsupported(String),
 }
 
@@ -131,6 +134,26 @@ fn alias_taken(e: sqlx::Error, alias: Option<&String>) -> StoreError {
     }
 }
 
+/// Brings the schema up to date. Gateways in one process take turns; gateways in several
+/// processes that start together on one fresh SQLite file may collide (SQLite has no migration
+/// lock), so a failed run is tried again once the other one had time to finish.
+async fn migrate(pool: &Pool<Any>) -> Result<(), StoreError> {
+    static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let mut tries = 0;
+    loop {
+        match sqlx::migrate!("./migrations").run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) if tries < 3 => {
+                tracing::debug!("key database migration: {e}; trying again");
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(200 * tries)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 impl KeyStore {
     /// Opens (creating an SQLite file when needed) the database at `url` and applies the
     /// migrations.
@@ -152,14 +175,15 @@ impl KeyStore {
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             url.to_string()
         } else {
-            return Err(StoreError::Unsupported(url.to_string()));
+            let scheme = url.split_once("://").map_or("(none)", |(s, _)| s);
+            return Err(StoreError::Unsupported(scheme.to_string()));
         };
         let pool = PoolOptions::<Any>::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(5))
             .connect(&url)
             .await?;
-        sqlx::migrate!("./migrations").run(&pool).await?;
+        migrate(&pool).await?;
         Ok(KeyStore { pool })
     }
 
@@ -314,26 +338,35 @@ impl KeyStore {
 
     /// Adds one request's spend to its key and logs it, atomically.
     pub async fn record_spend(&self, entry: &SpendEntry) -> Result<(), StoreError> {
+        self.record_spends(std::slice::from_ref(entry)).await
+    }
+
+    /// Adds requests' spend to their keys and logs them, in one transaction. Entries of keys
+    /// deleted meanwhile are dropped.
+    pub async fn record_spends(&self, entries: &[SpendEntry]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE wasmgate_keys SET spend = spend + $1 WHERE token = $2")
-            .bind(entry.spend)
+        for entry in entries {
+            sqlx::query("UPDATE wasmgate_keys SET spend = spend + $1 WHERE token = $2")
+                .bind(entry.spend)
+                .bind(&entry.token)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO wasmgate_spend_logs \
+                 (request_id, token, model, spend, prompt_tokens, completion_tokens, started_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7 \
+                 WHERE EXISTS (SELECT 1 FROM wasmgate_keys WHERE token = $2)",
+            )
+            .bind(&entry.request_id)
             .bind(&entry.token)
+            .bind(&entry.model)
+            .bind(entry.spend)
+            .bind(entry.prompt_tokens)
+            .bind(entry.completion_tokens)
+            .bind(entry.started_at)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO wasmgate_spend_logs \
-             (request_id, token, model, spend, prompt_tokens, completion_tokens, started_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&entry.request_id)
-        .bind(&entry.token)
-        .bind(&entry.model)
-        .bind(entry.spend)
-        .bind(entry.prompt_tokens)
-        .bind(entry.completion_tokens)
-        .bind(entry.started_at)
-        .execute(&mut *tx)
-        .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

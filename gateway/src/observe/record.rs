@@ -41,6 +41,8 @@ struct Learned {
     first_token: Option<Duration>,
     stream: bool,
     error: Option<&'static str>,
+    /// The virtual key's admission, settled when the request ends.
+    admission: Option<crate::keys::Admission>,
 }
 
 /// A finished request, as the access log and the metrics see it.
@@ -128,6 +130,22 @@ impl RequestRecord {
         cost
     }
 
+    /// Keeps a virtual key's admission until the response ends, when the request's cost and
+    /// tokens are added to the key. Returns it back if it could not be kept.
+    pub fn admit(
+        &self,
+        admission: Option<crate::keys::Admission>,
+    ) -> Option<crate::keys::Admission> {
+        let admission = admission?;
+        match self.inner.lock() {
+            Ok(mut l) => {
+                l.admission = Some(admission);
+                None
+            }
+            Err(_) => Some(admission),
+        }
+    }
+
     /// The answer is streamed.
     pub fn streaming(&self) {
         self.learn(|l| l.stream = true);
@@ -154,7 +172,7 @@ impl RequestRecord {
             .lock()
             .map(|mut l| std::mem::take(&mut *l))
             .unwrap_or_default();
-        Finished {
+        let finished = Finished {
             method: self.method.clone(),
             route: self.route.clone(),
             path: self.path.clone(),
@@ -170,6 +188,11 @@ impl RequestRecord {
             first_token: l.first_token,
             stream: l.stream,
             error: l.error.or((status >= 400).then_some("error")),
+        };
+        if let Some(admission) = l.admission {
+            let model = finished.model.as_deref().unwrap_or("");
+            admission.settle(model, finished.cost, finished.usage);
         }
+        finished
     }
 }

@@ -36,7 +36,7 @@ pub async fn create(
     let started = Instant::now();
     let metrics = Arc::new(CallMetrics::default());
     let result = async {
-        authorize(&state, &headers)?;
+        let caller = authorize(&state, &headers).await?;
         let json = read_json(&state, &headers, body).await?;
         let ResponsesCall {
             call,
@@ -44,7 +44,7 @@ pub async fn create(
             input,
             store,
             previous,
-        } = responses_call(&json, &state.responses)?;
+        } = responses_call(&json, &state.responses, caller.owner().as_deref())?;
         let id = new_id("resp");
         let api = Responses {
             events: events::ResponseEvents::new(&id, &call.model, echo.clone()),
@@ -52,12 +52,13 @@ pub async fn create(
             model: call.model.clone(),
             echo,
             keep: store.then(|| Keep {
+                owner: caller.owner(),
                 store: state.responses.clone(),
                 input,
                 previous,
             }),
         };
-        route_chat(&state, &headers, call, &metrics, api).await
+        route_chat(&state, &caller, &headers, call, &metrics, api).await
     }
     .await;
     finish_with(
@@ -72,6 +73,7 @@ pub async fn create(
 /// What storing a response needs.
 struct Keep {
     store: Arc<ResponseStore>,
+    owner: Option<String>,
     input: Vec<Value>,
     previous: Option<String>,
 }
@@ -88,7 +90,8 @@ struct Responses {
 impl Responses {
     fn store(&mut self, response: &Value) {
         if let Some(keep) = self.keep.take() {
-            let stored = Stored::new(response.clone(), keep.input, keep.previous);
+            let stored =
+                Stored::new(response.clone(), keep.input, keep.previous).owned_by(keep.owner);
             keep.store.put(&self.id, stored);
         }
     }
@@ -158,10 +161,11 @@ pub async fn retrieve(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
-    match state.responses.get(&id) {
+    let viewer = match authorize(&state, &headers).await {
+        Ok(caller) => caller.owner(),
+        Err(e) => return e.into_response(),
+    };
+    match state.responses.get(&id, viewer.as_deref()) {
         Some(stored) => Json(stored.response.clone()).into_response(),
         None => not_found(&id).into_response(),
     }
@@ -173,10 +177,11 @@ pub async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
-    if state.responses.delete(&id) {
+    let viewer = match authorize(&state, &headers).await {
+        Ok(caller) => caller.owner(),
+        Err(e) => return e.into_response(),
+    };
+    if state.responses.delete(&id, viewer.as_deref()) {
         Json(json!({"id": id, "object": "response", "deleted": true})).into_response()
     } else {
         not_found(&id).into_response()
@@ -191,10 +196,11 @@ pub async fn input_items(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(e) = authorize(&state, &headers) {
-        return e.into_response();
-    }
-    let Some(stored) = state.responses.get(&id) else {
+    let viewer = match authorize(&state, &headers).await {
+        Ok(caller) => caller.owner(),
+        Err(e) => return e.into_response(),
+    };
+    let Some(stored) = state.responses.get(&id, viewer.as_deref()) else {
         return not_found(&id).into_response();
     };
     let param = |name: &str| {

@@ -55,7 +55,12 @@ pub struct ResponsesCall {
 
 /// Parses a Responses request body, reading the conversation `previous_response_id` names from
 /// `store`.
-pub fn responses_call(body: &Value, store: &ResponseStore) -> Res<ResponsesCall> {
+/// Only responses `viewer` may see ([`super::store::Stored::visible_to`]) continue.
+pub fn responses_call(
+    body: &Value,
+    store: &ResponseStore,
+    viewer: Option<&str>,
+) -> Res<ResponsesCall> {
     let body = body
         .as_object()
         .ok_or_else(|| ApiError::bad_request("the request body must be a JSON object"))?;
@@ -72,7 +77,7 @@ pub fn responses_call(body: &Value, store: &ResponseStore) -> Res<ResponsesCall>
         }
     };
     let history = match &previous {
-        Some(id) => store.conversation(id).map_err(|missing| ApiError {
+        Some(id) => store.conversation(id, viewer).map_err(|missing| ApiError {
             param: Some("previous_response_id".into()),
             code: Some("previous_response_not_found".into()),
             ..ApiError::not_found(format!(
@@ -512,7 +517,7 @@ mod tests {
     use super::*;
 
     fn call(body: Value) -> Res<ResponsesCall> {
-        responses_call(&body, &ResponseStore::default())
+        responses_call(&body, &ResponseStore::default(), None)
     }
 
     #[test]

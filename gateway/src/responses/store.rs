@@ -24,6 +24,9 @@ pub struct Stored {
     pub input: Vec<Value>,
     /// The response this one continued.
     pub previous: Option<String>,
+    /// The virtual key (its token) that made it; only that key sees it (the master key sees
+    /// every response).
+    pub owner: Option<String>,
     bytes: usize,
 }
 
@@ -35,8 +38,19 @@ impl Stored {
             response,
             input,
             previous,
+            owner: None,
             bytes,
         }
+    }
+
+    /// The same response, made by the virtual key `owner` (its token).
+    pub fn owned_by(self, owner: Option<String>) -> Stored {
+        Stored { owner, ..self }
+    }
+
+    /// Whether `viewer` (a virtual key's token; `None` for the master key) may see it.
+    pub fn visible_to(&self, viewer: Option<&str>) -> bool {
+        viewer.is_none_or(|v| self.owner.as_deref() == Some(v))
     }
 
     /// The output items of the response.
@@ -156,22 +170,33 @@ impl ResponseStore {
         inner.evict(now, self.max_bytes);
     }
 
-    /// The response stored under `id`, unless it expired, was evicted or deleted.
-    pub fn get(&self, id: &str) -> Option<Arc<Stored>> {
+    /// The response stored under `id`, unless it expired, was evicted or deleted, or
+    /// `viewer` may not see it ([`Stored::visible_to`]).
+    pub fn get(&self, id: &str, viewer: Option<&str>) -> Option<Arc<Stored>> {
         let now = Instant::now();
         let mut inner = self.lock();
         inner.evict(now, self.max_bytes);
-        inner.entries.get(id).map(|e| e.stored.clone())
+        inner
+            .entries
+            .get(id)
+            .map(|e| e.stored.clone())
+            .filter(|s| s.visible_to(viewer))
     }
 
-    /// Forgets the response stored under `id`; whether there was one.
-    pub fn delete(&self, id: &str) -> bool {
-        self.lock().remove(id)
+    /// Forgets the response stored under `id` if `viewer` may see it; whether it did.
+    pub fn delete(&self, id: &str, viewer: Option<&str>) -> bool {
+        let mut inner = self.lock();
+        let visible = inner
+            .entries
+            .get(id)
+            .is_some_and(|e| e.stored.visible_to(viewer));
+        visible && inner.remove(id)
     }
 
     /// The items of the conversation `id` ends: every earlier turn's input and output items,
-    /// oldest first. Fails naming the first response of the chain that is no longer kept.
-    pub fn conversation(&self, id: &str) -> Result<Vec<Value>, String> {
+    /// oldest first. Fails naming the first response of the chain that is no longer kept (or
+    /// that `viewer` may not see).
+    pub fn conversation(&self, id: &str, viewer: Option<&str>) -> Result<Vec<Value>, String> {
         let mut turns = Vec::new();
         let mut next = Some(id.to_string());
         while let Some(id) = next {
@@ -180,7 +205,7 @@ impl ResponseStore {
                     "the conversation is longer than {MAX_CHAIN} responses"
                 ));
             }
-            let stored = self.get(&id).ok_or(id)?;
+            let stored = self.get(&id, viewer).ok_or(id)?;
             next = stored.previous.clone();
             turns.push(stored);
         }
@@ -222,12 +247,12 @@ mod tests {
         store.put("r2", turn("b", Some("r1")));
         store.put("r3", turn("c", Some("r2")));
         assert_eq!(
-            texts(&store.conversation("r3").unwrap()),
+            texts(&store.conversation("r3", None).unwrap()),
             ["in-a", "out-a", "in-b", "out-b", "in-c", "out-c"]
         );
-        assert!(store.delete("r2"));
-        assert!(!store.delete("r2"));
-        assert_eq!(store.conversation("r3").unwrap_err(), "r2");
+        assert!(store.delete("r2", None));
+        assert!(!store.delete("r2", None));
+        assert_eq!(store.conversation("r3", None).unwrap_err(), "r2");
         assert_eq!(store.usage().0, 2);
     }
 
@@ -237,22 +262,41 @@ mod tests {
         let store = ResponseStore::new(DEFAULT_TTL, one * 2);
         store.put("r1", turn("x", None));
         store.put("r2", turn("y", None));
-        assert!(store.get("r1").is_some());
+        assert!(store.get("r1", None).is_some());
         store.put("r3", turn("z", None));
-        assert!(store.get("r1").is_none(), "evicted");
-        assert!(store.get("r2").is_some() && store.get("r3").is_some());
+        assert!(store.get("r1", None).is_none(), "evicted");
+        assert!(store.get("r2", None).is_some() && store.get("r3", None).is_some());
         assert_eq!(store.usage(), (2, one * 2));
         let huge = Stored::new(json!({"output": ["x".repeat(one * 3)]}), vec![], None);
         store.put("r4", huge);
-        assert!(store.get("r4").is_none(), "larger than the bound: not kept");
-        assert!(store.get("r3").is_some(), "and nothing evicted for it");
+        assert!(
+            store.get("r4", None).is_none(),
+            "larger than the bound: not kept"
+        );
+        assert!(
+            store.get("r3", None).is_some(),
+            "and nothing evicted for it"
+        );
+    }
+
+    #[test]
+    fn a_key_sees_only_its_own_responses() {
+        let store = ResponseStore::default();
+        store.put("r1", turn("a", None).owned_by(Some("k1".into())));
+        store.put("r2", turn("b", Some("r1")).owned_by(Some("k1".into())));
+        assert!(store.get("r1", Some("k2")).is_none());
+        assert_eq!(store.conversation("r2", Some("k2")).unwrap_err(), "r2");
+        assert_eq!(store.conversation("r2", Some("k1")).unwrap().len(), 4);
+        assert!(store.get("r1", None).is_some(), "the master key sees all");
+        assert!(!store.delete("r1", Some("k2")));
+        assert!(store.delete("r1", Some("k1")));
     }
 
     #[test]
     fn responses_expire_after_the_ttl() {
         let store = ResponseStore::new(Duration::ZERO, DEFAULT_MAX_BYTES);
         store.put("r1", turn("a", None));
-        assert!(store.get("r1").is_none());
+        assert!(store.get("r1", None).is_none());
         assert_eq!(store.usage(), (0, 0));
     }
 }

@@ -1,6 +1,8 @@
 //! Shared set-up of the gateway's end-to-end tests: a real server on a loopback socket.
 #![allow(dead_code)]
 
+pub mod databases;
+
 use std::time::Duration;
 use wasmgate::config::Config;
 use wasmgate::{Gateway, GatewayOptions};
