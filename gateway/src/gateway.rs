@@ -113,8 +113,15 @@ impl Gateway {
             addr: options.listen,
             source,
         })?;
+        let shared = config.redis_url.as_ref().and_then(|url| {
+            crate::keys::shared::SharedLimits::new(url.expose())
+                .map_err(|e| tracing::error!("{e}; key limits are counted in this replica"))
+                .ok()
+                .map(Arc::new)
+        });
         let keys = Arc::new(crate::keys::KeyService::new(
             config.database_url.as_ref().map(|u| u.expose().to_string()),
+            shared,
         ));
         if config.database_url.is_some() {
             // A database that is down does not stop the gateway: the master key works, and

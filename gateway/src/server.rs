@@ -165,6 +165,7 @@ async fn metrics(State(state): Shared) -> Response {
     let scraped = crate::observe::metrics::Scraped {
         adapters,
         cooldowns: state.router.cooldowns(),
+        shared_state: state.keys.shared_state(),
     };
     (
         [(
@@ -379,7 +380,7 @@ where
     }
     // Held by the request's record until its response ends (streams included); without a
     // record, until this call returns.
-    let _admission = match state.keys.admit(caller, model) {
+    let _admission = match state.keys.admit(caller, model).await {
         Ok(admission) => match &record {
             Some(r) => r.admit(admission),
             None => admission,

@@ -353,6 +353,9 @@ pub struct Config {
     /// `general_settings.database_url`: where virtual keys and spend are kept (unset: an
     /// SQLite file under the data dir, opened on first use).
     pub database_url: Option<Secret>,
+    /// `router_settings.redis_url` (or `redis_host`, `redis_port`, `redis_password`): the
+    /// Redis the replicas share key limits and budgets through.
+    pub redis_url: Option<Secret>,
     /// Retries, fallbacks, cooldowns, strategy.
     pub router: crate::router::RouterSettings,
     /// Server settings.
@@ -591,6 +594,7 @@ impl Config {
         };
 
         let database_url = database_url(&mut loader, raw.general_settings.database_url.as_deref());
+        let redis_url = redis_url(&mut loader, &raw.router_settings);
 
         let mut adapters: Vec<ExternalAdapter> = Vec::new();
         for (i, value) in raw.adapters.iter().enumerate() {
@@ -687,6 +691,7 @@ impl Config {
             adapters,
             master_key,
             database_url,
+            redis_url,
             router: router_settings,
             server,
             warnings: loader.warnings,
@@ -725,6 +730,71 @@ fn database_url(loader: &mut Loader, raw: Option<&str>) -> Option<Secret> {
         ),
     );
     Some(Secret::new(url))
+}
+
+/// The Redis URL of `router_settings`: `redis_url`, or LiteLLM's `redis_host`, `redis_port`
+/// (default 6379) and `redis_password` (each may be `os.environ/VAR`).
+fn redis_url(loader: &mut Loader, router: &BTreeMap<String, Value>) -> Option<Secret> {
+    let mut read = |key: &str| -> Option<(String, String)> {
+        let path = format!("router_settings.{key}");
+        let line = loader.line(&path);
+        let text = scalar_text(router.get(key)?)?;
+        match loader.resolve(&text, line, &path) {
+            Ok(v) if !v.trim().is_empty() => Some((v.trim().to_string(), path)),
+            Ok(_) => None,
+            Err(e) => {
+                // As with a deployment's key: the gateway starts, without what is missing.
+                loader.warn(
+                    line,
+                    format!(
+                        "{}; key limits and budgets are counted in each replica, not shared",
+                        e.message
+                    ),
+                );
+                None
+            }
+        }
+    };
+    let (url, path) = match (read("redis_url"), read("redis_host")) {
+        (Some(url), _) => url,
+        (None, Some((host, path))) => {
+            let port = read("redis_port").map_or("6379".to_string(), |(p, _)| p);
+            let auth = read("redis_password")
+                .map(|(p, _)| format!(":{}@", percent_encode(&p)))
+                .unwrap_or_default();
+            (format!("redis://{auth}{host}:{port}"), path)
+        }
+        (None, None) => return None,
+    };
+    let line = loader.line(&path);
+    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+        let e = loader.error(
+            line,
+            format!("{path} must start with redis:// or rediss://"),
+        );
+        loader.errors.push(e);
+        return None;
+    }
+    loader.note(
+        line,
+        format!(
+            "`{path}`: key limits and budgets are shared through {}",
+            redact_password(&url)
+        ),
+    );
+    Some(Secret::new(url))
+}
+
+/// `text` with every byte but URL-unreserved ones as `%XX`.
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// `url` with the password of its `user:password@` part replaced by `***`.

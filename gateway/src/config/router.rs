@@ -26,6 +26,10 @@ const ROUTER_KEYS: &[&str] = &[
     "allowed_fails_policy",
     "max_fallbacks",
     "model_group_alias",
+    "redis_url",
+    "redis_host",
+    "redis_port",
+    "redis_password",
 ];
 
 /// Keys of `litellm_settings` this module reads (LiteLLM accepts these router keys there too).

@@ -4,6 +4,7 @@
 pub mod limits;
 pub mod routes;
 pub mod service;
+pub mod shared;
 pub mod spec;
 pub mod store;
 

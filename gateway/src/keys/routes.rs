@@ -61,7 +61,7 @@ fn key_json(record: &KeyRecord, live_spend: Option<f64>) -> Value {
         "key_name": record.key_preview,
         "key_alias": record.key_alias,
         "models": record.models,
-        "spend": live_spend.unwrap_or(record.spend).max(record.spend),
+        "spend": live_spend.unwrap_or(record.spend),
         "max_budget": record.max_budget,
         "budget_duration": record.budget_duration,
         "budget_reset_at": time(record.budget_reset_at),
@@ -291,7 +291,7 @@ async fn info_response(
         .await
         .map_err(store_error)?
         .ok_or_else(|| no_such_key("key"))?;
-    let info = key_json(&record, state.keys.live_spend(&token));
+    let info = key_json(&record, state.keys.live_spend(&record).await);
     Ok(json!({"key": token, "info": info}))
 }
 
@@ -327,18 +327,14 @@ async fn list_response(
         keys.retain(|k| k.key_alias.as_deref() == Some(alias.as_str()));
     }
     let total = keys.len();
-    let shown: Vec<Value> = keys
-        .iter()
-        .skip((page - 1).saturating_mul(size))
-        .take(size)
-        .map(|k| {
-            if full {
-                key_json(k, state.keys.live_spend(&k.token))
-            } else {
-                json!(k.token)
-            }
-        })
-        .collect();
+    let mut shown = Vec::new();
+    for k in keys.iter().skip((page - 1).saturating_mul(size)).take(size) {
+        shown.push(if full {
+            key_json(k, state.keys.live_spend(k).await)
+        } else {
+            json!(k.token)
+        });
+    }
     Ok(json!({
         "keys": shown,
         "total_count": total,

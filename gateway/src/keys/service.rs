@@ -4,6 +4,7 @@
 //! memory at once and in the database by a background writer that batches them.
 
 use super::limits::{Limits, LocalLimits, Permit, Refusal};
+use super::shared::{Admitted, Budget, SharedLimits};
 use super::store::{KeyRecord, KeyStore, SpendEntry, StoreError};
 use super::token_of;
 use crate::error::ApiError;
@@ -195,6 +196,7 @@ pub struct KeyService {
     failed_at: Mutex<Option<Instant>>,
     cache: Mutex<HashMap<String, Cached>>,
     limits: Arc<LocalLimits>,
+    shared: Option<Arc<SharedLimits>>,
 }
 
 impl std::fmt::Debug for KeyService {
@@ -243,15 +245,23 @@ fn unavailable(e: &StoreError) -> ApiError {
 }
 
 impl KeyService {
-    /// Keys kept in `database_url` (`None`: [`default_database_url`]), opened on first use.
-    pub fn new(database_url: Option<String>) -> KeyService {
+    /// Keys kept in `database_url` (`None`: [`default_database_url`]), opened on first use;
+    /// their limits and budgets shared through `shared` (Redis) when given.
+    pub fn new(database_url: Option<String>, shared: Option<Arc<SharedLimits>>) -> KeyService {
         KeyService {
             database_url,
             opened: OnceCell::new(),
             failed_at: Mutex::new(None),
             cache: Mutex::new(HashMap::new()),
             limits: Arc::new(LocalLimits::default()),
+            shared,
         }
+    }
+
+    /// With Redis configured: whether it answers, and the requests counted in process because
+    /// it did not.
+    pub fn shared_state(&self) -> Option<(bool, u64)> {
+        self.shared.as_ref().map(|s| (s.is_up(), s.fallbacks()))
     }
 
     /// Opens the database (once; after a failure, again when [`REOPEN_AFTER`] has passed).
@@ -371,12 +381,23 @@ impl KeyService {
         self.cache().remove(token);
     }
 
-    /// The live spend of key `token`, when it is cached here.
-    pub(crate) fn live_spend(&self, token: &str) -> Option<f64> {
-        match self.cache().get(token) {
-            Some(Cached::Known(key)) => Some(key.spend()),
+    /// The live spend of a key in its current budget period: what every replica together
+    /// spent (Redis, for keys with a budget), else what this replica knows, else `None`
+    /// (the database's figure stands).
+    pub(crate) async fn live_spend(&self, record: &KeyRecord) -> Option<f64> {
+        let cached = match self.cache().get(&record.token) {
+            Some(Cached::Known(key)) => Some(key.clone()),
             _ => None,
+        };
+        if let (Some(shared), Some(_)) = (&self.shared, record.max_budget) {
+            let reset_at = cached
+                .as_ref()
+                .map_or(record.budget_reset_at, |k| k.period().reset_at);
+            if let Ok(Some(spend)) = shared.spend(&record.token, reset_at).await {
+                return Some(spend);
+            }
         }
+        cached.map(|k| k.spend())
     }
 
     /// 403 unless `caller` may use `model`.
@@ -403,9 +424,10 @@ impl KeyService {
         })
     }
 
-    /// Admits a request of `caller` for `model`: the key's models, budget and rate limits.
-    /// `None` for callers without limits.
-    pub fn admit(&self, caller: &Caller, model: &str) -> Result<Option<Admission>, ApiError> {
+    /// Admits a request of `caller` for `model`: the key's models, budget and rate limits,
+    /// counted in Redis when it is configured and answers, else in process. `None` for callers
+    /// without limits.
+    pub async fn admit(&self, caller: &Caller, model: &str) -> Result<Option<Admission>, ApiError> {
         let Caller::Key(key) = caller else {
             return Ok(None);
         };
@@ -415,26 +437,61 @@ impl KeyService {
         if key.roll_period(now) {
             self.send(WriterMsg::ResetDue(now));
         }
-        if let Some(budget) = record.max_budget {
-            let period = *key.period();
-            if period.spend >= budget {
-                return Err(budget_exceeded(
-                    &record,
-                    period.spend,
-                    budget,
-                    period.reset_at,
-                ));
+        let period = *key.period();
+        let budget = record.max_budget.map(|max| Budget {
+            max,
+            known: period.spend,
+            reset_at: period.reset_at,
+        });
+        let limits = key.limits();
+        let request = request_id();
+        let shared = match &self.shared {
+            Some(shared) if budget.is_some() || !limits.is_unlimited() => {
+                match shared
+                    .admit(&record.token, limits, budget.as_ref(), &request)
+                    .await
+                {
+                    Ok(Admitted::Yes) => Some(Counted::Shared {
+                        shared: shared.clone(),
+                        release: limits.parallel.is_some(),
+                        tokens: limits.tpm.is_some(),
+                        budget: budget.as_ref().map(|b| b.reset_at),
+                    }),
+                    Ok(Admitted::Refused(r)) => return Err(refused(&record, r)),
+                    Ok(Admitted::OverBudget { spent }) => {
+                        let max = record.max_budget.unwrap_or_default();
+                        return Err(budget_exceeded(&record, spent, max, period.reset_at));
+                    }
+                    Err(_) => {
+                        shared.fell_back();
+                        None
+                    }
+                }
             }
-        }
-        let permit = self
-            .limits
-            .admit(&record.token, key.limits(), Instant::now())
-            .map_err(|r| refused(&record, r))?;
+            _ => None,
+        };
+        let counted = match shared {
+            Some(counted) => counted,
+            None => {
+                if let Some(b) = &budget {
+                    if period.spend >= b.max {
+                        return Err(budget_exceeded(&record, period.spend, b.max, b.reset_at));
+                    }
+                }
+                let permit = self
+                    .limits
+                    .admit(&record.token, limits, Instant::now())
+                    .map_err(|r| refused(&record, r))?;
+                Counted::Local(permit)
+            }
+        };
         Ok(Some(Admission {
             key: key.clone(),
-            permit,
+            counted: Some(counted),
             writer: self.opened.get().map(|o| o.writer.clone()),
+            request,
             started_at: now,
+            outcome: None,
         }))
     }
 
@@ -511,13 +568,42 @@ fn refused(record: &KeyRecord, refusal: Refusal) -> ApiError {
     }
 }
 
+/// Where an admitted request was counted.
+enum Counted {
+    /// In this process.
+    Local(Permit),
+    /// In Redis; what settling it touches there.
+    Shared {
+        shared: Arc<SharedLimits>,
+        /// The key limits requests in flight: the slot is given back.
+        release: bool,
+        /// The key limits tokens: they are counted.
+        tokens: bool,
+        /// The key has a budget: the cost is added to the period ending then.
+        budget: Option<Option<i64>>,
+    },
+}
+
 /// An admitted request of a virtual key: counted in flight until it ends, when
-/// [`Admission::settle`] adds its cost and tokens to the key.
+/// [`Admission::settle`] adds its cost and tokens to the key (dropped unsettled, it only
+/// gives its slot back).
 pub struct Admission {
     key: Arc<LiveKey>,
-    permit: Permit,
+    counted: Option<Counted>,
     writer: Option<mpsc::UnboundedSender<WriterMsg>>,
+    request: String,
     started_at: i64,
+    /// Set by [`Admission::settle`].
+    outcome: Option<Outcome>,
+}
+
+/// How an admitted request ended.
+struct Outcome {
+    model: String,
+    /// USD, when the deployment is priced.
+    cost: Option<f64>,
+    /// Tokens `(in, out)`, when the provider reported them.
+    usage: Option<(u32, u32)>,
 }
 
 impl std::fmt::Debug for Admission {
@@ -530,20 +616,57 @@ impl std::fmt::Debug for Admission {
 
 impl Admission {
     /// Adds the ended request's cost (USD) and tokens `(in, out)` for `model` to the key.
-    pub fn settle(self, model: &str, cost: Option<f64>, usage: Option<(u32, u32)>) {
-        let (prompt, completion) = usage.unwrap_or_default();
-        self.permit
-            .used_tokens(u64::from(prompt) + u64::from(completion));
-        let spend = cost.filter(|c| c.is_finite() && *c > 0.0).unwrap_or(0.0);
+    pub fn settle(mut self, model: &str, cost: Option<f64>, usage: Option<(u32, u32)>) {
+        self.outcome = Some(Outcome {
+            model: model.to_string(),
+            cost,
+            usage,
+        });
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        let outcome = self.outcome.take();
+        let (prompt, completion) = outcome.as_ref().and_then(|o| o.usage).unwrap_or_default();
+        let tokens = u64::from(prompt) + u64::from(completion);
+        let spend = outcome
+            .as_ref()
+            .and_then(|o| o.cost)
+            .filter(|c| c.is_finite() && *c > 0.0)
+            .unwrap_or(0.0);
+        match self.counted.take() {
+            Some(Counted::Local(permit)) => permit.used_tokens(tokens),
+            Some(Counted::Shared {
+                shared,
+                release,
+                tokens: count_tokens,
+                budget,
+            }) => {
+                let token = self.key.record().token.clone();
+                let tokens = if count_tokens { tokens } else { 0 };
+                let spend = budget.map(|reset_at| (spend, reset_at));
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    runtime.spawn(async move {
+                        // A Redis that went away forgets these; its counters expire.
+                        let _ = shared.settle(&token, tokens, release, spend).await;
+                    });
+                }
+            }
+            None => {}
+        }
+        let Some(Outcome { model, .. }) = outcome else {
+            return;
+        };
         {
             let mut p = self.key.period();
             p.spend += spend;
             p.unwritten += spend;
         }
         let entry = SpendEntry {
-            request_id: request_id(),
+            request_id: std::mem::take(&mut self.request),
             token: self.key.record().token.clone(),
-            model: model.to_string(),
+            model,
             spend,
             prompt_tokens: i64::from(prompt),
             completion_tokens: i64::from(completion),

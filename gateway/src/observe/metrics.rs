@@ -11,7 +11,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -135,6 +135,9 @@ pub struct Scraped {
     pub adapters: Vec<(String, StatsSnapshot)>,
     /// Cooldowns started, by deployment id.
     pub cooldowns: Vec<(String, u64)>,
+    /// With Redis configured: whether it answers, and the requests counted in process because
+    /// it did not.
+    pub shared_state: Option<(bool, u64)>,
 }
 
 #[derive(Debug)]
@@ -188,6 +191,22 @@ impl Collector for ScrapedCollector {
         for (deployment, n) in &scraped.cooldowns {
             ConstCounter::new(*n)
                 .encode(e.encode_family(&[("deployment", deployment.as_str())])?)?;
+        }
+        if let Some((up, fallbacks)) = scraped.shared_state {
+            let gauge = ConstGauge::new(i64::from(up));
+            gauge.encode(encoder.encode_descriptor(
+                "wasmgate_shared_state_up",
+                "Whether Redis (the replicas' shared limits) answers: 1 yes, 0 counting in process",
+                None,
+                gauge.metric_type(),
+            )?)?;
+            let fell_back = ConstCounter::new(fallbacks);
+            fell_back.encode(encoder.encode_descriptor(
+                "wasmgate_shared_state_fallbacks",
+                "Requests whose key limits were counted in process because Redis did not answer",
+                None,
+                fell_back.metric_type(),
+            )?)?;
         }
         Ok(())
     }

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod databases;
+pub mod served;
 
 use std::time::Duration;
 use wasmgate::config::Config;

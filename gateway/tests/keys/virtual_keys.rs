@@ -4,9 +4,8 @@
 //! bad input (SQL-looking values, oversized metadata, unknown fields: clear 4xx, nothing
 //! stored), and stored responses kept apart per key.
 
-mod common;
-
-use common::databases::{postgres_url, sqlite_url, stored_text};
+use crate::common;
+use crate::common::databases::{postgres_url, sqlite_url, stored_text};
 use serde_json::{json, Value};
 use std::time::Duration;
 use wasmgate::Gateway;

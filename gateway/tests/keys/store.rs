@@ -3,9 +3,7 @@
 //! lifecycle of a key, spend and budget periods, SQL-looking values, and that only the key's
 //! hash is stored.
 
-mod common;
-
-use common::databases::{postgres_url, sqlite_url, stored_text};
+use crate::common::databases::{postgres_url, sqlite_url, stored_text};
 use serde_json::json;
 use wasmgate::keys::{self, KeySpec, KeyStore, SpendEntry, StoreError};
 
