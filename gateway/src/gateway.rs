@@ -113,12 +113,19 @@ impl Gateway {
             addr: options.listen,
             source,
         })?;
-        let shared = config.redis_url.as_ref().and_then(|url| {
-            crate::keys::shared::SharedLimits::new(url.expose())
+        let redis = config.redis_url.as_ref().and_then(|url| {
+            crate::shared_store::SharedStore::new(url.expose())
                 .map_err(|e| tracing::error!("{e}; key limits are counted in this replica"))
                 .ok()
                 .map(Arc::new)
         });
+        let shared = redis
+            .clone()
+            .map(|store| Arc::new(crate::keys::shared::SharedLimits::new(store)));
+        let mut router = options.router.clone();
+        if let Some(store) = redis {
+            router.state = crate::router::shared::SharedState::start(store, router.clock.clone());
+        }
         let keys = Arc::new(crate::keys::KeyService::new(
             config.database_url.as_ref().map(|u| u.expose().to_string()),
             shared,
@@ -140,7 +147,7 @@ impl Gateway {
                     .responses_store_bytes
                     .unwrap_or(store::DEFAULT_MAX_BYTES),
             )),
-            router: options.router.clone(),
+            router,
             body_timeout: front.body_timeout,
         };
         let live = Live::new(shared.state(config, registry.clone()));

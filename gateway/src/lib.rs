@@ -28,6 +28,7 @@ pub mod responses;
 pub mod router;
 pub mod scaffold;
 pub mod server;
+pub mod shared_store;
 pub mod testkit;
 pub mod wire;
 

@@ -261,7 +261,9 @@ impl KeyService {
     /// With Redis configured: whether it answers, and the requests counted in process because
     /// it did not.
     pub fn shared_state(&self) -> Option<(bool, u64)> {
-        self.shared.as_ref().map(|s| (s.is_up(), s.fallbacks()))
+        self.shared
+            .as_ref()
+            .map(|s| (s.store().is_up(), s.store().fallbacks()))
     }
 
     /// Opens the database (once; after a failure, again when [`REOPEN_AFTER`] has passed).
@@ -463,7 +465,7 @@ impl KeyService {
                         return Err(budget_exceeded(&record, spent, max, period.reset_at));
                     }
                     Err(_) => {
-                        shared.fell_back();
+                        shared.store().fell_back();
                         None
                     }
                 }

@@ -1,18 +1,13 @@
 //! A key's limits and budget shared by every replica through Redis: one Lua script admits a
 //! request atomically (budget, requests in flight, tokens and requests in the last 60 s, by
 //! Redis's clock), another settles it (tokens, in flight, spend). When Redis does not answer
-//! within [`TIMEOUT`], the replica counts in process instead ([`super::limits::LocalLimits`]),
-//! says so in its log and metrics, and tries Redis again after [`RETRY_AFTER`].
+//! ([`crate::shared_store`]), the replica counts in process instead
+//! ([`super::limits::LocalLimits`]).
 
 use super::limits::{Limits, Refusal};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
-
-/// The longest wait for Redis on the request path.
-pub const TIMEOUT: Duration = Duration::from_millis(250);
-/// How long a replica that lost Redis counts in process before trying it again.
-pub const RETRY_AFTER: Duration = Duration::from_secs(1);
+use crate::shared_store::{SharedStore, Unavailable};
+use std::sync::Arc;
+use std::time::Duration;
 /// How long a count of requests in flight outlives its last change (a replica that died with
 /// requests in flight does not hold a key's slots for longer).
 const IN_FLIGHT_TTL_S: u64 = 600;
@@ -130,115 +125,36 @@ fn spend_ttl(reset_at: Option<i64>) -> i64 {
     reset_at.map_or(0, |at| (at - super::unix_now()).max(0) + 86_400)
 }
 
-/// The shared counters, and whether Redis is answering.
+/// The shared counters.
 pub struct SharedLimits {
-    client: redis::Client,
-    connection: tokio::sync::Mutex<Option<redis::aio::MultiplexedConnection>>,
-    down_since: Mutex<Option<Instant>>,
-    up: AtomicBool,
-    fallbacks: AtomicU64,
+    store: Arc<SharedStore>,
     admit: redis::Script,
     settle: redis::Script,
 }
 
-/// Why Redis could not be used.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Unavailable(String);
-
 impl SharedLimits {
-    /// Limits kept in the Redis at `url` (`redis://`, `rediss://`); no connection is made yet.
-    pub fn new(url: &str) -> Result<SharedLimits, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("redis_url: {e}"))?;
-        Ok(SharedLimits {
-            client,
-            connection: tokio::sync::Mutex::new(None),
-            down_since: Mutex::new(None),
-            up: AtomicBool::new(true),
-            fallbacks: AtomicU64::new(0),
+    /// Limits kept in `store`.
+    pub fn new(store: Arc<SharedStore>) -> SharedLimits {
+        SharedLimits {
+            store,
             admit: redis::Script::new(ADMIT),
             settle: redis::Script::new(SETTLE),
-        })
-    }
-
-    /// Whether Redis answered the last time it was asked.
-    pub fn is_up(&self) -> bool {
-        self.up.load(Ordering::Relaxed)
-    }
-
-    /// Requests counted in process because Redis did not answer.
-    pub fn fallbacks(&self) -> u64 {
-        self.fallbacks.load(Ordering::Relaxed)
-    }
-
-    /// Counts one request that could not use Redis.
-    pub(crate) fn fell_back(&self) {
-        self.fallbacks.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A connection, unless Redis failed less than [`RETRY_AFTER`] ago.
-    async fn connection(&self) -> Result<redis::aio::MultiplexedConnection, Unavailable> {
-        if let Some(since) = *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) {
-            if since.elapsed() < RETRY_AFTER {
-                return Err(Unavailable("Redis is down".into()));
-            }
         }
-        let mut slot = self.connection.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Ok(c.clone());
-        }
-        let config = redis::AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT));
-        let connected = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
-            .await
-            .map_err(|e| self.failed(&e.to_string()))?;
-        *slot = Some(connected.clone());
-        Ok(connected)
     }
 
-    /// Marks Redis down (logging the change) and forgets the connection.
-    fn failed(&self, why: &str) -> Unavailable {
-        *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now());
-        if self.up.swap(false, Ordering::Relaxed) {
-            tracing::warn!("Redis is unreachable ({why}): limits and budgets are counted in this replica until it answers");
-        }
-        if let Ok(mut slot) = self.connection.try_lock() {
-            *slot = None;
-        }
-        Unavailable(why.to_string())
-    }
-
-    fn answered(&self) {
-        *self.down_since.lock().unwrap_or_else(|e| e.into_inner()) = None;
-        if !self.up.swap(true, Ordering::Relaxed) {
-            tracing::info!("Redis answers again: limits and budgets are shared again");
-        }
+    /// The Redis they are kept in.
+    pub fn store(&self) -> &SharedStore {
+        &self.store
     }
 
     async fn run<T: redis::FromRedisValue>(
         &self,
         invocation: redis::ScriptInvocation<'_>,
     ) -> Result<T, Unavailable> {
-        let mut connection = self.connection().await?;
-        self.timed(invocation.invoke_async(&mut connection)).await
-    }
-
-    /// The answer of one Redis call, within [`TIMEOUT`]; a failure marks Redis down.
-    async fn timed<T>(
-        &self,
-        call: impl std::future::Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, Unavailable> {
-        match tokio::time::timeout(TIMEOUT, call).await {
-            Ok(Ok(value)) => {
-                self.answered();
-                Ok(value)
-            }
-            Ok(Err(e)) => Err(self.failed(&e.to_string())),
-            Err(_) => Err(self.failed("no answer within 250 ms")),
-        }
+        let mut connection = self.store.connection().await?;
+        self.store
+            .timed(invocation.invoke_async(&mut connection))
+            .await
     }
 
     /// Admits one request of key `token` (budget first, then the limits), atomically across
@@ -296,11 +212,12 @@ impl SharedLimits {
         token: &str,
         reset_at: Option<i64>,
     ) -> Result<Option<f64>, Unavailable> {
-        let mut connection = self.connection().await?;
+        let mut connection = self.store.connection().await?;
         let name = Names::of(token, reset_at).spend;
         let mut get = redis::cmd("GET");
         get.arg(&name);
         let value = self
+            .store
             .timed(get.query_async::<Option<String>>(&mut connection))
             .await?;
         Ok(value.and_then(|v| v.parse().ok()))
@@ -327,13 +244,5 @@ impl SharedLimits {
             .arg(spend.map_or(0.0, |(usd, _)| usd))
             .arg(spend_ttl(spend.and_then(|(_, reset_at)| reset_at)));
         self.run::<i64>(invocation).await.map(|_| ())
-    }
-}
-
-impl std::fmt::Debug for SharedLimits {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SharedLimits")
-            .field("up", &self.is_up())
-            .finish_non_exhaustive()
     }
 }

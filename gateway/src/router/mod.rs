@@ -4,6 +4,7 @@
 //! docs/routing.md.
 
 mod settings;
+pub mod shared;
 mod state;
 mod strategy;
 

@@ -30,15 +30,17 @@ fn from_env(name: &str) -> Option<String> {
     value
 }
 
-/// Two `wasmgate serve` processes on one config.
-fn replicas(upstream: &Upstream, redis_url: &str) -> (Served, Served) {
+/// Two `wasmgate serve` processes on one config: model `gpt` (priced), model `flaky` (always
+/// 503) and the router settings `router`.
+fn replicas(upstream: &Upstream, redis_url: &str, router: &str) -> (Served, Served) {
     let dir = workspace_root()
         .join("target")
         .join("tmp")
         .join(format!("replicas-{}", common::databases::unique()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = format!(
-        "model_list:\n- model_name: gpt\n  litellm_params:\n    model: openai/gpt-4o-mini\n    api_base: {}\n    api_key: sk-upstream\n  model_info:\n    input_cost_per_token: 0.001\n    output_cost_per_token: 0.002\ngeneral_settings:\n  master_key: sk-master-replicas\n  database_url: {}\nrouter_settings:\n  redis_url: {redis_url}\n",
+        "model_list:\n- model_name: gpt\n  litellm_params:\n    model: openai/gpt-4o-mini\n    api_base: {}\n    api_key: sk-upstream\n  model_info:\n    input_cost_per_token: 0.001\n    output_cost_per_token: 0.002\n- model_name: flaky\n  litellm_params:\n    model: openai/error-503\n    api_base: {}\n    api_key: sk-upstream\ngeneral_settings:\n  master_key: sk-master-replicas\n  database_url: {}\nrouter_settings:\n  redis_url: {redis_url}\n{router}",
+        upstream.url(),
         upstream.url(),
         sqlite_url(),
     );
@@ -92,7 +94,7 @@ async fn two_replicas_share_a_keys_rpm_and_budget_exactly() {
         return;
     };
     let upstream = Upstream::start().await;
-    let (a, b) = replicas(&upstream, &redis_url);
+    let (a, b) = replicas(&upstream, &redis_url, "");
 
     // 20 requests at once, half to each replica: exactly 10 get through.
     let (key, _) = generate(&a, json!({"rpm_limit": 10})).await;
@@ -213,7 +215,7 @@ async fn replicas_keep_serving_on_local_limits_when_redis_stops() {
     };
     let mut redis = OwnRedis::start(&binary);
     let upstream = Upstream::start().await;
-    let (a, b) = replicas(&upstream, &redis.url());
+    let (a, b) = replicas(&upstream, &redis.url(), "");
     let (key, _) = generate(&a, json!({"rpm_limit": 1000, "max_budget": 100.0})).await;
     for i in 0..30 {
         if i == 10 {
@@ -248,4 +250,65 @@ async fn replicas_keep_serving_on_local_limits_when_redis_stops() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// `/admin/deployments` entry of model `model`.
+async fn deployment(gw: &Served, model: &str) -> Value {
+    let r = get(&gw.url("/admin/deployments"), &[MASTER]).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["model_name"] == model)
+        .cloned()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_cooldowns_and_minute_counts() {
+    let Some(redis_url) = from_env("WASMGATE_TEST_REDIS_URL") else {
+        return;
+    };
+    let upstream = Upstream::start().await;
+    let router = "  num_retries: 0\n  allowed_fails: 2\n  cooldown_time: 60\n";
+    let (a, b) = replicas(&upstream, &redis_url, router);
+    let auth = [("authorization", "Bearer sk-master-replicas")];
+
+    // Requests on A count on B (within a sync interval).
+    for _ in 0..4 {
+        let r = post_json(
+            &a.url("/v1/chat/completions"),
+            &crate::common::chat_body("gpt"),
+            &auth,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while deployment(&b, "gpt").await["requests_this_minute"] != 4 {
+        assert!(Instant::now() < deadline, "B sees A's requests");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Three failures on A (more than allowed_fails) cool the deployment down on B too.
+    for _ in 0..3 {
+        let r = post_json(
+            &a.url("/v1/chat/completions"),
+            &crate::common::chat_body("flaky"),
+            &auth,
+        )
+        .await;
+        assert_eq!(r.status, 503, "{}", r.text());
+    }
+    assert_eq!(deployment(&a, "flaky").await["health"], "cooling_down");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while deployment(&b, "flaky").await["health"] != "cooling_down" {
+        assert!(Instant::now() < deadline, "B sees A's cooldown");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let left = deployment(&b, "flaky").await["cooldown_remaining_s"]
+        .as_f64()
+        .unwrap();
+    assert!(left > 50.0 && left <= 60.0, "{left}");
 }
