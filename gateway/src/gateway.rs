@@ -137,7 +137,14 @@ impl Gateway {
                 tracing::error!("{e}; virtual keys are answered 503 until it opens");
             }
         }
+        let cache = config.cache.clone().and_then(|settings| {
+            crate::cache::ResponseCache::new(settings)
+                .map_err(|e| tracing::error!("{e}; responses are not cached"))
+                .ok()
+                .map(Arc::new)
+        });
         let shared = crate::reload::Kept {
+            cache,
             keys: keys.clone(),
             metrics: Arc::new(crate::observe::Metrics::new()),
             responses: Arc::new(ResponseStore::new(

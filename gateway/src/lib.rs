@@ -11,6 +11,7 @@
 pub mod admin;
 pub mod anthropic;
 pub mod builtin;
+pub mod cache;
 pub mod cli;
 pub mod completions;
 pub mod config;

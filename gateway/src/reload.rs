@@ -6,7 +6,7 @@
 //! is refused with the reason logged, and the current one keeps serving.
 //!
 //! What a reload does not change (it needs a restart): the listen address, TLS and the front
-//! door's limits, the response store's size and TTL, the key database (`database_url`).
+//! door's limits, the response store's size and TTL, the key database (`database_url`), Redis (`redis_url`) and the response cache's settings.
 
 use crate::config::Config;
 use crate::observe::Metrics;
@@ -31,6 +31,8 @@ pub struct Kept {
     pub body_timeout: Duration,
     /// Virtual keys (their database, cache and counters).
     pub keys: Arc<crate::keys::KeyService>,
+    /// The response cache (its answers survive a reload; its settings need a restart).
+    pub cache: Option<Arc<crate::cache::ResponseCache>>,
 }
 
 impl Kept {
@@ -49,6 +51,7 @@ impl Kept {
             responses: self.responses.clone(),
             metrics: self.metrics.clone(),
             keys: self.keys.clone(),
+            cache: self.cache.clone(),
         })
     }
 }

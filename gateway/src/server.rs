@@ -49,6 +49,8 @@ pub struct AppState {
     pub metrics: Arc<crate::observe::Metrics>,
     /// Virtual keys issued under the master key.
     pub keys: Arc<crate::keys::KeyService>,
+    /// The response cache, when configured.
+    pub cache: Option<Arc<crate::cache::ResponseCache>>,
 }
 
 type Shared = State<Arc<AppState>>;
@@ -362,7 +364,6 @@ fn adapter_span<R: ProviderRequest>(d: &Deployment, request: &R) -> tracing::Spa
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn with_router<R: ProviderRequest + Send, T: 'static, F>(
     state: &AppState,
-    caller: &Caller,
     model: &str,
     stream: bool,
     fallbacks: Option<Vec<String>>,
@@ -378,20 +379,6 @@ where
     if let Some(r) = &record {
         r.attach(metrics);
     }
-    // Held by the request's record until its response ends (streams included); without a
-    // record, until this call returns.
-    let _admission = match state.keys.admit(caller, model).await {
-        Ok(admission) => match &record {
-            Some(r) => r.admit(admission),
-            None => admission,
-        },
-        Err(error) => {
-            return Err(Failed {
-                error,
-                trace: Trace::default(),
-            })
-        }
-    };
     let wrapped = attempt_fn(|d: &Deployment, mut call: CallOptions, request: &mut R| {
         call.metrics = Some(metrics.clone());
         add_client_headers(&mut call, client_headers);
@@ -424,6 +411,48 @@ where
         r.routed(model, trace);
     }
     result
+}
+
+/// Admits `caller`'s request for `model`: a virtual key's models, budget and limits. The
+/// admission is held by the request's record until its response ends (streams included).
+pub(crate) async fn admit(state: &AppState, caller: &Caller, model: &str) -> Result<(), ApiError> {
+    if let Some(admission) = state.keys.admit(caller, model).await? {
+        if let Some(record) = crate::observe::current() {
+            // Given back only if the record cannot keep it: then it ends here.
+            drop(record.admit(Some(admission)));
+        }
+    }
+    Ok(())
+}
+
+/// The cache and the key for a whole answer of `model` to `request` in client API `api`,
+/// when the cache covers the model and the request lets it answer.
+fn cache_slot<R: std::fmt::Debug>(
+    state: &AppState,
+    api: &str,
+    model: &str,
+    request: &R,
+) -> Option<(Arc<crate::cache::ResponseCache>, String)> {
+    let cache = state.cache.as_ref().filter(|c| c.covers(model))?;
+    let key = cache.key(api, model, &format!("{request:?}"));
+    Some((cache.clone(), key))
+}
+
+/// A whole answer from the cache.
+fn cached_response(body: &Value, key: &str) -> Response {
+    let mut response = Json(body).into_response();
+    set_cache_headers(response.headers_mut(), "hit", key);
+    response
+}
+
+fn set_cache_headers(headers: &mut HeaderMap, outcome: &'static str, key: &str) {
+    headers.insert(
+        crate::cache::CACHE_HEADER,
+        HeaderValue::from_static(outcome),
+    );
+    if let Ok(v) = HeaderValue::from_str(key) {
+        headers.insert(crate::cache::LITELLM_CACHE_KEY, v);
+    }
 }
 
 /// Adds the client's forwarded headers to a call; the deployment's own headers win.
@@ -648,10 +677,16 @@ pub(crate) async fn route_chat<A: ChatApi>(
     let client_headers = state.forward_headers.select(headers);
     let model = call.model.clone();
     let fallbacks = call.fallbacks.take();
+    admit(state, caller, &model).await?;
     if !call.stream {
+        let cache = cache_slot(state, std::any::type_name::<A>(), &model, &call.request);
+        if let Some((cache, key)) = cache.as_ref().filter(|_| !call.cache.no_cache) {
+            if let Some(body) = cache.get(key).await {
+                return Ok(cached_response(&body, key));
+            }
+        }
         let routed = match with_router(
             state,
-            caller,
             &model,
             false,
             fallbacks,
@@ -675,11 +710,18 @@ pub(crate) async fn route_chat<A: ChatApi>(
             capture_output(&tracing::Span::current(), &text);
         }
         let body = api.answer(answer);
-        return Ok(routed_json(body, &answer.usage, &answer.headers, &routed));
+        let Some((cache, key)) = cache else {
+            return Ok(routed_json(body, &answer.usage, &answer.headers, &routed));
+        };
+        if !call.cache.no_store {
+            cache.put(&key, &body, call.cache.ttl).await;
+        }
+        let mut response = routed_json(body, &answer.usage, &answer.headers, &routed);
+        set_cache_headers(response.headers_mut(), "miss", &key);
+        return Ok(response);
     }
     let routed = match with_router(
         state,
-        caller,
         &model,
         true,
         fallbacks,
@@ -824,10 +866,16 @@ async fn embeddings(State(state): Shared, headers: HeaderMap, body: Body) -> Res
         let caller = authorize(&state, &headers).await?;
         let json = read_json(&state, &headers, body).await?;
         let mut call = wire::embedding_call(&json)?;
+        admit(&state, &caller, &call.model).await?;
+        let cache = cache_slot(&state, "embeddings", &call.model, &call.request);
+        if let Some((cache, key)) = cache.as_ref().filter(|_| !call.cache.no_cache) {
+            if let Some(body) = cache.get(key).await {
+                return Ok(cached_response(&body, key));
+            }
+        }
         let client_headers = state.forward_headers.select(&headers);
         let routed = match with_router(
             &state,
-            &caller,
             &call.model,
             false,
             call.fallbacks.take(),
@@ -845,7 +893,16 @@ async fn embeddings(State(state): Shared, headers: HeaderMap, body: Body) -> Res
         };
         let answer = &routed.value;
         let body = wire::embedding_response_json(answer, &call.model, call.encoding)?;
-        Ok::<_, ApiError>(routed_json(body, &answer.usage, &answer.headers, &routed))
+        if let Some((cache, key)) = &cache {
+            if !call.cache.no_store {
+                cache.put(key, &body, call.cache.ttl).await;
+            }
+        }
+        let mut response = routed_json(body, &answer.usage, &answer.headers, &routed);
+        if let Some((_, key)) = &cache {
+            set_cache_headers(response.headers_mut(), "miss", key);
+        }
+        Ok::<_, ApiError>(response)
     }
     .await;
     finish("embeddings", result, started, &metrics)

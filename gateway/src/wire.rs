@@ -17,6 +17,8 @@ pub struct ChatCall {
     pub request: ChatRequest,
     /// Per-request fallbacks.
     pub fallbacks: Option<Vec<String>>,
+    /// What the request asks of the response cache.
+    pub cache: crate::cache::CacheControl,
 }
 
 /// Top-level chat fields the contract models; everything else goes to `extra`.
@@ -93,13 +95,37 @@ fn object<'a>(v: &'a Value, param: &str) -> Res<&'a Map<String, Value>> {
         .ok_or_else(|| bad(param, format!("`{param}` must be an object")))
 }
 
-/// Body keys for the router, never passed to a provider (LiteLLM's per-request `fallbacks`).
-const ROUTING_FIELDS: &[&str] = &["fallbacks"];
+/// Body keys for the gateway, never passed to a provider (LiteLLM's per-request `fallbacks`
+/// and `cache`).
+const ROUTING_FIELDS: &[&str] = &["fallbacks", "cache"];
 
 fn extra(body: &Map<String, Value>, known: &[&str]) -> Option<String> {
     let mut known = known.to_vec();
     known.extend_from_slice(ROUTING_FIELDS);
     wire_json::unknown_keys(body, &known, &[])
+}
+
+/// LiteLLM's per-request `cache`: `{"no-cache": true}`, `{"no-store": true}`, `{"ttl": s}`
+/// (other keys LiteLLM knows, such as `s-maxage` or `namespace`, are ignored).
+pub(crate) fn cache_of(body: &Map<String, Value>) -> Res<crate::cache::CacheControl> {
+    let Some(v) = body.get("cache").filter(|v| !v.is_null()) else {
+        return Ok(Default::default());
+    };
+    let cache = object(v, "cache")?;
+    let ttl = match cache.get("ttl") {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(
+            v.as_f64()
+                .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 31_536_000.0)
+                .map(std::time::Duration::from_secs_f64)
+                .ok_or_else(|| bad("cache", "`cache.ttl` must be seconds, 0 to one year"))?,
+        ),
+    };
+    Ok(crate::cache::CacheControl {
+        no_cache: opt_bool(cache, "no-cache")?.unwrap_or(false),
+        no_store: opt_bool(cache, "no-store")?.unwrap_or(false),
+        ttl,
+    })
 }
 
 /// LiteLLM's per-request `fallbacks`: model names to try, in order, after the requested one
@@ -294,6 +320,7 @@ pub fn chat_call(body: &Value) -> Res<ChatCall> {
         stream,
         request,
         fallbacks: fallbacks_of(body)?,
+        cache: cache_of(body)?,
     })
 }
 
@@ -742,6 +769,8 @@ pub struct EmbeddingCall {
     pub request: EmbeddingRequest,
     /// Per-request fallbacks.
     pub fallbacks: Option<Vec<String>>,
+    /// What the request asks of the response cache.
+    pub cache: crate::cache::CacheControl,
 }
 
 fn embedding_input(v: &Value, param: &str) -> Res<EmbeddingInput> {
@@ -830,6 +859,7 @@ pub fn embedding_call(body: &Value) -> Res<EmbeddingCall> {
         encoding,
         request,
         fallbacks: fallbacks_of(body)?,
+        cache: cache_of(body)?,
     })
 }
 

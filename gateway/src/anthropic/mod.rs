@@ -150,6 +150,7 @@ async fn messages_response(
         stream,
         request,
         fallbacks: None,
+        cache: Default::default(),
     };
     route_chat(state, &caller, headers, call, metrics, api).await
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use wasmgate_runtime::Secret;
 
+mod cache;
 mod credentials;
 mod positions;
 mod router;
@@ -356,6 +357,8 @@ pub struct Config {
     /// `router_settings.redis_url` (or `redis_host`, `redis_port`, `redis_password`): the
     /// Redis the replicas share key limits and budgets through.
     pub redis_url: Option<Secret>,
+    /// `litellm_settings.cache` with `cache_params`: the response cache.
+    pub cache: Option<crate::cache::CacheSettings>,
     /// Retries, fallbacks, cooldowns, strategy.
     pub router: crate::router::RouterSettings,
     /// Server settings.
@@ -595,6 +598,11 @@ impl Config {
 
         let database_url = database_url(&mut loader, raw.general_settings.database_url.as_deref());
         let redis_url = redis_url(&mut loader, &raw.router_settings);
+        let cache = cache::cache_settings(
+            &mut loader,
+            &raw.litellm_settings,
+            redis_url.as_ref().map(Secret::expose),
+        );
 
         let mut adapters: Vec<ExternalAdapter> = Vec::new();
         for (i, value) in raw.adapters.iter().enumerate() {
@@ -692,6 +700,7 @@ impl Config {
             master_key,
             database_url,
             redis_url,
+            cache,
             router: router_settings,
             server,
             warnings: loader.warnings,

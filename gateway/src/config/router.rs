@@ -34,6 +34,8 @@ const ROUTER_KEYS: &[&str] = &[
 
 /// Keys of `litellm_settings` this module reads (LiteLLM accepts these router keys there too).
 const LITELLM_KEYS: &[&str] = &[
+    "cache",
+    "cache_params",
     "num_retries",
     "request_timeout",
     "allowed_fails",
