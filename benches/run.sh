@@ -3,16 +3,22 @@
 # it, and wrk (Debian) driving load. Every case alternates direct-to-upstream and through-gateway
 # runs in one session, so the ratio survives a noisy machine. Writes target/bench/results.md.
 #
-# Usage: benches/run.sh [--litellm]
+# Usage: benches/run.sh [--litellm] [--keys]
 #   --litellm  also runs LiteLLM's proxy (PyPI litellm[proxy], pinned below; 1 worker, same
 #              upstream, LITELLM_LOCAL_MODEL_COST_MAP=True so it makes no outbound calls) in the
 #              same rounds and adds its columns.
+#   --keys     also runs a gateway with a master key and the default SQLite key database, and
+#              compares chat at 32 connections under the master key with a virtual key (rpm,
+#              tpm and budget set, so every request is admitted, priced and its spend written),
+#              same rounds; the target is >= 0.90x the master-key figure.
 # Environment: BENCH_DURATION (seconds per wrk run, default 10), BENCH_ROUNDS (default 2).
 set -euo pipefail
 LITELLM=0
+KEYS=0
 for arg in "$@"; do
   case "$arg" in
     --litellm) LITELLM=1 ;;
+    --keys) KEYS=1 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -23,6 +29,7 @@ DUR=${BENCH_DURATION:-10}
 ROUNDS=${BENCH_ROUNDS:-2}
 UP_PORT=${BENCH_UPSTREAM_PORT:-9100}
 GW_PORT=${BENCH_GATEWAY_PORT:-9200}
+KEYS_PORT=${BENCH_KEYS_GATEWAY_PORT:-9201}
 OUT=target/bench
 mkdir -p "$OUT"
 
@@ -49,7 +56,8 @@ UP_PID=$!
 target/release/wasmgate serve --config "$OUT/config.yaml" --port "$GW_PORT" > "$OUT/gateway.log" 2>&1 &
 GW_PID=$!
 LL_PID=""
-trap 'kill $UP_PID $GW_PID $LL_PID 2>/dev/null || true' EXIT
+KEYS_PID=""
+trap 'kill $UP_PID $GW_PID $LL_PID $KEYS_PID 2>/dev/null || true' EXIT
 for port in "$UP_PORT" "$GW_PORT"; do
   for _ in $(seq 1 200); do curl -sf -o /dev/null "http://127.0.0.1:$port/v1/models" && break; sleep 0.05; done
 done
@@ -85,10 +93,10 @@ chat() { printf '{"model":"%s","messages":[{"role":"user","content":"Hello, how 
 embed() { printf '{"model":"%s","input":["the quick brown fox","jumps over the lazy dog"]}' "$1"; }
 stream() { printf '{"model":"%s","stream":true,"messages":[{"role":"user","content":"Hi"}]}' "$1"; }
 
-# wrk_run URL BODY CONNECTIONS -> "p50_us p90_us p99_us rps errors"
+# wrk_run URL BODY CONNECTIONS [AUTHORIZATION] -> "p50_us p90_us p99_us rps errors"
 wrk_run() {
   local threads=$(( $3 < 2 ? 1 : 2 ))
-  BODY="$2" wrk -t"$threads" -c"$3" -d"${DUR}s" --timeout 30s --latency -s benches/post.lua "$1" > "$OUT/wrk.txt" 2>&1 || true
+  AUTH="${4:-}" BODY="$2" wrk -t"$threads" -c"$3" -d"${DUR}s" --timeout 30s --latency -s benches/post.lua "$1" > "$OUT/wrk.txt" 2>&1 || true
   python3 - "$OUT/wrk.txt" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
@@ -153,6 +161,45 @@ bench_case "chat" /v1/chat/completions "$(chat gpt-4o-mini)" "$(chat gpt)" 128
 bench_case "stream (whole body)" /v1/chat/completions "$(stream gpt-4o-mini)" "$(stream gpt)" 32
 bench_case "embeddings" /v1/embeddings "$(embed text-embedding-3-small)" "$(embed embed)" 32
 
+# Keys: the same gateway under its master key and under a virtual key, alternating rounds.
+KEYS_ROW=""
+if [ "$KEYS" = 1 ]; then
+  MASTER=sk-bench-master
+  rm -f "$OUT/keys.db"
+  { cat "$OUT/config.yaml"; printf 'general_settings:\n  master_key: %s\n  database_url: sqlite://%s/keys.db\n' "$MASTER" "$PWD/$OUT"; } > "$OUT/config-keys.yaml"
+  target/release/wasmgate serve --config "$OUT/config-keys.yaml" --port "$KEYS_PORT" > "$OUT/gateway-keys.log" 2>&1 &
+  KEYS_PID=$!
+  for _ in $(seq 1 200); do curl -sf -o /dev/null "http://127.0.0.1:$KEYS_PORT/health/liveliness" && break; sleep 0.05; done
+  VKEY=$(curl -sf "http://127.0.0.1:$KEYS_PORT/key/generate" -H "authorization: Bearer $MASTER" \
+    -d '{"key_alias": "bench", "rpm_limit": 100000000, "tpm_limit": 100000000000, "max_budget": 1000000}' \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
+  best_m="" best_v="" m_cpu=0 m_req=0 v_cpu=0 v_req=0
+  for _ in $(seq 1 "$ROUNDS"); do
+    t0=$(cpu_ticks "$KEYS_PID")
+    m=$(wrk_run "http://127.0.0.1:$KEYS_PORT/v1/chat/completions" "$(chat gpt)" 32 "Bearer $MASTER")
+    t1=$(cpu_ticks "$KEYS_PID")
+    v=$(wrk_run "http://127.0.0.1:$KEYS_PORT/v1/chat/completions" "$(chat gpt)" 32 "Bearer $VKEY")
+    t2=$(cpu_ticks "$KEYS_PID")
+    m_cpu=$(( m_cpu + (t1 - t0) * TICK_MS )); v_cpu=$(( v_cpu + (t2 - t1) * TICK_MS ))
+    m_req=$(( m_req + $(echo "$m" | awk -v d="$DUR" '{printf "%d", $4 * d}') ))
+    v_req=$(( v_req + $(echo "$v" | awk -v d="$DUR" '{printf "%d", $4 * d}') ))
+    best_m=$(better "$best_m" "$m"); best_v=$(better "$best_v" "$v")
+  done
+  read -r mp50 _ mp99 mrps merr <<< "$best_m"
+  read -r vp50 _ vp99 vrps verr <<< "$best_v"
+  SPENT=$(curl -sf "http://127.0.0.1:$KEYS_PORT/key/info" -H "authorization: Bearer $VKEY" \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["info"]["spend"])')
+  KEYS_ROW=$(python3 - "$mrps" "$vrps" "$mp50" "$vp50" "$mp99" "$vp99" "$merr" "$verr" "$m_cpu" "$m_req" "$v_cpu" "$v_req" <<'PY'
+import sys
+mrps, vrps, mp50, vp50, mp99, vp99, merr, verr, mcpu, mreq, vcpu, vreq = map(float, sys.argv[1:])
+ratio = vrps / mrps
+verdict = "meets" if ratio >= 0.90 else "misses"
+print(f"| chat | 32 | {mrps:.0f} | {vrps:.0f} | {ratio:.2f}x ({verdict} >= 0.90x) | {mp50:.0f} / {mp99:.0f} | {vp50:.0f} / {vp99:.0f} | {merr:.0f} / {verr:.0f} | {mcpu / max(mreq, 1):.3f} / {vcpu / max(vreq, 1):.3f} |")
+PY
+)
+  echo "$KEYS_ROW"
+fi
+
 # Streaming at concurrency 1: time to first byte and to last byte (Python client, same for both).
 STREAM_ROWS=()
 for _ in $(seq 1 "$ROUNDS"); do
@@ -204,6 +251,16 @@ fi
   echo "Paced stream (upstream sends 50 chunks 20 ms apart): $PACED."
   echo
   echo "Gateway RSS: idle ${IDLE_RSS} KiB with the built-in adapters loaded; peak $(hwm) KiB."
+  if [ "$KEYS" = 1 ]; then
+    echo
+    echo "## Virtual keys (one gateway, SQLite key database, the key hot in memory)"
+    echo
+    echo "| case | conns | master key req/s | virtual key req/s | ratio | master p50 / p99 | virtual p50 / p99 | errors master / virtual | CPU ms/req master / virtual |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    echo "$KEYS_ROW"
+    echo
+    echo "The virtual key has rpm, tpm and a budget, so each request is admitted against them, priced, and its spend batched into SQLite; the key had spent \$$SPENT at the end."
+  fi
   if [ "$LITELLM" = 1 ]; then
     echo
     echo "## Side by side with LiteLLM $LITELLM_VERSION (proxy, 1 worker, same upstream, same rounds)"
