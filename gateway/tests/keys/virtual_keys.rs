@@ -496,3 +496,49 @@ async fn a_key_database_that_is_down_stops_only_virtual_keys() {
     assert_eq!(r.status, 503, "{}", r.text());
     gateway.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_starts_again_when_its_period_ends() {
+    let upstream = Upstream::start().await;
+    let gateway = start(&upstream, &sqlite_url()).await;
+    let created = generate(
+        &gateway,
+        json!({"max_budget": 0.001, "budget_duration": "2s"}),
+    )
+    .await;
+    let key = created["key"].as_str().unwrap();
+    assert_eq!(chat(&gateway, key, "gpt").await.status, 200);
+    let refused = chat(&gateway, key, "gpt").await;
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert!(
+        refused.text().contains("the budget is per 2s"),
+        "{}",
+        refused.text()
+    );
+    // Bounded: the period is 2 s.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = chat(&gateway, key, "gpt").await;
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 429, "{}", r.text());
+        assert!(std::time::Instant::now() < deadline, "a new period starts");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The database started the new period too.
+    let token = created["token"].as_str().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = info(&gateway, token).await;
+        if info["budget_reset_at"] != created["budget_reset_at"] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "budget_reset_at moves on"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    gateway.shutdown().await.unwrap();
+}
