@@ -139,19 +139,24 @@ impl LocalLimits {
             }
             u.in_flight += 1;
         }
-        Ok(Permit { usage })
+        Ok(Permit {
+            usage,
+            count_tokens: limits.tpm.is_some(),
+        })
     }
 }
 
 /// One admitted request: counted in flight until dropped.
 pub struct Permit {
     usage: Arc<Mutex<Usage>>,
+    /// The key limits tokens: they are counted.
+    count_tokens: bool,
 }
 
 impl Permit {
     /// Counts `tokens` the request used, now.
     pub fn used_tokens(&self, tokens: u64) {
-        if tokens == 0 {
+        if tokens == 0 || !self.count_tokens {
             return;
         }
         let mut u = self.usage.lock().unwrap_or_else(|e| e.into_inner());

@@ -684,12 +684,18 @@ impl Drop for Admission {
     }
 }
 
-/// A random request id for the spend log.
+/// A request id for the spend log, unique across replicas: a random prefix per process and a
+/// counter.
 fn request_id() -> String {
-    let mut bytes = [0u8; 12];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("req_{hex}")
+    static PREFIX: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+        u64::from_le_bytes(bytes)
+    });
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("req_{prefix:016x}{n:016x}")
 }
 
 /// Writes queued spend in batches, one transaction each, retrying a failed batch with backoff

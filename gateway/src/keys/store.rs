@@ -98,6 +98,30 @@ macro_rules! columns {
     };
 }
 
+/// The columns of `wasmgate_spend_logs`, as a literal for `concat!`.
+macro_rules! log_columns {
+    () => {
+        "request_id, token, model, spend, prompt_tokens, completion_tokens, started_at"
+    };
+}
+
+/// Spend-log rows written by one statement.
+const LOG_ROWS: usize = 8;
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
+/// Binds one spend-log row, in [`log_columns`] order.
+fn bind_log<'q>(query: AnyQuery<'q>, e: &SpendEntry) -> AnyQuery<'q> {
+    query
+        .bind(e.request_id.clone())
+        .bind(e.token.clone())
+        .bind(e.model.clone())
+        .bind(e.spend)
+        .bind(e.prompt_tokens)
+        .bind(e.completion_tokens)
+        .bind(e.started_at)
+}
+
 fn json_text<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
@@ -341,31 +365,58 @@ impl KeyStore {
         self.record_spends(std::slice::from_ref(entry)).await
     }
 
-    /// Adds requests' spend to their keys and logs them, in one transaction. Entries of keys
-    /// deleted meanwhile are dropped.
+    /// Adds requests' spend to their keys and logs them, in one transaction: one update per
+    /// key, the log rows [`LOG_ROWS`] to a statement. Entries of keys deleted meanwhile are
+    /// dropped.
     pub async fn record_spends(&self, entries: &[SpendEntry]) -> Result<(), StoreError> {
+        let mut by_key: Vec<(&str, f64)> = Vec::new();
+        for e in entries {
+            match by_key.iter_mut().find(|(t, _)| *t == e.token) {
+                Some((_, usd)) => *usd += e.spend,
+                None => by_key.push((&e.token, e.spend)),
+            }
+        }
         let mut tx = self.pool.begin().await?;
-        for entry in entries {
-            sqlx::query("UPDATE wasmgate_keys SET spend = spend + $1 WHERE token = $2")
-                .bind(entry.spend)
-                .bind(&entry.token)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO wasmgate_spend_logs \
-                 (request_id, token, model, spend, prompt_tokens, completion_tokens, started_at) \
-                 SELECT $1, $2, $3, $4, $5, $6, $7 \
-                 WHERE EXISTS (SELECT 1 FROM wasmgate_keys WHERE token = $2)",
-            )
-            .bind(&entry.request_id)
-            .bind(&entry.token)
-            .bind(&entry.model)
-            .bind(entry.spend)
-            .bind(entry.prompt_tokens)
-            .bind(entry.completion_tokens)
-            .bind(entry.started_at)
-            .execute(&mut *tx)
-            .await?;
+        let mut gone = Vec::new();
+        for (token, usd) in &by_key {
+            let updated =
+                sqlx::query("UPDATE wasmgate_keys SET spend = spend + $1 WHERE token = $2")
+                    .bind(*usd)
+                    .bind(*token)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            if updated == 0 {
+                gone.push(*token);
+            }
+        }
+        let kept: Vec<&SpendEntry> = entries
+            .iter()
+            .filter(|e| !gone.contains(&e.token.as_str()))
+            .collect();
+        let mut chunks = kept.chunks_exact(LOG_ROWS);
+        for chunk in &mut chunks {
+            let mut insert = sqlx::query(concat!(
+                "INSERT INTO wasmgate_spend_logs (",
+                log_columns!(),
+                ") VALUES \
+                 ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14), \
+                 ($15, $16, $17, $18, $19, $20, $21), ($22, $23, $24, $25, $26, $27, $28), \
+                 ($29, $30, $31, $32, $33, $34, $35), ($36, $37, $38, $39, $40, $41, $42), \
+                 ($43, $44, $45, $46, $47, $48, $49), ($50, $51, $52, $53, $54, $55, $56)"
+            ));
+            for e in chunk {
+                insert = bind_log(insert, e);
+            }
+            insert.execute(&mut *tx).await?;
+        }
+        for e in chunks.remainder() {
+            let one = sqlx::query(concat!(
+                "INSERT INTO wasmgate_spend_logs (",
+                log_columns!(),
+                ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ));
+            bind_log(one, e).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -161,6 +161,66 @@ async fn sql_looking_values_are_data_on_postgres() {
     }
 }
 
+/// 19 entries over two keys and a key that is gone: the 13 kept go as one statement of 8 log
+/// rows and 5 single ones; each key's spend is added once; the gone key's entries are dropped.
+async fn batched_spend(url: &str) {
+    let store = KeyStore::open(url).await.unwrap();
+    let now = 1_800_000_000;
+    let mut tokens = Vec::new();
+    for _ in 0..2 {
+        let key = keys::generate_key();
+        let token = keys::token_of(&key);
+        store
+            .insert(&token, &keys::preview_of(&key), &spec(json!({}), now), now)
+            .await
+            .unwrap();
+        tokens.push(token);
+    }
+    tokens.push(keys::token_of(&keys::generate_key()));
+    let entries: Vec<SpendEntry> = (0..19)
+        .map(|i| SpendEntry {
+            request_id: format!("batch-{i}"),
+            token: tokens[i % 3].clone(),
+            model: "gpt".into(),
+            spend: 0.25,
+            prompt_tokens: i as i64,
+            completion_tokens: 1,
+            started_at: now + i as i64,
+        })
+        .collect();
+    store.record_spends(&entries).await.unwrap();
+    for (token, requests) in [(&tokens[0], 7), (&tokens[1], 6)] {
+        let logs = store.spend_logs(Some(token), 100).await.unwrap();
+        assert_eq!(logs.len(), requests);
+        assert_eq!(
+            store.get(token).await.unwrap().unwrap().spend,
+            0.25 * requests as f64
+        );
+    }
+    assert!(store
+        .spend_logs(Some(&tokens[2]), 100)
+        .await
+        .unwrap()
+        .is_empty());
+    let newest = &store.spend_logs(Some(&tokens[0]), 1).await.unwrap()[0];
+    assert_eq!(
+        (newest.request_id.as_str(), newest.prompt_tokens),
+        ("batch-18", 18)
+    );
+}
+
+#[tokio::test]
+async fn spend_is_written_in_batches_on_sqlite() {
+    batched_spend(&sqlite_url()).await;
+}
+
+#[tokio::test]
+async fn spend_is_written_in_batches_on_postgres() {
+    if let Some(url) = postgres_url().await {
+        batched_spend(&url).await;
+    }
+}
+
 #[tokio::test]
 async fn a_reopened_database_keeps_its_keys() {
     let url = sqlite_url();
