@@ -179,7 +179,7 @@ async fn update_response(
         .await
         .map_err(store_error)?
         .ok_or_else(|| no_such_key("key"))?;
-    state.keys.forget(&token);
+    state.keys.updated(&record);
     tracing::info!(key = %record.key_preview, "key updated");
     Ok(key_json(&record, None))
 }

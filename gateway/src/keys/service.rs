@@ -25,7 +25,9 @@ const MAX_UNKNOWN: usize = 10_000;
 /// before it is tried again.
 const REOPEN_AFTER: Duration = Duration::from_secs(5);
 /// The most spend entries written in one transaction.
-const MAX_BATCH: usize = 512;
+const MAX_BATCH: usize = 4096;
+/// How long the spend writer gathers entries before a transaction.
+const BATCH_WINDOW: Duration = Duration::from_millis(200);
 
 /// Who is calling.
 #[derive(Clone)]
@@ -378,9 +380,21 @@ impl KeyService {
         }
     }
 
-    /// Forgets what is cached of key `token` (after it changed here).
+    /// Forgets what is cached of key `token` (after it was created or deleted here).
     pub(crate) fn forget(&self, token: &str) {
         self.cache().remove(token);
+    }
+
+    /// Takes a key's new record (after it was updated here), keeping the spend this replica
+    /// has not written yet.
+    pub(crate) fn updated(&self, record: &KeyRecord) {
+        let cached = match self.cache().get(&record.token) {
+            Some(Cached::Known(key)) => Some(key.clone()),
+            _ => None,
+        };
+        if let Some(key) = cached {
+            key.refresh(record.clone());
+        }
     }
 
     /// The live spend of a key in its current budget period: what every replica together
@@ -704,6 +718,11 @@ async fn write_spend(store: KeyStore, mut queue: mpsc::UnboundedReceiver<WriterM
     let mut spends: Vec<(SpendEntry, Arc<LiveKey>)> = Vec::new();
     let mut flushes = Vec::new();
     while let Some(first) = queue.recv().await {
+        if matches!(first, WriterMsg::Spend(..)) {
+            // Spend is in memory already: gathering a window's worth makes one transaction of
+            // many requests (a flush or a budget reset goes at once).
+            tokio::time::sleep(BATCH_WINDOW).await;
+        }
         let mut next = Some(first);
         let mut reset = None;
         while let Some(msg) = next.take() {

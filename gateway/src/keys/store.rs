@@ -202,9 +202,22 @@ impl KeyStore {
             let scheme = url.split_once("://").map_or("(none)", |(s, _)| s);
             return Err(StoreError::Unsupported(scheme.to_string()));
         };
+        let sqlite = url.starts_with("sqlite:");
         let pool = PoolOptions::<Any>::new()
             .max_connections(8)
             .acquire_timeout(std::time::Duration::from_secs(5))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // Write-ahead log, synced at checkpoints: a committed write survives
+                        // a crash of the process, and costs no fsync of its own.
+                        sqlx::Executor::execute(&mut *conn, "PRAGMA journal_mode = WAL").await?;
+                        sqlx::Executor::execute(&mut *conn, "PRAGMA synchronous = NORMAL").await?;
+                        sqlx::Executor::execute(&mut *conn, "PRAGMA busy_timeout = 5000").await?;
+                    }
+                    Ok(())
+                })
+            })
             .connect(&url)
             .await?;
         migrate(&pool).await?;

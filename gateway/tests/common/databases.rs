@@ -48,7 +48,10 @@ pub async fn postgres_url() -> Option<String> {
 /// Every stored text of the keys table, as one string: what someone holding the database reads.
 pub async fn stored_text(url: &str) -> String {
     if let Some(path) = url.strip_prefix("sqlite://") {
-        return String::from_utf8_lossy(&std::fs::read(path).unwrap()).into_owned();
+        // The database file and its write-ahead log.
+        let mut bytes = std::fs::read(path).unwrap();
+        bytes.extend(std::fs::read(format!("{path}-wal")).unwrap_or_default());
+        return String::from_utf8_lossy(&bytes).into_owned();
     }
     let pool = sqlx::AnyPool::connect(url).await.unwrap();
     let rows = sqlx::query(
