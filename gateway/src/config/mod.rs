@@ -722,22 +722,41 @@ fn database_url(loader: &mut Loader, raw: Option<&str>) -> Option<Secret> {
             return None;
         }
     };
-    let supported = ["sqlite://", "postgres://", "postgresql://"];
-    if !supported.iter().any(|s| url.starts_with(s)) {
-        let e = loader.error(
-            line,
-            format!("{path} must start with sqlite://, postgres:// or postgresql://"),
-        );
+    service_url(
+        loader,
+        line,
+        path,
+        url,
+        &["sqlite://", "postgres://", "postgresql://"],
+        "virtual keys and spend are kept in",
+    )
+}
+
+/// `a, b or c`.
+fn one_of(items: &[&str]) -> String {
+    match items.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}
+
+/// `url` when it starts with one of `schemes` (else an error at `line`), noting where `path`
+/// points (`what` it is for) with any password hidden.
+fn service_url(
+    loader: &mut Loader,
+    line: Option<usize>,
+    path: &str,
+    url: String,
+    schemes: &[&str],
+    what: &str,
+) -> Option<Secret> {
+    if !schemes.iter().any(|s| url.starts_with(s)) {
+        let e = loader.error(line, format!("{path} must start with {}", one_of(schemes)));
         loader.errors.push(e);
         return None;
     }
-    loader.note(
-        line,
-        format!(
-            "`{path}`: virtual keys and spend are kept in {}",
-            redact_password(&url)
-        ),
-    );
+    loader.note(line, format!("`{path}`: {what} {}", redact_password(&url)));
     Some(Secret::new(url))
 }
 
@@ -776,22 +795,14 @@ fn redis_url(loader: &mut Loader, router: &BTreeMap<String, Value>) -> Option<Se
         (None, None) => return None,
     };
     let line = loader.line(&path);
-    if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-        let e = loader.error(
-            line,
-            format!("{path} must start with redis:// or rediss://"),
-        );
-        loader.errors.push(e);
-        return None;
-    }
-    loader.note(
+    service_url(
+        loader,
         line,
-        format!(
-            "`{path}`: key limits and budgets are shared through {}",
-            redact_password(&url)
-        ),
-    );
-    Some(Secret::new(url))
+        &path,
+        url,
+        &["redis://", "rediss://"],
+        "key limits and budgets are shared through",
+    )
 }
 
 /// `text` with every byte but URL-unreserved ones as `%XX`.
