@@ -171,6 +171,14 @@ pub struct ServeArgs {
     /// environments that limit virtual memory, or profilers such as valgrind).
     #[arg(long)]
     pub no_pooling: bool,
+    /// Serving threads, each with its own single-threaded runtime and listener on the shared
+    /// port [default: the config's server.threads, else one per core].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..), conflicts_with = "work_stealing")]
+    pub threads: Option<u16>,
+    /// Serve every connection from one listener on Tokio's shared work-stealing runtime instead
+    /// of one single-threaded runtime per core (to compare; see docs/performance.md).
+    #[arg(long)]
+    pub work_stealing: bool,
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -478,6 +486,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             args.cache_dir.or(defaults.cache_dir.clone())
         },
         pooling: !args.no_pooling,
+        threading: if args.work_stealing {
+            Some(crate::front::Threading::WorkStealing)
+        } else {
+            args.threads
+                .map(|n| crate::front::Threading::PerCore(usize::from(n)))
+        },
         // A config file is watched: SIGHUP or a change reloads it.
         watch: args.config.clone().filter(|_| args.model.is_empty()),
         ..defaults

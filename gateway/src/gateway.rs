@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use wasmgate_runtime::{Runtime, RuntimeConfig};
 
@@ -32,6 +31,9 @@ pub struct GatewayOptions {
     pub watch: Option<PathBuf>,
     /// How often the watched files are checked.
     pub reload_poll: Duration,
+    /// How connections are spread over threads; `None` takes the config's `server.threads` /
+    /// `server.work_stealing`, else one thread per core.
+    pub threading: Option<crate::front::Threading>,
 }
 
 impl Default for GatewayOptions {
@@ -44,6 +46,7 @@ impl Default for GatewayOptions {
             router: RouterParts::default(),
             watch: None,
             reload_poll: Duration::from_secs(1),
+            threading: None,
         }
     }
 }
@@ -62,6 +65,8 @@ pub struct Gateway {
     keys: Arc<crate::keys::KeyService>,
     watcher: Option<tokio::task::JoinHandle<()>>,
     stop: Option<oneshot::Sender<()>>,
+    /// Dropped last, after the spend flush: lets the serving threads' runtimes end.
+    release: tokio::sync::watch::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -90,10 +95,19 @@ pub enum StartError {
 impl Gateway {
     /// Loads adapters, binds, and starts serving.
     pub async fn start(config: &Config, options: GatewayOptions) -> Result<Gateway, StartError> {
+        let threading = options
+            .threading
+            .or(config.server.threading)
+            .unwrap_or_default();
+        let defaults = RuntimeConfig::default();
         let runtime = Runtime::new(RuntimeConfig {
             cache_dir: options.cache_dir.clone(),
             pooling: options.pooling,
-            ..Default::default()
+            client: wasmgate_runtime::egress::ClientConfig {
+                pool_per_thread: threading.per_core(),
+                ..defaults.client.clone()
+            },
+            ..defaults
         })?;
         let registry = Arc::new(Registry::load(&runtime, config).await?);
         let front = config.server.front.clone();
@@ -102,17 +116,13 @@ impl Gateway {
             .as_ref()
             .map(crate::front::tls_acceptor)
             .transpose()?;
-        let listener =
-            TcpListener::bind(options.listen)
-                .await
-                .map_err(|source| StartError::Bind {
-                    addr: options.listen,
-                    source,
-                })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
-            addr: options.listen,
-            source,
-        })?;
+        let listeners = crate::front::bind(options.listen, threading)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: options.listen,
+                source,
+            })?;
+        let addr = listeners.addr;
         let redis = config.redis_url.as_ref().and_then(|url| {
             crate::shared_store::SharedStore::new(url.expose())
                 .map_err(|e| tracing::error!("{e}; key limits are counted in this replica"))
@@ -179,24 +189,15 @@ impl Gateway {
             .server
             .shutdown_grace
             .unwrap_or(options.shutdown_grace);
-        let task = tokio::spawn({
-            let stats = stats.clone();
-            async move {
-                crate::front::serve(
-                    listener,
-                    routes(live),
-                    front,
-                    acceptor,
-                    stats,
-                    async move {
-                        let _ = stopped.await;
-                    },
-                    grace,
-                )
-                .await;
-                Ok(())
-            }
-        });
+        let door = crate::front::Door {
+            app: routes(live),
+            settings: front,
+            acceptor,
+            stats: stats.clone(),
+            grace,
+        };
+        let (release, released) = tokio::sync::watch::channel(());
+        let task = tokio::spawn(crate::front::serve_all(listeners, door, stopped, released));
         Ok(Gateway {
             addr,
             registry,
@@ -206,6 +207,7 @@ impl Gateway {
             keys,
             watcher,
             stop: Some(stop),
+            release,
             task,
         })
     }
@@ -245,12 +247,14 @@ impl Gateway {
             task,
             watcher,
             keys,
+            release,
             ..
         } = self;
         let _keep_open = stop;
         let _watching = watcher;
         let served = task.await.unwrap_or_else(|e| Err(std::io::Error::other(e)));
         flush_spend(&keys).await;
+        drop(release);
         served
     }
 

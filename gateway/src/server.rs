@@ -212,6 +212,18 @@ pub(crate) async fn authorize(state: &AppState, headers: &HeaderMap) -> Result<C
     }
 }
 
+/// How much of a refused body is read and dropped before answering.
+const DISCARD_AT_MOST: usize = 16 << 20;
+
+/// Reads and drops up to `limit` bytes of a body the gateway refuses (for at most a second), so
+/// a client still sending it reads the answer instead of a reset: closing a socket with unread
+/// data resets the connection, and the answer with it.
+async fn discard(body: Body, limit: usize) {
+    let mut body = http_body_util::Limited::new(body, limit);
+    let drain = async { while let Some(Ok(_)) = body.frame().await {} };
+    let _ = tokio::time::timeout(Duration::from_secs(1), drain).await;
+}
+
 /// The request body as JSON, bounded in size and in time.
 pub(crate) async fn read_json(
     state: &AppState,
@@ -222,7 +234,8 @@ pub(crate) async fn read_json(
         .get(http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > state.max_body) {
+    if let Some(declared) = declared.filter(|n| *n > state.max_body) {
+        discard(body, declared.min(DISCARD_AT_MOST)).await;
         return Err(ApiError::too_large(state.max_body));
     }
     let collect = http_body_util::Limited::new(body, state.max_body).collect();

@@ -6,10 +6,11 @@ use crate::bindings::types::{
     AdapterInfo, CallContext, ChatRequest, ChatResponse, CredentialKind, EmbeddingRequest,
     EmbeddingResponse,
 };
-use crate::bindings::{Provider, ProviderIndices};
+use crate::bindings::ProviderIndices;
 use crate::credential::{drop_leaking, AwsCredentials, Secret, TokenSource, Vault};
 use crate::egress::{ApiBase, CallEgress, CredentialUse, Refusal};
 use crate::error::{from_guest_failure, CallError, RuntimeError};
+use crate::exports::{Bound, Exports};
 use crate::imports::ComponentShape;
 use crate::output::OutputSize;
 use crate::policy::AdapterPolicy;
@@ -102,7 +103,8 @@ pub(crate) struct AdapterInner {
     sha256: String,
     info: AdapterInfo,
     pre: InstancePre<CallState>,
-    indices: ProviderIndices,
+    /// Where its contract functions are (their types checked once, at load).
+    exports: Exports,
     /// Where the optional `tokens` export is, when the adapter has one.
     tokens: Option<TokenCounterIndices>,
     pub(crate) policy: Arc<AdapterPolicy>,
@@ -122,8 +124,9 @@ pub(crate) struct AdapterInner {
 /// exactly when the store is dropped.
 pub(crate) struct Instance {
     pub(crate) store: Store<CallState>,
-    pub(crate) provider: Provider,
-    /// The instance itself, for optional exports.
+    /// Where its contract functions are.
+    pub(crate) exports: Exports,
+    /// The instance itself.
     component: wasmtime::component::Instance,
     pub(crate) context: CallContext,
     /// The last outgoing request the host refused in this call.
@@ -133,6 +136,23 @@ pub(crate) struct Instance {
 }
 
 impl Instance {
+    /// The store and instance, to call an export on.
+    pub(crate) fn bound(&mut self) -> Bound<'_> {
+        Bound {
+            store: &mut self.store,
+            instance: &self.component,
+        }
+    }
+
+    /// Its exports, [`Instance::bound`], and the call's context.
+    pub(crate) fn parts(&mut self) -> (Exports, Bound<'_>, &CallContext) {
+        let on = Bound {
+            store: &mut self.store,
+            instance: &self.component,
+        };
+        (self.exports, on, &self.context)
+    }
+
     /// The error a failed call reports: the host's refusal when one explains it, else `err`.
     /// An error carrying an upstream status is the upstream's answer, not the refusal's echo.
     pub(crate) fn explain(refusal: &Mutex<Option<Refusal>>, err: CallError) -> CallError {
@@ -200,6 +220,8 @@ impl AdapterInner {
         };
         let indices = ProviderIndices::new(&pre)
             .map_err(|e| load_err(format!("it does not export the provider world: {e}")))?;
+        let exports = Exports::find(&pre)
+            .map_err(|e| load_err(format!("it does not export the provider world: {e}")))?;
         // Absent is fine; present with the wrong shape is refused below, on the first instance.
         let tokens = TokenCounterIndices::new(&pre).ok();
         let cpu_budget_ticks = cpu_budget_ticks(&runtime, &policy);
@@ -218,7 +240,7 @@ impl AdapterInner {
                 description: String::new(),
             },
             pre,
-            indices,
+            exports,
             tokens,
             policy: Arc::new(policy),
             slots,
@@ -232,17 +254,18 @@ impl AdapterInner {
             .instantiate(&CallOptions::default())
             .await
             .map_err(|e| load_err(format!("instantiation failed: {e}")))?;
-        let info = instance
-            .provider
-            .wasmgate_provider_adapter()
-            .call_info(&mut instance.store)
-            .await
-            .map_err(|e| {
-                load_err(format!(
-                    "info() failed: {}",
-                    from_guest_failure(e, adapter.policy.limits.cpu_time)
-                ))
-            })?;
+        Exports::check(&indices, &mut instance.store, &instance.component).map_err(|e| {
+            load_err(format!(
+                "it does not export the provider world: {}",
+                from_guest_failure(e, adapter.policy.limits.cpu_time)
+            ))
+        })?;
+        let info = instance.exports.info(instance.bound()).await.map_err(|e| {
+            load_err(format!(
+                "info() failed: {}",
+                from_guest_failure(e, adapter.policy.limits.cpu_time)
+            ))
+        })?;
         if let Some(tokens) = &adapter.tokens {
             tokens
                 .load(&mut instance.store, &instance.component)
@@ -333,10 +356,6 @@ impl AdapterInner {
             .instantiate_async(&mut store)
             .await
             .map_err(|e| from_guest_failure(e, limits.cpu_time))?;
-        let provider = self
-            .indices
-            .load(&mut store, &component)
-            .map_err(|e| from_guest_failure(e, limits.cpu_time))?;
         self.stats.instantiated();
         let context = CallContext {
             deployment_model: call.deployment_model.clone(),
@@ -349,7 +368,7 @@ impl AdapterInner {
         };
         Ok(Instance {
             store,
-            provider,
+            exports: self.exports,
             component,
             context,
             refusal,
@@ -363,7 +382,7 @@ impl AdapterInner {
             return Ok(None);
         };
         let token = source
-            .token(self.runtime.egress.pool(true))
+            .token(&self.runtime.egress.pool(true))
             .await
             .map_err(|error| CallError::Credential {
                 deployment: call.deployment_model.clone(),
@@ -406,7 +425,7 @@ impl Adapter {
             sha256: inner.sha256.clone(),
             info: inner.info.clone(),
             pre: inner.pre.clone(),
-            indices: inner.indices.clone(),
+            exports: inner.exports,
             tokens: inner.tokens.clone(),
             stats: inner.stats.clone(),
             shape: inner.shape.clone(),
@@ -470,9 +489,8 @@ impl Adapter {
     pub async fn health_check(&self) -> Result<(), CallError> {
         let cpu = self.cpu_time();
         self.run(&CallOptions::default(), |mut i| async move {
-            i.provider
-                .wasmgate_provider_adapter()
-                .call_info(&mut i.store)
+            i.exports
+                .info(i.bound())
                 .await
                 .map(drop)
                 .map_err(|e| from_guest_failure(e, cpu))
@@ -490,9 +508,9 @@ impl Adapter {
         let call = resolved.as_ref().unwrap_or(call);
         let cpu = self.cpu_time();
         self.run(call, |mut i| async move {
-            i.provider
-                .wasmgate_provider_adapter()
-                .call_chat(&mut i.store, &i.context, request)
+            let (exports, on, context) = i.parts();
+            exports
+                .chat(on, context, request)
                 .await
                 .map_err(|e| from_guest_failure(e, cpu))?
                 .map_err(CallError::Provider)
@@ -522,10 +540,9 @@ impl Adapter {
             .stream_next_timeout
             .min(self.inner.call_timeout(call));
         self.run(call, |mut i| async move {
-            let opened = i
-                .provider
-                .wasmgate_provider_adapter()
-                .call_chat_stream(&mut i.store, &i.context, request)
+            let (exports, on, context) = i.parts();
+            let opened = exports
+                .chat_stream(on, context, request)
                 .await
                 .map_err(|e| from_guest_failure(e, cpu))?
                 .map_err(CallError::Provider)?;
@@ -594,9 +611,9 @@ impl Adapter {
         let call = resolved.as_ref().unwrap_or(call);
         let cpu = self.cpu_time();
         self.run(call, |mut i| async move {
-            i.provider
-                .wasmgate_provider_adapter()
-                .call_embed(&mut i.store, &i.context, request)
+            let (exports, on, context) = i.parts();
+            exports
+                .embed(on, context, request)
                 .await
                 .map_err(|e| from_guest_failure(e, cpu))?
                 .map_err(CallError::Provider)

@@ -52,6 +52,7 @@ mod cache;
 mod credential;
 pub mod egress;
 mod error;
+mod exports;
 mod imports;
 mod output;
 mod policy;

@@ -43,9 +43,8 @@ impl Pull {
     async fn next(&mut self) -> Option<BatchResult> {
         let i = &mut self.instance;
         i.store.data_mut().reset_cpu();
-        let adapter = i.provider.wasmgate_provider_adapter();
-        let chunks = adapter.chunk_stream();
-        let call = chunks.call_next(&mut i.store, self.handle);
+        let exports = i.exports;
+        let call = exports.next(i.bound(), self.handle);
         let next_deadline = (Instant::now() + self.next_timeout).min(self.deadline);
         let result = match tokio::time::timeout_at(next_deadline, call).await {
             Err(_) if next_deadline == self.deadline => {

@@ -218,6 +218,8 @@ struct RawServer {
     max_header_kb: Option<usize>,
     http2_max_streams: Option<u32>,
     http2_max_pending_resets: Option<usize>,
+    threads: Option<usize>,
+    work_stealing: Option<bool>,
     #[serde(flatten)]
     other: BTreeMap<String, Value>,
 }
@@ -338,6 +340,9 @@ pub struct ServerSettings {
     pub responses_ttl: Option<Duration>,
     /// How many bytes of Responses API responses are kept.
     pub responses_store_bytes: Option<usize>,
+    /// `server.threads` (serving threads, one runtime and listener each) or
+    /// `server.work_stealing: true`; unset, one thread per core.
+    pub threading: Option<crate::front::Threading>,
 }
 
 /// A loaded, validated config.
@@ -670,7 +675,9 @@ impl Config {
                 .map_err(|e| loader.errors.push(e))
                 .ok()
         });
+        let threading = threading(&mut loader, &raw.server);
         let server = ServerSettings {
+            threading,
             responses_ttl,
             responses_store_bytes: raw.server.responses_store_mb.map(|mb| (mb as usize) << 20),
             host,
@@ -1049,6 +1056,32 @@ fn front_settings(loader: &mut Loader, raw: &RawServer) -> crate::front::FrontSe
         }
     }
     front
+}
+
+/// `server.threads` and `server.work_stealing`.
+fn threading(loader: &mut Loader, raw: &RawServer) -> Option<crate::front::Threading> {
+    use crate::front::Threading;
+    match (raw.work_stealing, raw.threads) {
+        (Some(true), Some(_)) => {
+            let e = loader.error(
+                loader.line("server.threads"),
+                "server.threads counts per-core serving threads; it cannot be set with server.work_stealing: true",
+            );
+            loader.errors.push(e);
+            None
+        }
+        (Some(true), None) => Some(Threading::WorkStealing),
+        (_, Some(0)) => {
+            let e = loader.error(
+                loader.line("server.threads"),
+                "server.threads must be at least 1 (or use server.work_stealing: true)",
+            );
+            loader.errors.push(e);
+            None
+        }
+        (_, Some(n)) => Some(Threading::PerCore(n)),
+        (_, None) => None,
+    }
 }
 
 /// `server.host`: an IP address, or `localhost` for 127.0.0.1.

@@ -4,7 +4,11 @@
 
 pub(crate) mod der;
 mod idle;
+mod threads;
 mod tls;
+
+pub use threads::Threading;
+pub(crate) use threads::{bind, serve_all, Door};
 
 pub use tls::{acceptor as tls_acceptor, TlsError, TlsFiles};
 pub use tokio_rustls::TlsAcceptor;
@@ -193,18 +197,22 @@ fn builder(
     builder
 }
 
-/// Serves `app` on `listener` (over TLS with `acceptor`) until `shutdown` resolves, then lets
-/// connections in flight finish for at most `grace`.
-pub async fn serve(
+/// Serves `door.app` on `listener` (over TLS with `door.acceptor`) until `shutdown` resolves,
+/// then lets connections in flight finish for at most `door.grace`. A connection takes one of `slots` (the
+/// `max_connections` cap, shared by every listener of the process) while it is open.
+pub(crate) async fn serve(
     listener: TcpListener,
-    app: axum::Router,
-    settings: FrontSettings,
-    acceptor: Option<TlsAcceptor>,
-    stats: Arc<FrontStats>,
+    door: Door,
+    slots: Arc<Semaphore>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: Duration,
 ) {
-    let slots = Arc::new(Semaphore::new(settings.max_connections));
+    let Door {
+        app,
+        settings,
+        acceptor,
+        stats,
+        grace,
+    } = door;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = Arc::new(builder(&settings));
     let settings = Arc::new(settings);

@@ -150,6 +150,12 @@ pub struct ClientConfig {
     /// Fixed DNS answers (lower-case host name to addresses), used instead of the system
     /// resolver, like curl's `--resolve`. The SSRF guard still vets these addresses.
     pub resolve_overrides: HashMap<String, Vec<IpAddr>>,
+    /// Give every thread its own pools instead of one shared set. For hosts that serve from one
+    /// single-threaded async runtime per core: a pooled connection is driven by a task on the
+    /// runtime that opened it, so a shared pool hands a request on one thread a connection
+    /// driven by another, and every read and write of it wakes that other thread. Costs more
+    /// idle upstream connections (one set per thread).
+    pub pool_per_thread: bool,
 }
 
 impl Default for ClientConfig {
@@ -160,26 +166,49 @@ impl Default for ClientConfig {
             pool_max_idle_per_host: 256,
             extra_root_certificates: Vec::new(),
             resolve_overrides: HashMap::new(),
+            pool_per_thread: false,
         }
     }
 }
 
 /// The two pools: one whose connections may only reach public addresses, and one for
 /// destinations the operator named (an `api_base`), which may be local.
-pub(crate) struct EgressClient {
+#[derive(Clone)]
+struct Pools {
     public: PooledClient,
     private: PooledClient,
 }
 
+/// The outgoing client: one set of pools, or one per thread (see
+/// [`ClientConfig::pool_per_thread`]).
+pub(crate) struct EgressClient {
+    build: Box<dyn Fn() -> Pools + Send + Sync>,
+    shared: Option<Pools>,
+    /// Tells threads holding pools of this client whether it still exists.
+    alive: Arc<()>,
+}
+
+thread_local! {
+    /// This thread's pools, per client (per-thread mode), with a token that outlives the
+    /// client only as a dead `Weak`.
+    static THREAD_POOLS: std::cell::RefCell<Vec<(std::sync::Weak<()>, Pools)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
 impl EgressClient {
-    /// Builds both pools.
+    /// Builds the pools (the shared set now; per-thread sets on each thread's first request).
     pub(crate) fn new(config: &ClientConfig) -> Result<EgressClient, crate::RuntimeError> {
         let tls = tls_config(config)?;
         let overrides = Arc::new(config.resolve_overrides.clone());
-        let build = |allow_private| {
+        let (connect_timeout, idle_timeout, max_idle) = (
+            config.connect_timeout,
+            config.pool_idle_timeout,
+            config.pool_max_idle_per_host,
+        );
+        let build_one = move |allow_private| {
             let connector = GuardedConnector {
                 allow_private,
-                connect_timeout: config.connect_timeout,
+                connect_timeout,
                 overrides: overrides.clone(),
             };
             let https = hyper_rustls::HttpsConnectorBuilder::new()
@@ -189,23 +218,48 @@ impl EgressClient {
                 .enable_http2()
                 .wrap_connector(connector);
             Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(config.pool_idle_timeout)
-                .pool_max_idle_per_host(config.pool_max_idle_per_host)
+                .pool_idle_timeout(idle_timeout)
+                .pool_max_idle_per_host(max_idle)
                 .build(https)
         };
+        let build = move || Pools {
+            public: build_one(false),
+            private: build_one(true),
+        };
+        let shared = (!config.pool_per_thread).then(&build);
         Ok(EgressClient {
-            public: build(false),
-            private: build(true),
+            build: Box::new(build),
+            shared,
+            alive: Arc::new(()),
         })
     }
 
     /// The pool for a destination that may (or may not) resolve to private addresses.
-    pub(crate) fn pool(&self, allow_private: bool) -> &PooledClient {
-        if allow_private {
-            &self.private
-        } else {
-            &self.public
+    pub(crate) fn pool(&self, allow_private: bool) -> PooledClient {
+        let pick = |pools: &Pools| {
+            if allow_private {
+                pools.private.clone()
+            } else {
+                pools.public.clone()
+            }
+        };
+        if let Some(shared) = &self.shared {
+            return pick(shared);
         }
+        THREAD_POOLS.with(|pools| {
+            let mut pools = pools.borrow_mut();
+            if let Some((_, mine)) = pools
+                .iter()
+                .find(|(token, _)| std::ptr::eq(token.as_ptr(), Arc::as_ptr(&self.alive)))
+            {
+                return pick(mine);
+            }
+            pools.retain(|(token, _)| token.strong_count() > 0);
+            let mine = (self.build)();
+            let picked = pick(&mine);
+            pools.push((Arc::downgrade(&self.alive), mine));
+            picked
+        })
     }
 }
 

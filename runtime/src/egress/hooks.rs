@@ -414,7 +414,7 @@ impl WasiHttpHooks for CallEgress {
             limits.between_bytes_timeout,
         );
         let max_bytes = limits.max_response_bytes;
-        let client = self.client.pool(verdict.allow_private).clone();
+        let client = self.client.pool(verdict.allow_private);
         let adapter = self.adapter.clone();
         let metrics = self.metrics.clone();
         let stats = self.stats.clone();
