@@ -198,8 +198,8 @@ fn builder(
 }
 
 /// Serves `door.app` on `listener` (over TLS with `door.acceptor`) until `shutdown` resolves,
-/// then lets connections in flight finish for at most `door.grace`. A connection takes one of `slots` (the
-/// `max_connections` cap, shared by every listener of the process) while it is open.
+/// then lets connections in flight finish for at most `door.grace`. A connection holds one of
+/// `slots` (the `max_connections` cap, shared by every listener of the process) while open.
 pub(crate) async fn serve(
     listener: TcpListener,
     door: Door,
