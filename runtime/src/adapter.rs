@@ -138,10 +138,7 @@ pub(crate) struct Instance {
 impl Instance {
     /// The store and instance, to call an export on.
     pub(crate) fn bound(&mut self) -> Bound<'_> {
-        Bound {
-            store: &mut self.store,
-            instance: &self.component,
-        }
+        self.parts().1
     }
 
     /// Its exports, [`Instance::bound`], and the call's context.
