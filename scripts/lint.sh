@@ -7,5 +7,5 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 (cd guests && cargo clippy --workspace --all-targets --target wasm32-wasip2 --locked -- -D warnings)
 # The fuzz targets are run with `cargo +nightly fuzz run <target>` (see fuzz/); here they must
-# at least compile.
-cargo check --manifest-path fuzz/Cargo.toml --locked --bins
+# at least compile (in the shared target dir, reusing the dependencies clippy checked).
+cargo check --manifest-path fuzz/Cargo.toml --locked --bins --target-dir target
