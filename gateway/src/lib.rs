@@ -12,6 +12,7 @@ pub mod admin;
 pub mod anthropic;
 pub mod builtin;
 pub mod cache;
+pub mod chunk_json;
 pub mod cli;
 pub mod completions;
 pub mod config;

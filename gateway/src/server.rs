@@ -654,9 +654,7 @@ impl ChatApi for ChatCompletions {
         match step {
             StreamStep::Batch(batch) => {
                 for chunk in batch {
-                    if let Some(json) = wire::client_chunk_json(chunk, &self.model, self.usage) {
-                        write_sse_event(out, &json);
-                    }
+                    crate::chunk_json::write_client_chunk(out, chunk, &self.model, self.usage);
                 }
             }
             StreamStep::Failed(error) => write_sse_event(out, &error.body()),

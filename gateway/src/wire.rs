@@ -530,13 +530,18 @@ fn response_format(v: &Value) -> Res<ResponseFormat> {
 }
 
 fn finish_reason(f: &FinishReason) -> Value {
-    json!(match f {
+    json!(finish_reason_name(f))
+}
+
+/// OpenAI's name of a finish reason.
+pub(crate) fn finish_reason_name(f: &FinishReason) -> &str {
+    match f {
         FinishReason::Stop => "stop",
         FinishReason::Length => "length",
         FinishReason::ToolCalls => "tool_calls",
         FinishReason::ContentFilter => "content_filter",
-        FinishReason::Other(s) => s.as_str(),
-    })
+        FinishReason::Other(s) => s,
+    }
 }
 
 /// The text of a message's content (its text parts joined; images and files left out).
@@ -653,19 +658,11 @@ fn reasoning_delta_json(d: &ChoiceDelta, delta: &mut Map<String, Value>) {
     if d.reasoning.is_empty() {
         return;
     }
-    let text: String = d
-        .reasoning
-        .iter()
-        .filter_map(|r| r.text.as_deref())
-        .collect();
+    let text = reasoning_text(d);
     if !text.is_empty() {
         delta.insert("reasoning_content".into(), json!(text));
     }
-    let plain = d
-        .reasoning
-        .iter()
-        .all(|r| r.index == 0 && r.signature.is_none() && r.redacted.is_none());
-    if plain {
+    if reasoning_is_plain(d) {
         return;
     }
     let blocks = d
@@ -684,6 +681,22 @@ fn reasoning_delta_json(d: &ChoiceDelta, delta: &mut Map<String, Value>) {
         })
         .collect();
     delta.insert("thinking_blocks".into(), Value::Array(blocks));
+}
+
+/// The reasoning text of a delta, its blocks' fragments joined (`reasoning_content`).
+pub(crate) fn reasoning_text(d: &ChoiceDelta) -> String {
+    d.reasoning
+        .iter()
+        .filter_map(|r| r.text.as_deref())
+        .collect()
+}
+
+/// Whether a delta's reasoning is text of block 0 alone, which `reasoning_content` carries
+/// whole; otherwise the client also gets `thinking_blocks`.
+pub(crate) fn reasoning_is_plain(d: &ChoiceDelta) -> bool {
+    d.reasoning
+        .iter()
+        .all(|r| r.index == 0 && r.signature.is_none() && r.redacted.is_none())
 }
 
 /// A `chat.completion.chunk` object, with `model` set to the name the client asked for.

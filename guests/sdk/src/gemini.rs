@@ -444,8 +444,8 @@ impl crate::stream::Translate<crate::sse::SseEvent> for GenerateEvents {
             return Err(e);
         }
         let id = v["responseId"].as_str().unwrap_or("gemini").to_string();
-        let candidate = v["candidates"].get(0).cloned().unwrap_or(Value::Null);
-        let parts = read_parts(&candidate);
+        let candidate = v["candidates"].get(0).unwrap_or(&Value::Null);
+        let parts = read_parts(candidate);
         let mut delta = ChoiceDelta {
             index: 0,
             role: Some(Role::Assistant),

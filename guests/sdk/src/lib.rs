@@ -70,6 +70,7 @@ pub mod log;
 pub mod ndjson;
 pub mod ollama;
 pub mod openai;
+mod openai_typed;
 pub mod response;
 pub mod sse;
 pub mod stream;

@@ -161,7 +161,7 @@ pub fn role_name(role: Role) -> &'static str {
     }
 }
 
-fn parse_role(name: &str) -> Option<Role> {
+pub(crate) fn parse_role(name: &str) -> Option<Role> {
     Some(match name {
         "system" => Role::System,
         "developer" => Role::Developer,
@@ -377,7 +377,7 @@ pub fn parse_chat_response(v: &Value) -> ProviderResult<ChatResponse> {
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let m = c.get("message").cloned().unwrap_or(Value::Null);
+            let m = c.get("message").unwrap_or(&Value::Null);
             let tool_calls = m
                 .get("tool_calls")
                 .and_then(Value::as_array)
@@ -386,11 +386,11 @@ pub fn parse_chat_response(v: &Value) -> ProviderResult<ChatResponse> {
             Choice {
                 index: u32_field(c, "index").unwrap_or(i as u32),
                 message: AssistantMessage {
-                    content: str_field(&m, "content"),
-                    reasoning: parse_reasoning(&m),
+                    content: str_field(m, "content"),
+                    reasoning: parse_reasoning(m),
                     tool_calls,
-                    refusal: str_field(&m, "refusal"),
-                    extra: extra_of(&m, known::ANSWER_MESSAGE, &[]),
+                    refusal: str_field(m, "refusal"),
+                    extra: extra_of(m, known::ANSWER_MESSAGE, &[]),
                 },
                 finish_reason: c.get("finish_reason").and_then(parse_finish_reason),
                 logprobs: json_field(c, "logprobs"),
@@ -415,6 +415,15 @@ pub fn parse_chat_response(v: &Value) -> ProviderResult<ChatResponse> {
 fn parse_reasoning_deltas(d: &Value) -> Vec<ReasoningDelta> {
     let text = str_field(d, "reasoning_content").or_else(|| str_field(d, "reasoning"));
     let blocks = d.get("thinking_blocks").and_then(Value::as_array);
+    reasoning_deltas(text, blocks.map(Vec::as_slice))
+}
+
+/// Reasoning fragments from a delta's reasoning text and its `thinking_blocks` entries (which,
+/// when present, carry the text themselves).
+pub(crate) fn reasoning_deltas(
+    text: Option<String>,
+    blocks: Option<&[Value]>,
+) -> Vec<ReasoningDelta> {
     match blocks {
         Some(blocks) => blocks
             .iter()
@@ -449,6 +458,25 @@ fn parse_reasoning_deltas(d: &Value) -> Vec<ReasoningDelta> {
     }
 }
 
+/// The `j`th tool-call fragment of a delta.
+pub(crate) fn tool_call_delta(j: usize, t: &Value) -> ToolCallDelta {
+    let (signature, extra) = signature_and_extra(t);
+    ToolCallDelta {
+        index: u32_field(t, "index").unwrap_or(j as u32),
+        id: str_field(t, "id"),
+        name: t
+            .pointer("/function/name")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        arguments: t
+            .pointer("/function/arguments")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        signature,
+        extra,
+    }
+}
+
 /// Parses one `chat.completion.chunk`.
 pub fn parse_chat_chunk(v: &Value) -> ProviderResult<ChatChunk> {
     let choices = v
@@ -458,7 +486,7 @@ pub fn parse_chat_chunk(v: &Value) -> ProviderResult<ChatChunk> {
             cs.iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    let d = c.get("delta").cloned().unwrap_or(Value::Null);
+                    let d = c.get("delta").unwrap_or(&Value::Null);
                     let tool_calls = d
                         .get("tool_calls")
                         .and_then(Value::as_array)
@@ -466,33 +494,17 @@ pub fn parse_chat_chunk(v: &Value) -> ProviderResult<ChatChunk> {
                             calls
                                 .iter()
                                 .enumerate()
-                                .map(|(j, t)| {
-                                    let (signature, extra) = signature_and_extra(t);
-                                    ToolCallDelta {
-                                        index: u32_field(t, "index").unwrap_or(j as u32),
-                                        id: str_field(t, "id"),
-                                        name: t
-                                            .pointer("/function/name")
-                                            .and_then(Value::as_str)
-                                            .map(str::to_string),
-                                        arguments: t
-                                            .pointer("/function/arguments")
-                                            .and_then(Value::as_str)
-                                            .map(str::to_string),
-                                        signature,
-                                        extra,
-                                    }
-                                })
+                                .map(|(j, t)| tool_call_delta(j, t))
                                 .collect()
                         })
                         .unwrap_or_default();
                     ChoiceDelta {
                         index: u32_field(c, "index").unwrap_or(i as u32),
                         role: d.get("role").and_then(Value::as_str).and_then(parse_role),
-                        content: str_field(&d, "content"),
-                        reasoning: parse_reasoning_deltas(&d),
+                        content: str_field(d, "content"),
+                        reasoning: parse_reasoning_deltas(d),
                         tool_calls,
-                        refusal: str_field(&d, "refusal"),
+                        refusal: str_field(d, "refusal"),
                         finish_reason: c.get("finish_reason").and_then(parse_finish_reason),
                         logprobs: json_field(c, "logprobs"),
                         extra: extra_of(
@@ -655,6 +667,10 @@ impl crate::stream::Translate<crate::sse::SseEvent> for ChunkEvents {
             return Ok(Flow::End);
         }
         if event.data.trim().is_empty() {
+            return Ok(Flow::Continue);
+        }
+        if let Some(chunk) = crate::openai_typed::chat_chunk(&event.data) {
+            out.push(chunk);
             return Ok(Flow::Continue);
         }
         let json = crate::wire::stream_json(&event.data)?;
