@@ -9,9 +9,10 @@
 #              same rounds and adds its columns.
 #   --peer URL also measures another OpenAI-compatible gateway already running at URL (e.g.
 #              http://127.0.0.1:8080) in the same rounds. It must serve the model names `gpt`
-#              (chat and streaming), `paced` and `embed` from this script's upstream,
-#              http://127.0.0.1:$BENCH_UPSTREAM_PORT/v1 (9100 by default; the models are
-#              gpt-4o-mini, paced-50 and text-embedding-3-small; any API key). Its CPU and RSS
+#              (chat and streaming), `gpt-long` (the 19-chunk stream), `paced` and `embed` from
+#              this script's upstream, http://127.0.0.1:$BENCH_UPSTREAM_PORT/v1 (9100 by default;
+#              the models are gpt-4o-mini, words-17, paced-50 and text-embedding-3-small; any
+#              API key). Its CPU and RSS
 #              are read from the process listening on the port when this user may see it.
 #   --work-stealing  also runs a second wasmgate with `--work-stealing` (one listener on Tokio's
 #              shared multi-threaded runtime instead of one single-threaded runtime per core) as
@@ -61,6 +62,8 @@ cat > "$OUT/config.yaml" <<YAML
 model_list:
 - model_name: gpt
   litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
+- model_name: gpt-long
+  litellm_params: {model: openai/words-17, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
 - model_name: paced
   litellm_params: {model: openai/paced-50, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
 - model_name: embed
@@ -201,7 +204,8 @@ bench_case() {
 bench_case "chat" /v1/chat/completions "$(chat gpt-4o-mini)" "$(chat gpt)" 1 chat1
 bench_case "chat" /v1/chat/completions "$(chat gpt-4o-mini)" "$(chat gpt)" 32 chat32
 bench_case "chat" /v1/chat/completions "$(chat gpt-4o-mini)" "$(chat gpt)" 128 chat128
-bench_case "stream (whole body)" /v1/chat/completions "$(stream gpt-4o-mini)" "$(stream gpt)" 32 stream32
+# 19 chunks: the role chunk, 17 words, the finish chunk.
+bench_case "stream (19 chunks, whole body)" /v1/chat/completions "$(stream words-17)" "$(stream gpt-long)" 32 stream32
 bench_case "embeddings" /v1/embeddings "$(embed text-embedding-3-small)" "$(embed embed)" 32
 
 # Keys: the same gateway under its master key and under a virtual key, alternating rounds.

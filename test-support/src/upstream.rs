@@ -12,6 +12,7 @@
 //! | `stream-error-echo` | streamed: one chunk, then an SSE error event whose message and code repeat the `authorization` header |
 //! | `gated-stream` | one chunk, then waits for [`Upstream::release_gate`], then the rest |
 //! | `paced-stream` | 5 chunks 50 ms apart |
+//! | `words-<n>` | streamed: `n` content chunks (`n` ≤ 1000) between the role chunk and the finish chunk; unstreamed, the three-word reply |
 //! | `paced-50` | 50 content chunks 20 ms apart, each `" w<i>@<unix µs when sent>"` (for measuring the delay a proxy adds to each chunk) |
 //! | `stream-error` | one chunk, then an SSE error event |
 //! | `drip` | a JSON body sent one byte per second |
@@ -206,6 +207,15 @@ fn usage() -> Value {
            "completion_tokens_details": {"reasoning_tokens": 0}})
 }
 
+/// The `n` of a `words-<n>` model (`paced-50` streams the same 50 words, paced elsewhere).
+fn word_count(model: &str) -> Option<usize> {
+    if model == "paced-50" {
+        return Some(50);
+    }
+    let n: usize = model.strip_prefix("words-")?.parse().ok()?;
+    (n <= 1000).then_some(n)
+}
+
 fn chat_chunks(model: &str, include_usage: bool) -> Vec<Bytes> {
     let mut out = vec![event(&chunk(
         model,
@@ -227,8 +237,8 @@ fn chat_chunks(model: &str, include_usage: bool) -> Vec<Bytes> {
             )));
         }
         out.push(event(&chunk(model, json!({}), Some("tool_calls"))));
-    } else if model == "paced-50" {
-        for i in 0..50 {
+    } else if let Some(n) = word_count(model) {
+        for i in 0..n {
             out.push(event(&chunk(
                 model,
                 json!({"content": format!(" w{i}")}),
