@@ -207,11 +207,8 @@ fn usage() -> Value {
            "completion_tokens_details": {"reasoning_tokens": 0}})
 }
 
-/// The `n` of a `words-<n>` model (`paced-50` streams the same 50 words, paced elsewhere).
+/// The `n` of a `words-<n>` model.
 fn word_count(model: &str) -> Option<usize> {
-    if model == "paced-50" {
-        return Some(50);
-    }
     let n: usize = model.strip_prefix("words-")?.parse().ok()?;
     (n <= 1000).then_some(n)
 }

@@ -33,7 +33,7 @@ struct ChunkChoice {
     rest: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Delta {
     role: Option<Value>,
     content: Option<String>,
@@ -72,16 +72,7 @@ pub(crate) fn chat_chunk(data: &str) -> Option<ChatChunk> {
 }
 
 fn choice(i: usize, c: ChunkChoice) -> ChoiceDelta {
-    let d = c.delta.unwrap_or(Delta {
-        role: None,
-        content: None,
-        refusal: None,
-        reasoning_content: None,
-        reasoning: None,
-        thinking_blocks: None,
-        tool_calls: None,
-        rest: Map::new(),
-    });
+    let d = c.delta.unwrap_or_default();
     let tool_calls = d
         .tool_calls
         .iter()
