@@ -8,7 +8,7 @@ use crate::bindings::types::{
 };
 use crate::bindings::ProviderIndices;
 use crate::credential::{drop_leaking, AwsCredentials, Secret, TokenSource, Vault};
-use crate::egress::{ApiBase, CallEgress, CredentialUse, Refusal};
+use crate::egress::{ApiBase, CallEgress, CredentialUse, ParsedApiBase, Refusal};
 use crate::error::{from_guest_failure, CallError, RuntimeError};
 use crate::exports::{Bound, Exports};
 use crate::imports::ComponentShape;
@@ -59,6 +59,9 @@ pub struct CallOptions {
     pub timeout: Option<Duration>,
     /// Where the runtime records measurements of the call (time spent waiting on upstreams).
     pub metrics: Option<Arc<CallMetrics>>,
+    /// The runtime's parse of `api_base`, made at the first call and shared by this value's
+    /// clones. Leave it at its default.
+    pub parsed_api_base: ParsedApiBase,
 }
 
 /// Measurements of one call, filled in by the runtime as the call runs.
@@ -215,10 +218,11 @@ impl AdapterInner {
             name: name.to_string(),
             message,
         };
-        let indices = ProviderIndices::new(&pre)
-            .map_err(|e| load_err(format!("it does not export the provider world: {e}")))?;
-        let exports = Exports::find(&pre)
-            .map_err(|e| load_err(format!("it does not export the provider world: {e}")))?;
+        let not_a_provider = |e: &dyn std::fmt::Display| {
+            load_err(format!("it does not export the provider world: {e}"))
+        };
+        let indices = ProviderIndices::new(&pre).map_err(|e| not_a_provider(&e))?;
+        let exports = Exports::find(&pre).map_err(|e| not_a_provider(&e))?;
         // Absent is fine; present with the wrong shape is refused below, on the first instance.
         let tokens = TokenCounterIndices::new(&pre).ok();
         let cpu_budget_ticks = cpu_budget_ticks(&runtime, &policy);
@@ -251,12 +255,8 @@ impl AdapterInner {
             .instantiate(&CallOptions::default())
             .await
             .map_err(|e| load_err(format!("instantiation failed: {e}")))?;
-        Exports::check(&indices, &mut instance.store, &instance.component).map_err(|e| {
-            load_err(format!(
-                "it does not export the provider world: {}",
-                from_guest_failure(e, adapter.policy.limits.cpu_time)
-            ))
-        })?;
+        Exports::check(&indices, &mut instance.store, &instance.component)
+            .map_err(|e| not_a_provider(&from_guest_failure(e, adapter.policy.limits.cpu_time)))?;
         let info = instance.exports.info(instance.bound()).await.map_err(|e| {
             load_err(format!(
                 "info() failed: {}",
@@ -299,9 +299,11 @@ impl AdapterInner {
     pub(crate) async fn instantiate(&self, call: &CallOptions) -> Result<Instance, CallError> {
         let slot = self.acquire_slot().await?;
         let api_base = match call.api_base.as_deref().filter(|b| !b.is_empty()) {
-            Some(base) => {
-                Some(ApiBase::parse(base).map_err(|e| CallError::InvalidCall(e.to_string()))?)
-            }
+            Some(base) => Some(
+                call.parsed_api_base
+                    .parse(base)
+                    .map_err(|e| CallError::InvalidCall(e.to_string()))?,
+            ),
             None => None,
         };
         let mut vault = Vault::default();

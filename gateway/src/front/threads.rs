@@ -18,7 +18,7 @@ use tokio::sync::{oneshot, watch, Semaphore};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Threading {
     /// This many threads, each with a single-threaded runtime and its own listener on the
-    /// shared port; the kernel spreads connections over them.
+    /// shared port; the kernel spreads connections over them. `PerCore(0)` serves with one.
     PerCore(usize),
     /// One listener on the caller's runtime (Tokio's work-stealing scheduler when the caller
     /// runs the multi-threaded one), as before the per-core design; kept to compare.

@@ -1,7 +1,7 @@
 //! The `wasi:http` hook that decides, per call, whether an adapter's request may leave, and
 //! sends the ones that may through the shared pool.
 
-use super::allow::{AllowedHost, Destination};
+use super::allow::{AllowedHost, AllowedHostError, Destination};
 use super::body::{GuardedResponseBody, PlaceholderScan};
 use super::client::{ConnectError, EgressClient};
 use super::scope::{under_base, CredentialUse};
@@ -12,7 +12,7 @@ use crate::policy::AdapterPolicy;
 use http::HeaderValue;
 use http_body_util::BodyExt;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tracing::Instrument;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiHttpHooks};
@@ -38,7 +38,7 @@ pub(crate) struct ApiBase {
 
 impl ApiBase {
     /// Parses an absolute `http(s)` URL.
-    pub(crate) fn parse(url: &str) -> Result<ApiBase, crate::egress::AllowedHostError> {
+    pub(crate) fn parse(url: &str) -> Result<ApiBase, AllowedHostError> {
         let origin = AllowedHost::origin_of(url)?;
         let path = url
             .parse::<http::Uri>()
@@ -49,6 +49,27 @@ impl ApiBase {
 
     fn admits(&self, dest: &Destination) -> bool {
         self.origin.admits(dest.https, &dest.host, dest.port)
+    }
+}
+
+/// A call's `api_base` as the runtime parsed it at the first call, shared by every clone of the
+/// options that carry it, so a deployment's calls do not parse the same URL again. Keyed by the
+/// URL: options whose `api_base` was changed after the first call parse theirs anew.
+#[derive(Clone, Debug, Default)]
+pub struct ParsedApiBase(Arc<OnceLock<(String, Arc<ApiBase>)>>);
+
+impl ParsedApiBase {
+    /// `url` parsed: the cached parse when it is of the same URL, else a new one (kept when
+    /// nothing is cached yet).
+    pub(crate) fn parse(&self, url: &str) -> Result<Arc<ApiBase>, AllowedHostError> {
+        if let Some((cached, base)) = self.0.get() {
+            if cached == url {
+                return Ok(base.clone());
+            }
+        }
+        let base = Arc::new(ApiBase::parse(url)?);
+        let _ = self.0.set((url.to_string(), base.clone()));
+        Ok(base)
     }
 }
 
@@ -109,7 +130,7 @@ pub(crate) struct CallEgress {
     pub(crate) policy: Arc<AdapterPolicy>,
     /// The operator's `api_base` for this call: reachable, private addresses included, and
     /// allowed to receive the credential.
-    pub(crate) api_base: Option<ApiBase>,
+    pub(crate) api_base: Option<Arc<ApiBase>>,
     /// The adapter's own default API base, used for paths when the call has none.
     pub(crate) default_base: Option<Arc<ApiBase>>,
     /// The requests that may carry the credential.
@@ -175,7 +196,7 @@ impl CallEgress {
     fn relative_path<'a>(&self, dest: &Destination, path: &'a str) -> &'a str {
         let base = self
             .api_base
-            .as_ref()
+            .as_deref()
             .filter(|b| b.admits(dest))
             .or_else(|| self.default_base.as_deref().filter(|b| b.admits(dest)));
         base.and_then(|b| under_base(&b.path, path)).unwrap_or(path)
@@ -516,6 +537,28 @@ mod tests {
         ] {
             assert!(parsed(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn an_api_base_is_parsed_once_for_every_clone_that_carries_it() {
+        let cache = ParsedApiBase::default();
+        let clone = cache.clone();
+        let first = cache.parse("http://127.0.0.1:8080/v1/").unwrap();
+        assert_eq!(first.path, "/v1");
+        assert!(Arc::ptr_eq(
+            &first,
+            &clone.parse("http://127.0.0.1:8080/v1/").unwrap()
+        ));
+        let other = clone.parse("http://127.0.0.1:9090/v2").unwrap();
+        assert!(!Arc::ptr_eq(&first, &other));
+        assert_eq!(other.path, "/v2");
+        let dest = Destination::of(&"http://127.0.0.1:9090/v2/x".parse::<http::Uri>().unwrap());
+        assert!(other.admits(&dest.unwrap()));
+        assert!(Arc::ptr_eq(
+            &first,
+            &cache.parse("http://127.0.0.1:8080/v1/").unwrap()
+        ));
+        assert!(cache.parse("not a url").is_err());
     }
 
     #[test]

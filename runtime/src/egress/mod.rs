@@ -13,7 +13,7 @@ pub use allow::{AllowedHost, AllowedHostError, Destination};
 pub use client::ClientConfig;
 pub(crate) use client::{EgressClient, PooledClient};
 pub(crate) use hooks::{ApiBase, CallEgress};
-pub use hooks::{Refusal, AWS_SIGV4_HEADER};
+pub use hooks::{ParsedApiBase, Refusal, AWS_SIGV4_HEADER};
 pub use scope::{CredentialUse, CredentialUseError};
 
 /// The body type of requests and responses on the wasi-http path.
