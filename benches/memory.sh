@@ -8,24 +8,14 @@ UP_PORT=${BENCH_UPSTREAM_PORT:-9110}
 GW_PORT=${BENCH_GATEWAY_PORT:-9210}
 OUT=target/bench
 mkdir -p "$OUT"
-if ! command -v wrk >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq wrk
-fi
-cargo build --release --locked -p wasmgate -p wasmgate-test-support
-cat > "$OUT/memory.yaml" <<YAML
-model_list:
-- model_name: gpt
-  litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
-YAML
+source benches/common.sh
+bench_build
+bench_config "$OUT/memory.yaml" "$UP_PORT"
 ulimit -n 20000 2>/dev/null || true
-target/release/wasmgate-upstream "$UP_PORT" > "$OUT/memory-upstream.log" 2>&1 &
-UP_PID=$!
-target/release/wasmgate serve -c "$OUT/memory.yaml" --port "$GW_PORT" --log-level warn > "$OUT/memory-gateway.log" 2>&1 &
-GW_PID=$!
+start_upstream "$UP_PORT" "$OUT/memory-upstream.log"
+start_gateway "$OUT/memory.yaml" "$GW_PORT" "$OUT/memory-gateway.log" --log-level warn
 trap 'kill $UP_PID $GW_PID 2>/dev/null || true' EXIT
-for port in "$UP_PORT" "$GW_PORT"; do
-  for _ in $(seq 1 200); do curl -sf -o /dev/null "http://127.0.0.1:$port/v1/models" && break; sleep 0.05; done
-done
+for port in "$UP_PORT" "$GW_PORT"; do wait_ready "http://127.0.0.1:$port/v1/models"; done
 rss() { awk '/VmRSS/{print int($2/1024)}' "/proc/$GW_PID/status"; }
 hwm() { awk '/VmHWM/{print int($2/1024)}' "/proc/$GW_PID/status"; }
 body='{"model":"gpt","messages":[{"role":"user","content":"Hello, how are you?"}]}'

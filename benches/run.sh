@@ -50,36 +50,16 @@ KEYS_PORT=${BENCH_KEYS_GATEWAY_PORT:-9201}
 OUT=target/bench
 mkdir -p "$OUT"
 
-if ! command -v wrk >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq wrk
-fi
-if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
-  rustup target add wasm32-wasip2
-fi
-cargo build --release --locked -p wasmgate -p wasmgate-test-support
-
-cat > "$OUT/config.yaml" <<YAML
-model_list:
-- model_name: gpt
-  litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
-- model_name: gpt-long
-  litellm_params: {model: openai/words-17, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
-- model_name: paced
-  litellm_params: {model: openai/paced-50, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
-- model_name: embed
-  litellm_params: {model: openai/text-embedding-3-small, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
-YAML
-
-target/release/wasmgate-upstream "$UP_PORT" > "$OUT/upstream.log" 2>&1 &
-UP_PID=$!
-target/release/wasmgate serve --config "$OUT/config.yaml" --port "$GW_PORT" > "$OUT/gateway.log" 2>&1 &
-GW_PID=$!
+source benches/common.sh
+bench_build
+bench_config "$OUT/config.yaml" "$UP_PORT" gpt-long=words-17 paced=paced-50 embed=text-embedding-3-small
+start_upstream "$UP_PORT" "$OUT/upstream.log"
+start_gateway "$OUT/config.yaml" "$GW_PORT" "$OUT/gateway.log"
 # Gateways measured beside wasmgate, in the same rounds: name, base URL, PID ("" if unknown).
 PEER_NAMES=() PEER_BASES=() PEER_PIDS=()
 STARTED=()
 KEYS_PID=""
 trap 'kill $UP_PID $GW_PID ${STARTED[*]} $KEYS_PID 2>/dev/null || true' EXIT
-wait_ready() { for _ in $(seq 1 "${2:-200}"); do curl -sf -o /dev/null "$1" && return 0; sleep 0.05; done; return 1; }
 for port in "$UP_PORT" "$GW_PORT"; do wait_ready "http://127.0.0.1:$port/v1/models"; done
 
 if [ "$WORK_STEALING" = 1 ]; then

@@ -17,24 +17,14 @@ UP_PORT=${BENCH_UPSTREAM_PORT:-9120}
 GW_PORT=${BENCH_GATEWAY_PORT:-9220}
 OUT=target/bench
 mkdir -p "$OUT"
-if ! command -v wrk >/dev/null; then
-  apt-get update -qq && apt-get install -y -qq wrk
-fi
-cargo build --release --locked -p wasmgate -p wasmgate-test-support
-cat > "$OUT/soak.yaml" <<YAML
-model_list:
-- model_name: gpt
-  litellm_params: {model: openai/gpt-4o-mini, api_base: "http://127.0.0.1:$UP_PORT/v1", api_key: sk-bench}
-YAML
-target/release/wasmgate-upstream "$UP_PORT" > "$OUT/soak-upstream.log" 2>&1 &
-UP_PID=$!
-target/release/wasmgate serve -c "$OUT/soak.yaml" --port "$GW_PORT" --log-level warn > "$OUT/soak-gateway.log" 2>&1 &
-GW_PID=$!
+source benches/common.sh
+bench_build
+bench_config "$OUT/soak.yaml" "$UP_PORT"
+start_upstream "$UP_PORT" "$OUT/soak-upstream.log"
+start_gateway "$OUT/soak.yaml" "$GW_PORT" "$OUT/soak-gateway.log" --log-level warn
 WRK_PID=""
 trap 'kill $UP_PID $GW_PID $WRK_PID 2>/dev/null || true' EXIT
-for port in "$UP_PORT" "$GW_PORT"; do
-  for _ in $(seq 1 200); do curl -sf -o /dev/null "http://127.0.0.1:$port/v1/models" && break; sleep 0.05; done
-done
+for port in "$UP_PORT" "$GW_PORT"; do wait_ready "http://127.0.0.1:$port/v1/models"; done
 BODY='{"model":"gpt","messages":[{"role":"user","content":"Hello, how are you?"}]}'
 URL="http://127.0.0.1:$GW_PORT/v1/chat/completions"
 
