@@ -35,6 +35,13 @@ wait_ready() {
   return 1
 }
 
+# Waits until each server on a loopback PORT answers `/v1/models`; fails if one never does.
+# Usage: wait_models PORT ...
+wait_models() {
+  local port
+  for port in "$@"; do wait_ready "http://127.0.0.1:$port/v1/models"; done
+}
+
 # Starts the loopback upstream on PORT, logging to LOG, and sets UP_PID.
 # Usage: start_upstream PORT LOG
 start_upstream() {

@@ -15,7 +15,7 @@ ulimit -n 20000 2>/dev/null || true
 start_upstream "$UP_PORT" "$OUT/memory-upstream.log"
 start_gateway "$OUT/memory.yaml" "$GW_PORT" "$OUT/memory-gateway.log" --log-level warn
 trap 'kill $UP_PID $GW_PID 2>/dev/null || true' EXIT
-for port in "$UP_PORT" "$GW_PORT"; do wait_ready "http://127.0.0.1:$port/v1/models"; done
+wait_models "$UP_PORT" "$GW_PORT"
 rss() { awk '/VmRSS/{print int($2/1024)}' "/proc/$GW_PID/status"; }
 hwm() { awk '/VmHWM/{print int($2/1024)}' "/proc/$GW_PID/status"; }
 body='{"model":"gpt","messages":[{"role":"user","content":"Hello, how are you?"}]}'

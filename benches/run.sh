@@ -60,7 +60,7 @@ PEER_NAMES=() PEER_BASES=() PEER_PIDS=()
 STARTED=()
 KEYS_PID=""
 trap 'kill $UP_PID $GW_PID ${STARTED[*]} $KEYS_PID 2>/dev/null || true' EXIT
-for port in "$UP_PORT" "$GW_PORT"; do wait_ready "http://127.0.0.1:$port/v1/models"; done
+wait_models "$UP_PORT" "$GW_PORT"
 
 if [ "$WORK_STEALING" = 1 ]; then
   WS_PORT=${BENCH_WORK_STEALING_PORT:-9202}

@@ -24,7 +24,7 @@ start_upstream "$UP_PORT" "$OUT/soak-upstream.log"
 start_gateway "$OUT/soak.yaml" "$GW_PORT" "$OUT/soak-gateway.log" --log-level warn
 WRK_PID=""
 trap 'kill $UP_PID $GW_PID $WRK_PID 2>/dev/null || true' EXIT
-for port in "$UP_PORT" "$GW_PORT"; do wait_ready "http://127.0.0.1:$port/v1/models"; done
+wait_models "$UP_PORT" "$GW_PORT"
 BODY='{"model":"gpt","messages":[{"role":"user","content":"Hello, how are you?"}]}'
 URL="http://127.0.0.1:$GW_PORT/v1/chat/completions"
 
