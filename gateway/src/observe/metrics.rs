@@ -6,6 +6,8 @@
 //! otherwise. Labels hold route patterns, configured model names, deployment ids, statuses and
 //! fixed reason names: never a key, a prompt or a client-chosen string.
 
+mod series;
+
 use super::record::Finished;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -124,6 +126,8 @@ pub struct Metrics {
     retries: Family<ModelLabels, Counter>,
     fallbacks: Family<ModelLabels, Counter>,
     scraped: Arc<Mutex<Scraped>>,
+    /// The series of each label combination, found once.
+    cache: series::SeriesCache,
     /// Requests finished, and those of them with status 400 and above.
     finished: [AtomicU64; 2],
 }
@@ -257,6 +261,7 @@ impl Metrics {
             retries: Family::default(),
             fallbacks: Family::default(),
             scraped: Arc::default(),
+            cache: Default::default(),
             finished: Default::default(),
             registry: Registry::default(),
         };
@@ -336,12 +341,7 @@ impl Metrics {
 
     /// Counts a request to `route` in flight until the returned guard is dropped.
     pub fn start(&self, route: &str) -> InFlight {
-        let gauge = self
-            .in_flight
-            .get_or_create(&RouteLabels {
-                route: route.to_string(),
-            })
-            .clone();
+        let gauge = self.cache.in_flight(self, route);
         gauge.inc();
         InFlight(gauge)
     }
@@ -352,16 +352,7 @@ impl Metrics {
         if f.status >= 400 {
             self.finished[1].fetch_add(1, Ordering::Relaxed);
         }
-        let model = f.model.clone().unwrap_or_default();
-        let deployment = f.deployment.clone().unwrap_or_default();
-        self.requests
-            .get_or_create(&RequestLabels {
-                route: f.route.clone(),
-                model: model.clone(),
-                deployment: deployment.clone(),
-                status: f.status.to_string(),
-            })
-            .inc();
+        self.cache.observe(self, f);
         if let Some(kind) = f.error {
             self.errors
                 .get_or_create(&ErrorLabels {
@@ -370,62 +361,16 @@ impl Metrics {
                 })
                 .inc();
         }
-        let genai = GenAiLabels {
-            gen_ai_operation_name: operation(&f.route).to_string(),
-            gen_ai_request_model: model.clone(),
+        let model = || ModelLabels {
+            model: f.model.clone().unwrap_or_default(),
         };
-        self.duration
-            .get_or_create(&genai)
-            .observe(f.total.as_secs_f64());
-        self.upstream
-            .get_or_create(&genai)
-            .observe(f.upstream.as_secs_f64());
-        self.overhead
-            .get_or_create(&RouteLabels {
-                route: f.route.clone(),
-            })
-            .observe(f.total.saturating_sub(f.upstream).as_secs_f64());
-        if let Some(first) = f.first_token {
-            self.first_token
-                .get_or_create(&genai)
-                .observe(first.as_secs_f64());
-            if let Some((_, out)) = f.usage.filter(|(_, out)| *out > 1) {
-                let rest = f.total.saturating_sub(first).as_secs_f64();
-                self.per_token
-                    .get_or_create(&genai)
-                    .observe(rest / f64::from(out - 1));
-            }
-        }
-        if let Some((input, output)) = f.usage {
-            for (kind, n) in [("input", input), ("output", output)] {
-                let labels = TokenLabels {
-                    gen_ai_operation_name: genai.gen_ai_operation_name.clone(),
-                    gen_ai_request_model: model.clone(),
-                    gen_ai_token_type: kind.to_string(),
-                };
-                self.token_usage
-                    .get_or_create(&labels)
-                    .observe(f64::from(n));
-                self.tokens.get_or_create(&labels).inc_by(u64::from(n));
-            }
-        }
-        if let Some(cost) = f.cost {
-            self.cost
-                .get_or_create(&CostLabels {
-                    model: model.clone(),
-                    deployment,
-                })
-                .inc_by(cost);
-        }
         if f.attempts > 1 {
             self.retries
-                .get_or_create(&ModelLabels {
-                    model: model.clone(),
-                })
+                .get_or_create(&model())
                 .inc_by(u64::from(f.attempts - 1));
         }
         if f.fallback.is_some() {
-            self.fallbacks.get_or_create(&ModelLabels { model }).inc();
+            self.fallbacks.get_or_create(&model()).inc();
         }
     }
 

@@ -10,6 +10,7 @@ mod strategy;
 
 pub use settings::{ErrorClass, RouterSettings, Strategy};
 pub use state::{Clock, DeploymentLoad, ManualClock, MemoryState, RouterState, SystemClock};
+use strategy::thread_random;
 pub use strategy::{pick, Candidate};
 
 use crate::error::ApiError;
@@ -154,11 +155,7 @@ impl Router {
                 *s ^= *s << 17;
                 *s
             }
-            None => {
-                let mut bytes = [0u8; 8];
-                let _ = getrandom::fill(&mut bytes);
-                u64::from_le_bytes(bytes)
-            }
+            None => thread_random(),
         }
     }
 

@@ -16,6 +16,28 @@ pub struct Candidate {
     pub load: DeploymentLoad,
 }
 
+/// A random 64-bit value from this thread's xorshift64* generator, seeded once per thread from
+/// the operating system: spreading load needs no secrecy, and a system call per request costs.
+pub fn thread_random() -> u64 {
+    use std::cell::Cell;
+    thread_local! {
+        static STATE: Cell<u64> = Cell::new({
+            let mut bytes = [0u8; 8];
+            let _ = getrandom::fill(&mut bytes);
+            // xorshift never leaves zero; any other seed will do.
+            u64::from_le_bytes(bytes) | 1
+        });
+    }
+    STATE.with(|state| {
+        let mut x = state.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        state.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    })
+}
+
 /// A uniformly random number in [0, 1) from a 64-bit random value.
 fn unit(random: u64) -> f64 {
     (random >> 11) as f64 / (1u64 << 53) as f64
@@ -30,6 +52,9 @@ pub fn pick(
     random: &mut dyn FnMut() -> u64,
 ) -> usize {
     debug_assert!(!candidates.is_empty());
+    if candidates.len() == 1 {
+        return 0;
+    }
     match strategy {
         Strategy::SimpleShuffle => weighted(&shuffle_weights(candidates), random),
         Strategy::LeastBusy => {
@@ -116,6 +141,26 @@ fn uniform_among(
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn one_candidate_is_picked_without_a_draw_and_the_thread_generator_varies() {
+        let mut draws = 0;
+        let mut random = || {
+            draws += 1;
+            0
+        };
+        for strategy in [
+            Strategy::SimpleShuffle,
+            Strategy::LeastBusy,
+            Strategy::UsageBased,
+            Strategy::LatencyBased,
+        ] {
+            assert_eq!(pick(strategy, 0.1, &[Candidate::default()], &mut random), 0);
+        }
+        assert_eq!(draws, 0);
+        let values: std::collections::HashSet<u64> = (0..64).map(|_| thread_random()).collect();
+        assert_eq!(values.len(), 64, "64 draws repeated a value");
+    }
 
     /// A seeded xorshift: the same decisions on every run.
     fn rng(mut seed: u64) -> impl FnMut() -> u64 {

@@ -144,22 +144,7 @@ impl Request {
     pub fn send(self) -> ProviderResult<Response> {
         let url =
             Url::parse(&self.url).map_err(|m| ProviderError::new(ErrorKind::BadRequest, m))?;
-        let headers = Fields::new();
-        for (name, value) in &self.headers {
-            headers
-                .append(name, value.as_bytes())
-                .map_err(|_| internal(format!("the header `{name}` is not a valid HTTP header")))?;
-        }
-        if matches!(self.method, Method::Post | Method::Put | Method::Patch)
-            || !self.body.is_empty()
-        {
-            headers
-                .set(
-                    "content-length",
-                    &[self.body.len().to_string().into_bytes()],
-                )
-                .map_err(|_| internal("the content-length header was refused"))?;
-        }
+        let headers = self.fields()?;
         let request = OutgoingRequest::new(headers);
         use crate::bindings::wasi::http::types::Method as Wasi;
         let method = match self.method {
@@ -188,18 +173,19 @@ impl Request {
             .set_path_with_query(Some(&url.path_and_query))
             .map_err(|_| ProviderError::new(ErrorKind::BadRequest, "invalid URL path"))?;
 
-        let options = RequestOptions::new();
-        if let Some(ms) = self.timeout_ms {
+        let options = self.timeout_ms.map(|ms| {
+            let options = RequestOptions::new();
             let ns = ms.saturating_mul(1_000_000);
             let _ = options.set_first_byte_timeout(Some(ns));
             let _ = options.set_between_bytes_timeout(Some(ns));
-        }
+            options
+        });
         let body = request
             .body()
             .map_err(|_| internal("request body taken twice"))?;
         let host = url.authority.as_str();
         let failed = |code: ErrorCode| from_error_code(&code, host);
-        let pending = outgoing_handler::handle(request, Some(options)).map_err(failed)?;
+        let pending = outgoing_handler::handle(request, options).map_err(failed)?;
         // A body write can fail because the host refused the request; the response future then
         // carries the real reason, so write errors are only reported when it has none.
         let write_result = write_body(body, &self.body, host);
@@ -211,6 +197,36 @@ impl Request {
         };
         write_result?;
         Response::new(response, host)
+    }
+
+    /// The request's headers as one `fields` resource, built in one host call, with
+    /// `content-length` set for a method that carries a body or for a non-empty body.
+    fn fields(&self) -> ProviderResult<Fields> {
+        let sets_length = matches!(self.method, Method::Post | Method::Put | Method::Patch)
+            || !self.body.is_empty();
+        let mut entries: Vec<(String, Vec<u8>)> = self
+            .headers
+            .iter()
+            .filter(|(name, _)| !(sets_length && name.eq_ignore_ascii_case("content-length")))
+            .map(|(name, value)| (name.clone(), value.as_bytes().to_vec()))
+            .collect();
+        if sets_length {
+            entries.push((
+                "content-length".to_string(),
+                self.body.len().to_string().into_bytes(),
+            ));
+        }
+        if let Ok(fields) = Fields::from_list(&entries) {
+            return Ok(fields);
+        }
+        // Name the header the host refused.
+        let fields = Fields::new();
+        for (name, value) in &entries {
+            fields
+                .append(name, value)
+                .map_err(|_| internal(format!("the header `{name}` is not a valid HTTP header")))?;
+        }
+        Ok(fields)
     }
 }
 
@@ -252,7 +268,8 @@ impl Response {
                     String::from_utf8_lossy(&v).into_owned(),
                 )
             })
-            .collect();
+            .collect::<Vec<(String, String)>>();
+        let remaining = declared_length(&headers);
         let body = response
             .consume()
             .map_err(|_| internal("response body taken twice"))?;
@@ -264,6 +281,7 @@ impl Response {
             headers,
             body: BodyReader {
                 stream: Some(stream),
+                remaining,
                 host: host.to_string(),
                 _body: Some(body),
                 _response: response,
@@ -316,6 +334,9 @@ impl Response {
 pub struct BodyReader {
     // Declared in drop order: the stream is a child of the body, the body of the response.
     stream: Option<InputStream>,
+    /// The bytes `content-length` says are still to come, when it says; at zero the body is
+    /// known to be complete without asking the host for its end.
+    remaining: Option<u64>,
     /// The authority the body comes from, for error messages.
     host: String,
     _body: Option<IncomingBody>,
@@ -325,13 +346,21 @@ pub struct BodyReader {
 impl BodyReader {
     /// The next bytes of the body; `None` at its end.
     pub fn read_chunk(&mut self) -> ProviderResult<Option<Vec<u8>>> {
+        if self.remaining == Some(0) {
+            self.stream = None;
+        }
         let Some(stream) = &self.stream else {
             return Ok(None);
         };
         loop {
             match stream.blocking_read(READ_CHUNK) {
                 Ok(bytes) if bytes.is_empty() => continue,
-                Ok(bytes) => return Ok(Some(bytes)),
+                Ok(bytes) => {
+                    if let Some(left) = &mut self.remaining {
+                        *left = left.saturating_sub(bytes.len() as u64);
+                    }
+                    return Ok(Some(bytes));
+                }
                 Err(StreamError::Closed) => {
                     self.stream = None;
                     return Ok(None);
@@ -358,6 +387,17 @@ impl BodyReader {
         }
         Ok(out)
     }
+}
+
+/// The body length a response's headers declare: its one `content-length`, when that is a
+/// number.
+fn declared_length(headers: &[(String, String)]) -> Option<u64> {
+    let mut lengths = headers.iter().filter(|(k, _)| k == "content-length");
+    let (_, value) = lengths.next()?;
+    if lengths.next().is_some() {
+        return None;
+    }
+    value.trim().parse().ok()
 }
 
 /// Headers about the connection or the body, which mean nothing past this hop.
@@ -405,4 +445,40 @@ fn internal(message: impl Into<String>) -> ProviderError {
 
 fn upstream(message: impl Into<String>) -> ProviderError {
     ProviderError::new(ErrorKind::UpstreamError, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_declared_length_is_one_numeric_content_length() {
+        let one = headers(&[
+            ("content-type", "application/json"),
+            ("content-length", "42"),
+        ]);
+        assert_eq!(declared_length(&one), Some(42));
+        assert_eq!(
+            declared_length(&headers(&[("content-length", "0")])),
+            Some(0)
+        );
+        assert_eq!(
+            declared_length(&headers(&[("content-type", "text/plain")])),
+            None
+        );
+        let twice = headers(&[("content-length", "1"), ("content-length", "1")]);
+        assert_eq!(declared_length(&twice), None);
+        assert_eq!(declared_length(&headers(&[("content-length", "-1")])), None);
+        assert_eq!(
+            declared_length(&headers(&[("content-length", "1e3")])),
+            None
+        );
+    }
 }

@@ -40,10 +40,13 @@ impl fmt::Display for Secret {
 /// The prefix of every placeholder, so it is recognisable in logs and upstream captures.
 pub const PLACEHOLDER_PREFIX: &str = "wasmgate-sealed-";
 
-/// A fresh placeholder for one call: the prefix and 128 random bits in hex.
+/// A fresh placeholder for one call: the prefix and 128 random bits in hex, from the thread's
+/// cryptographically secure generator (ChaCha, reseeded from the operating system), so a call
+/// costs no system call.
 pub(crate) fn new_placeholder() -> String {
+    use rand::Rng as _;
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    rand::rng().fill_bytes(&mut bytes);
     format!("{PLACEHOLDER_PREFIX}{}", hex::encode(bytes))
 }
 
