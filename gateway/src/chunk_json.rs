@@ -6,7 +6,7 @@
 use crate::server::write_sse_event;
 use crate::wire;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
-use wasmgate_runtime::types::{ChatChunk, ChoiceDelta, ToolCallDelta, Usage};
+use wasmgate_runtime::types::{ChatChunk, ChoiceDelta, FinishReason, ToolCallDelta, Usage};
 
 /// Appends the SSE event for `chunk` as the client sees it, `model` being the name the client
 /// asked for. Without `include_usage` (`stream_options.include_usage`) the chunk's usage is left
@@ -59,7 +59,7 @@ impl Serialize for Chunk<'_> {
         m.serialize_entry("object", "chat.completion.chunk")?;
         m.serialize_entry("created", &c.created)?;
         m.serialize_entry("model", self.model)?;
-        m.serialize_entry("choices", &Seq(&c.choices, Choice))?;
+        m.serialize_entry("choices", &Seq(&c.choices, delta_choice))?;
         if let Some(f) = &c.system_fingerprint {
             m.serialize_entry("system_fingerprint", f)?;
         }
@@ -71,7 +71,7 @@ impl Serialize for Chunk<'_> {
 }
 
 /// A list of records, each written through the wrapper `W`.
-struct Seq<'a, T, W>(&'a [T], fn(&'a T) -> W);
+pub(crate) struct Seq<'a, T, W>(pub(crate) &'a [T], pub(crate) fn(&'a T) -> W);
 
 impl<'a, T, W: Serialize> Serialize for Seq<'a, T, W> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -83,18 +83,33 @@ impl<'a, T, W: Serialize> Serialize for Seq<'a, T, W> {
     }
 }
 
-struct Choice<'a>(&'a ChoiceDelta);
+fn delta_choice(d: &ChoiceDelta) -> ChoiceJson<'_, Delta<'_>> {
+    ChoiceJson {
+        index: d.index,
+        key: "delta",
+        body: Delta(d),
+        finish_reason: d.finish_reason.as_ref(),
+    }
+}
 
-impl Serialize for Choice<'_> {
+/// A choice object, whole or streamed: its `index`, its `body` under `key` (`message` or
+/// `delta`), `logprobs` null, and its `finish_reason`.
+pub(crate) struct ChoiceJson<'a, B> {
+    pub(crate) index: u32,
+    pub(crate) key: &'static str,
+    pub(crate) body: B,
+    pub(crate) finish_reason: Option<&'a FinishReason>,
+}
+
+impl<B: Serialize> Serialize for ChoiceJson<'_, B> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let d = self.0;
         let mut m = s.serialize_map(Some(4))?;
-        m.serialize_entry("index", &d.index)?;
-        m.serialize_entry("delta", &Delta(d))?;
+        m.serialize_entry("index", &self.index)?;
+        m.serialize_entry(self.key, &self.body)?;
         m.serialize_entry("logprobs", &())?;
         m.serialize_entry(
             "finish_reason",
-            &d.finish_reason.as_ref().map(wire::finish_reason_name),
+            &self.finish_reason.map(wire::finish_reason_name),
         )?;
         m.end()
     }
@@ -187,7 +202,7 @@ impl Serialize for FunctionFragment<'_> {
     }
 }
 
-struct UsageJson<'a>(&'a Usage);
+pub(crate) struct UsageJson<'a>(pub(crate) &'a Usage);
 
 impl Serialize for UsageJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

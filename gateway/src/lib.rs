@@ -9,6 +9,7 @@
 //! [`responses`] (OpenAI Responses) and [`completions`] (legacy text completions).
 
 pub mod admin;
+pub mod answer_json;
 pub mod anthropic;
 pub mod builtin;
 pub mod cache;

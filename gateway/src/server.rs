@@ -584,10 +584,37 @@ pub(crate) fn routed_json<T>(
     upstream_headers: &[(String, String)],
     routed: &Routed<T>,
 ) -> Response {
+    routed_answer(Json(body).into_response(), usage, upstream_headers, routed)
+}
+
+/// [`routed_json`] for an answer already written as JSON bytes.
+fn routed_json_bytes<T>(
+    body: Vec<u8>,
+    usage: &Option<wasmgate_runtime::types::Usage>,
+    upstream_headers: &[(String, String)],
+    routed: &Routed<T>,
+) -> Response {
+    let json = [(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    )];
+    routed_answer(
+        (json, body).into_response(),
+        usage,
+        upstream_headers,
+        routed,
+    )
+}
+
+fn routed_answer<T>(
+    mut response: Response,
+    usage: &Option<wasmgate_runtime::types::Usage>,
+    upstream_headers: &[(String, String)],
+    routed: &Routed<T>,
+) -> Response {
     if let Some(tokens) = usage_tokens(usage) {
         routed.lease.add_tokens(tokens);
     }
-    let mut response = Json(body).into_response();
     add_upstream_headers(response.headers_mut(), upstream_headers);
     add_trace_headers(response.headers_mut(), &routed.trace);
     let cost = usage
@@ -650,6 +677,10 @@ impl ChatApi for ChatCompletions {
         wire::chat_response_json(answer, &self.model)
     }
 
+    fn answer_bytes(&mut self, answer: &ChatResponse) -> Option<Vec<u8>> {
+        crate::answer_json::chat_answer_bytes(answer, &self.model)
+    }
+
     fn step(&mut self, step: StreamStep<'_>, out: &mut Vec<u8>) {
         match step {
             StreamStep::Batch(batch) => {
@@ -670,6 +701,11 @@ pub(crate) trait ChatApi: Send + 'static {
     fn error_response(e: ApiError) -> Response;
     /// The body of a whole answer.
     fn answer(&mut self, answer: &ChatResponse) -> Value;
+    /// The body of a whole answer written as JSON without a `Value`, when the API can for
+    /// this answer; [`ChatApi::answer`] otherwise. Used for answers that are not cached.
+    fn answer_bytes(&mut self, _answer: &ChatResponse) -> Option<Vec<u8>> {
+        None
+    }
     /// Writes one step of a streamed answer in the API's event format.
     fn step(&mut self, step: StreamStep<'_>, out: &mut Vec<u8>);
 }
@@ -720,10 +756,19 @@ pub(crate) async fn route_chat<A: ChatApi>(
                 .unwrap_or_default();
             capture_output(&tracing::Span::current(), &text);
         }
-        let body = api.answer(answer);
         let Some((cache, key)) = cache else {
+            if let Some(bytes) = api.answer_bytes(answer) {
+                return Ok(routed_json_bytes(
+                    bytes,
+                    &answer.usage,
+                    &answer.headers,
+                    &routed,
+                ));
+            }
+            let body = api.answer(answer);
             return Ok(routed_json(body, &answer.usage, &answer.headers, &routed));
         };
+        let body = api.answer(answer);
         if !call.cache.no_store {
             cache.put(&key, &body, call.cache.ttl).await;
         }

@@ -81,16 +81,43 @@ impl Vault {
 
     /// Whether any placeholder of this call occurs in `text`.
     pub(crate) fn occurs_in(&self, text: &str) -> bool {
-        self.sealed
-            .iter()
-            .any(|s| text.contains(s.placeholder.as_str()))
+        self.next_placeholder(text).is_some()
     }
 
     /// `text` with every placeholder replaced by its secret.
     pub(crate) fn unseal(&self, text: &str) -> String {
-        self.sealed.iter().fold(text.to_string(), |t, s| {
-            t.replace(s.placeholder.as_str(), s.secret.expose())
-        })
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some((at, sealed)) = self.next_placeholder(rest) {
+            out.push_str(&rest[..at]);
+            out.push_str(sealed.secret.expose());
+            rest = &rest[at + sealed.placeholder.len()..];
+        }
+        out.push_str(rest);
+        out
+    }
+
+    /// Where the first placeholder of this call in `text` starts, and whose it is. Every
+    /// placeholder begins with [`PLACEHOLDER_PREFIX`], so one search for the prefix (its finder
+    /// built once) rejects the usual text, which holds none.
+    fn next_placeholder(&self, text: &str) -> Option<(usize, &Sealed)> {
+        static PREFIX: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(PLACEHOLDER_PREFIX));
+        let bytes = text.as_bytes();
+        let mut from = 0;
+        while let Some(found) = PREFIX.find(&bytes[from..]) {
+            let at = from + found;
+            let here = &bytes[at..];
+            if let Some(sealed) = self
+                .sealed
+                .iter()
+                .find(|s| here.starts_with(s.placeholder.as_bytes()))
+            {
+                return Some((at, sealed));
+            }
+            from = at + 1;
+        }
+        None
     }
 
     /// The placeholders, for scanning bodies.
@@ -165,6 +192,16 @@ mod tests {
         assert!(!format!("{vault:?}").contains("sk-live"));
         assert!(vault.occurs_in(&format!("Bearer {b}")) && !vault.occurs_in("Bearer x"));
         assert_eq!(vault.unseal(&format!("Bearer {a}")), "Bearer sk-live-123");
+        let other = Secret::new("other");
+        let c = vault.seal(&other, false);
+        let near_miss = format!("{PLACEHOLDER_PREFIX}{PLACEHOLDER_PREFIX}x");
+        assert!(!vault.occurs_in(&near_miss) && !vault.occurs_in(&a[..a.len() - 1]));
+        assert_eq!(
+            vault.unseal(&format!("{near_miss} {c},{a}{b}-{PLACEHOLDER_PREFIX}{c}")),
+            format!("{near_miss} other,sk-live-123sk-live-123-{PLACEHOLDER_PREFIX}other")
+        );
+        assert_eq!(vault.sealed.len(), 3);
+        vault.sealed.pop();
         assert_eq!(vault.sealed.len(), 2);
         assert_eq!(vault.seal(&key, true), "sk-live-123");
         assert_eq!(vault.sealed.len(), 2, "a raw credential is not sealed");
