@@ -1,10 +1,14 @@
 //! Whole `chat.completion` answers written straight from the WIT records: serde over borrowed
-//! fields, with no `serde_json::Value` tree in between. An answer carrying something only the
-//! general path renders (an `extra` to merge, raw `logprobs`, reasoning, a tool-call signature)
-//! is left to [`crate::wire::chat_response_json`]; both write the same JSON object.
+//! fields, with no `serde_json::Value` tree in between. The answer's and its usage's `extra`
+//! keys are written after the record's own, when merging them only adds keys (as for OpenAI's
+//! `service_tier`). An answer carrying something only the general path renders (raw
+//! `logprobs`, reasoning, a tool-call signature, a choice's or message's `extra`, an `extra`
+//! key that merges into an object the record writes) is left to
+//! [`crate::wire::chat_response_json`]; both write the same JSON object.
 
 use crate::chunk_json::{ChoiceJson, Seq, UsageJson};
 use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::{Map, Value};
 use wasmgate_runtime::types::{ChatResponse, Choice, ToolCall};
 
 /// The client's JSON for `answer`, `model` being the name the client asked for, when every
@@ -13,30 +17,81 @@ pub fn chat_answer_bytes(answer: &ChatResponse, model: &str) -> Option<Vec<u8>> 
     if !writes_directly(answer) {
         return None;
     }
+    let mut top_objects = Vec::new();
+    if answer.usage.is_some() {
+        top_objects.push("usage");
+    }
+    let top_additions = additions(&answer.extra, &top_objects)?;
+    let usage_additions = match &answer.usage {
+        Some(u) => additions(&u.extra, &UsageJson::objects(u))?,
+        None => None,
+    };
     let mut out = Vec::with_capacity(512);
-    serde_json::to_writer(&mut out, &Answer { answer, model }).expect("answer records serialize");
+    let json = Answer {
+        answer,
+        model,
+        additions: top_additions.as_ref(),
+        usage_additions: usage_additions.as_ref(),
+    };
+    serde_json::to_writer(&mut out, &json).expect("answer records serialize");
     Some(out)
 }
 
 /// Whether every field of the answer is one this module writes itself.
 fn writes_directly(answer: &ChatResponse) -> bool {
-    answer.extra.is_none()
-        && answer.usage.as_ref().is_none_or(|u| u.extra.is_none())
-        && answer.choices.iter().all(|c| {
-            let m = &c.message;
-            c.extra.is_none()
-                && c.logprobs.is_none()
-                && m.extra.is_none()
-                && m.reasoning.is_empty()
-                && m.tool_calls
-                    .iter()
-                    .all(|t| t.extra.is_none() && t.signature.is_none())
-        })
+    answer.choices.iter().all(|c| {
+        let m = &c.message;
+        c.extra.is_none()
+            && c.logprobs.is_none()
+            && m.extra.is_none()
+            && m.reasoning.is_empty()
+            && m.tool_calls
+                .iter()
+                .all(|t| t.extra.is_none() && t.signature.is_none())
+    })
+}
+
+/// A record's `extra` (a JSON object) as the keys it adds to the record's object, when merging
+/// it does no more than add: `Some(None)` when there is nothing to add (no `extra`, or one that
+/// is not an object, which merging ignores too), `None` when one of its keys holds an object
+/// where the record writes one too (merging goes into it, which the general path does).
+fn additions(
+    extra: &Option<String>,
+    record_objects: &[&str],
+) -> Option<Option<Map<String, Value>>> {
+    let Some(Value::Object(map)) = extra.as_deref().and_then(|e| serde_json::from_str(e).ok())
+    else {
+        return Some(None);
+    };
+    if map
+        .iter()
+        .any(|(k, v)| v.is_object() && record_objects.contains(&k.as_str()))
+    {
+        return None;
+    }
+    Some(Some(map))
+}
+
+/// Writes the keys of `additions` that the record did not write itself (`written`): the
+/// record's own keys win, as when the general path merges `extra`.
+pub(crate) fn write_additions<M: SerializeMap>(
+    m: &mut M,
+    additions: &Map<String, Value>,
+    written: &[&str],
+) -> Result<(), M::Error> {
+    for (key, value) in additions {
+        if !written.contains(&key.as_str()) {
+            m.serialize_entry(key, value)?;
+        }
+    }
+    Ok(())
 }
 
 struct Answer<'a> {
     answer: &'a ChatResponse,
     model: &'a str,
+    additions: Option<&'a Map<String, Value>>,
+    usage_additions: Option<&'a Map<String, Value>>,
 }
 
 impl Serialize for Answer<'_> {
@@ -48,11 +103,17 @@ impl Serialize for Answer<'_> {
         m.serialize_entry("created", &r.created)?;
         m.serialize_entry("model", self.model)?;
         m.serialize_entry("choices", &Seq(&r.choices, answer_choice))?;
+        let mut written = vec!["id", "object", "created", "model", "choices"];
         if let Some(u) = &r.usage {
-            m.serialize_entry("usage", &UsageJson(u))?;
+            m.serialize_entry("usage", &UsageJson(u, self.usage_additions))?;
+            written.push("usage");
         }
         if let Some(f) = &r.system_fingerprint {
             m.serialize_entry("system_fingerprint", f)?;
+            written.push("system_fingerprint");
+        }
+        if let Some(additions) = self.additions {
+            write_additions(&mut m, additions, &written)?;
         }
         m.end()
     }
@@ -208,6 +269,24 @@ mod tests {
         });
         shapes.push(bare);
         shapes.push(answer(Vec::new()));
+        let mut extended = answer(vec![choice(0, Some("hi"))]);
+        extended.extra = Some(r#"{"service_tier":"default","id":"not-this","z":{"a":[1]}}"#.into());
+        extended.usage = Some(Usage {
+            extra: Some(r#"{"queue_time":0.1,"total_tokens":99,"prompt_tokens_details":7}"#.into()),
+            ..usage()
+        });
+        shapes.push(extended);
+        let mut detailed = answer(vec![choice(0, Some("hi"))]);
+        detailed.usage = Some(Usage {
+            cached_tokens: None,
+            extra: Some(r#"{"prompt_tokens_details":{"audio_tokens":0}}"#.into()),
+            ..usage()
+        });
+        shapes.push(detailed);
+        let mut odd = answer(vec![choice(0, Some("hi"))]);
+        odd.extra = Some("[1,2]".into());
+        odd.system_fingerprint = Some("fp".into());
+        shapes.push(odd);
         for a in &shapes {
             let json = direct(a).expect("takes the direct path");
             assert_eq!(json["object"], "chat.completion");
@@ -220,11 +299,12 @@ mod tests {
         let base = || answer(vec![choice(0, Some("hi"))]);
         let mut shapes = Vec::new();
         let mut a = base();
-        a.extra = Some(r#"{"service_tier":"default"}"#.into());
+        a.usage = Some(usage());
+        a.extra = Some(r#"{"usage":{"queue_time":0.1}}"#.into());
         shapes.push(a);
         let mut a = base();
         a.usage = Some(Usage {
-            extra: Some(r#"{"queue_time":0.1}"#.into()),
+            extra: Some(r#"{"completion_tokens_details":{"audio_tokens":0}}"#.into()),
             ..usage()
         });
         shapes.push(a);

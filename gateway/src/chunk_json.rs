@@ -64,7 +64,7 @@ impl Serialize for Chunk<'_> {
             m.serialize_entry("system_fingerprint", f)?;
         }
         if let Some(u) = self.usage {
-            m.serialize_entry("usage", &UsageJson(u))?;
+            m.serialize_entry("usage", &UsageJson(u, None))?;
         }
         m.end()
     }
@@ -202,7 +202,26 @@ impl Serialize for FunctionFragment<'_> {
     }
 }
 
-pub(crate) struct UsageJson<'a>(pub(crate) &'a Usage);
+/// OpenAI's `usage` object, with the keys of the provider's `extra` that only add to it (see
+/// [`crate::answer_json`]), when there are any.
+pub(crate) struct UsageJson<'a>(
+    pub(crate) &'a Usage,
+    pub(crate) Option<&'a serde_json::Map<String, serde_json::Value>>,
+);
+
+impl UsageJson<'_> {
+    /// The keys of `u`'s object that hold objects.
+    pub(crate) fn objects(u: &Usage) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        if u.cached_tokens.is_some() {
+            keys.push("prompt_tokens_details");
+        }
+        if u.reasoning_tokens.is_some() {
+            keys.push("completion_tokens_details");
+        }
+        keys
+    }
+}
 
 impl Serialize for UsageJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -219,6 +238,14 @@ impl Serialize for UsageJson<'_> {
         }
         if let Some(r) = u.reasoning_tokens {
             m.serialize_entry("completion_tokens_details", &Single("reasoning_tokens", r))?;
+        }
+        if let Some(additions) = self.1 {
+            let mut written = vec!["prompt_tokens", "completion_tokens", "total_tokens"];
+            written.extend(Self::objects(u));
+            if u.cache_write_tokens.is_some() {
+                written.push("cache_creation_input_tokens");
+            }
+            crate::answer_json::write_additions(&mut m, additions, &written)?;
         }
         m.end()
     }
