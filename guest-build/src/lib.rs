@@ -17,8 +17,11 @@ const OUTER_BUILD_VARS: &[&str] = &[
     "CARGO_MAKEFLAGS",
     "MAKEFLAGS",
     "MFLAGS",
-    "CARGO_PROFILE_RELEASE_DEBUG",
 ];
+
+/// The prefix of the outer build's profile overrides (`CARGO_PROFILE_RELEASE_LTO`, ...): the
+/// nested build keeps the guest workspace's own profiles.
+const OUTER_PROFILE_PREFIX: &str = "CARGO_PROFILE_";
 
 /// Builds `packages` (all guests when empty) of the guest workspace under `root` in release
 /// mode into `target_dir`, and returns the directory holding the `.wasm` files.
@@ -74,6 +77,11 @@ pub fn without_outer_build_env(cmd: &mut Command) {
     }
     for var in OUTER_BUILD_VARS {
         cmd.env_remove(var);
+    }
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with(OUTER_PROFILE_PREFIX) {
+            cmd.env_remove(var);
+        }
     }
 }
 
