@@ -71,6 +71,32 @@ async fn chat_answers_whole() {
     assert!(body.get("stream").is_none());
 }
 
+/// The guest SDK writes a body the host buffers (up to about 2 MiB) before `handle`, and the
+/// host sends it inline; a larger one is sent as it is written. Both reach the upstream whole.
+#[tokio::test]
+async fn bodies_below_and_above_the_stream_buffer_arrive_whole() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let openai = load(&rt, "openai", AdapterPolicy::default()).await;
+    for size in [100, 3 * 1024 * 1024 + 17] {
+        let text: String = "wasmgate é ".chars().cycle().take(size).collect();
+        let answer = openai
+            .chat(&call(&upstream), &user("gpt-4o-mini", &text))
+            .await
+            .expect("chat");
+        assert_eq!(
+            answer.choices[0].message.content.as_deref(),
+            Some("Hello from upstream")
+        );
+        let sent = upstream.requests().pop().expect("a request");
+        assert_eq!(
+            sent.header("content-length"),
+            Some(sent.body.len().to_string())
+        );
+        assert_eq!(sent.json()["messages"][0]["content"], text.as_str());
+    }
+}
+
 #[tokio::test]
 async fn chat_returns_tool_calls() {
     let upstream = Upstream::start().await;
