@@ -110,6 +110,9 @@ impl Runtime {
                 .table_keep_resident(config.keep_resident_bytes.min(TABLE_KEEP_RESIDENT_BYTES));
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
+        if let Some(profiler) = profiler_from_env()? {
+            wasm.profiler(profiler);
+        }
         let engine =
             Engine::new(&wasm).map_err(|e| RuntimeError::Config(format!("wasm engine: {e}")))?;
         let linker = build_linker(&engine)?;
@@ -220,6 +223,21 @@ impl Runtime {
         })
         .await
         .map_err(|e| RuntimeError::Config(format!("compilation task failed: {e}")))?
+    }
+}
+
+/// `$WASMGATE_PROFILER=perfmap` writes `/tmp/perf-PID.map`, which names the adapters' compiled
+/// functions for `perf` (and for mapping `valgrind` addresses); unset or empty, nothing.
+fn profiler_from_env() -> Result<Option<wasmtime::ProfilingStrategy>, RuntimeError> {
+    match std::env::var("WASMGATE_PROFILER")
+        .unwrap_or_default()
+        .as_str()
+    {
+        "" => Ok(None),
+        "perfmap" => Ok(Some(wasmtime::ProfilingStrategy::PerfMap)),
+        other => Err(RuntimeError::Config(format!(
+            "WASMGATE_PROFILER is `{other}`; it takes `perfmap`"
+        ))),
     }
 }
 

@@ -18,6 +18,9 @@ use crate::url::Url;
 /// The largest whole (non-streamed) answer body an adapter reads by default.
 pub const MAX_RESPONSE: usize = 32 * 1024 * 1024;
 
+/// Header names and values, in order.
+pub type HeaderList = Vec<(String, String)>;
+
 /// The HTTP method of a [`Request`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -125,15 +128,22 @@ impl Request {
 
     /// Sends the request and reads a 2xx answer as JSON (at most [`MAX_RESPONSE`] bytes), with
     /// the headers to pass on; any other status is the provider's error.
-    pub fn fetch_json(self) -> ProviderResult<(serde_json::Value, Vec<(String, String)>)> {
-        let response = self.send()?.error_for_status()?;
+    pub fn fetch_json(self) -> ProviderResult<(serde_json::Value, HeaderList)> {
+        let (body, headers) = self.fetch_body()?;
+        Ok((json_of(&body)?, headers))
+    }
+
+    /// Sends the request and reads a 2xx answer's body whole (at most [`MAX_RESPONSE`] bytes),
+    /// with the headers to pass on; any other status is the provider's error.
+    pub fn fetch_body(self) -> ProviderResult<(Vec<u8>, HeaderList)> {
+        let mut response = self.send()?.error_for_status()?;
         let headers = response.passed_on_headers();
-        Ok((response.json(MAX_RESPONSE)?, headers))
+        Ok((response.body.read_to_end(MAX_RESPONSE)?, headers))
     }
 
     /// Sends the request and opens a 2xx answer's body for reading as a stream, with the
     /// headers to pass on; any other status is the provider's error.
-    pub fn open_stream(self) -> ProviderResult<(BodyReader, Vec<(String, String)>)> {
+    pub fn open_stream(self) -> ProviderResult<(BodyReader, HeaderList)> {
         let response = self.send()?.error_for_status()?;
         let headers = response.passed_on_headers();
         Ok((response.body, headers))
@@ -359,14 +369,18 @@ impl Response {
 
     /// Reads the whole body (at most `limit` bytes) and parses it as JSON.
     pub fn json(mut self, limit: usize) -> ProviderResult<serde_json::Value> {
-        let body = self.body.read_to_end(limit)?;
-        serde_json::from_slice(&body).map_err(|e| {
-            upstream(format!(
-                "the provider answered with invalid JSON ({e}): {}",
-                crate::error::snippet(&body)
-            ))
-        })
+        json_of(&self.body.read_to_end(limit)?)
     }
+}
+
+/// A provider's answer body as JSON, or the error that says it is not JSON (with a snippet).
+pub fn json_of(body: &[u8]) -> ProviderResult<serde_json::Value> {
+    serde_json::from_slice(body).map_err(|e| {
+        upstream(format!(
+            "the provider answered with invalid JSON ({e}): {}",
+            crate::error::snippet(body)
+        ))
+    })
 }
 
 /// The body of a response. Reads block the instance until data arrives, which is what an

@@ -126,10 +126,24 @@ pub fn put_reasoning(out: &mut Map<String, Value>, blocks: &[ReasoningBlock]) {
 /// Reasoning blocks from a wire message: `thinking_blocks` when present, else the text of
 /// `reasoning_content` (or `reasoning`) as one block.
 pub fn parse_reasoning(m: &Value) -> Vec<ReasoningBlock> {
-    if let Some(blocks) = m.get("thinking_blocks").and_then(Value::as_array) {
+    reasoning_blocks(
+        str_field(m, "reasoning_content").or_else(|| str_field(m, "reasoning")),
+        m.get("thinking_blocks")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice),
+    )
+}
+
+/// A message's reasoning blocks from its reasoning text and its `thinking_blocks` entries
+/// (which, when present, carry the text themselves).
+pub(crate) fn reasoning_blocks(
+    text: Option<String>,
+    blocks: Option<&[Value]>,
+) -> Vec<ReasoningBlock> {
+    if let Some(blocks) = blocks {
         return blocks.iter().filter_map(parse_thinking_block).collect();
     }
-    match str_field(m, "reasoning_content").or_else(|| str_field(m, "reasoning")) {
+    match text {
         Some(text) => vec![ReasoningBlock::Thinking(Thinking {
             text,
             signature: None,
@@ -346,7 +360,7 @@ pub fn parse_usage(v: &Value) -> Option<Usage> {
     })
 }
 
-fn parse_tool_call(t: &Value) -> ToolCall {
+pub(crate) fn parse_tool_call(t: &Value) -> ToolCall {
     let (signature, extra) = signature_and_extra(t);
     ToolCall {
         id: str_field(t, "id").unwrap_or_default(),
@@ -691,8 +705,11 @@ pub fn chat(
     req: &ChatRequest,
     post: impl FnOnce(&Value) -> ProviderResult<crate::http::Request>,
 ) -> ProviderResult<ChatResponse> {
-    let (json, headers) = post(&chat_request_body(req, false)?)?.fetch_json()?;
-    let mut answer = parse_chat_response(&json)?;
+    let (body, headers) = post(&chat_request_body(req, false)?)?.fetch_body()?;
+    let mut answer = match crate::openai_typed::chat_response(&body) {
+        Some(answer) => answer,
+        None => parse_chat_response(&crate::http::json_of(&body)?)?,
+    };
     answer.headers = headers;
     Ok(answer)
 }
