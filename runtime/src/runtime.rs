@@ -247,7 +247,6 @@ fn build_linker(engine: &Engine) -> Result<Linker<CallState>, RuntimeError> {
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
     crate::ambient::refuse_sockets(&mut linker).map_err(err)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(err)?;
-    crate::egress::link_outgoing_handler(&mut linker).map_err(err)?;
     crate::bindings::wasmgate::provider::types::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
         .map_err(err)?;
     crate::bindings::wasmgate::provider::logging::add_to_linker::<_, HasSelf<_>>(

@@ -71,8 +71,8 @@ async fn chat_answers_whole() {
     assert!(body.get("stream").is_none());
 }
 
-/// The guest SDK writes a body the host buffers (up to about 2 MiB) before `handle`, and the
-/// host sends it inline; a larger one is sent as it is written. Both reach the upstream whole.
+/// The guest SDK writes a body the host buffers (up to about 2 MiB) before `handle`, and a
+/// larger one partly after it, as it is sent. Both reach the upstream whole.
 #[tokio::test]
 async fn bodies_below_and_above_the_stream_buffer_arrive_whole() {
     let upstream = Upstream::start().await;

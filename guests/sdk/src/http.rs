@@ -195,9 +195,9 @@ impl Request {
             .map_err(|_| internal("request body taken twice"))?;
         let host = url.authority.as_str();
         let failed = |code: ErrorCode| from_error_code(&code, host);
-        // The body is written before `handle` when the stream takes all of it without waiting:
-        // the host then sends the finished request at once, with no task or channel between.
-        // A larger body is written after `handle`, as the host sends it.
+        // The body is written before `handle` when the stream takes all of it without waiting
+        // (the host buffers a few writes), so `handle` gets a finished request; a larger body
+        // is written after `handle`, as the host sends it.
         let stream = body.write().map_err(|_| internal("request body stream"))?;
         let ahead = write_ahead(&stream, &self.body).map_err(|e| {
             upstream(format!(

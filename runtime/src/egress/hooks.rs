@@ -5,7 +5,7 @@ use super::allow::{AllowedHost, AllowedHostError, Destination};
 use super::body::{GuardedResponseBody, PlaceholderScan};
 use super::client::{ConnectError, EgressClient};
 use super::scope::{under_base, CredentialUse};
-use super::{Sent, WasiBody};
+use super::WasiBody;
 use crate::adapter::CallMetrics;
 use crate::credential::{AwsCredentials, Vault};
 use crate::policy::AdapterPolicy;
@@ -17,7 +17,17 @@ use std::time::Duration;
 use tracing::Instrument;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiHttpHooks};
 
-type SendFuture = Box<dyn Future<Output = Sent> + Send>;
+type SendFuture = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), Error>> + Send>,
+                ),
+                Error,
+            >,
+        > + Send,
+>;
 
 /// An API base: the origin it admits, and the path credential uses are relative to.
 #[derive(Clone, Debug)]

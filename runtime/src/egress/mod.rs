@@ -5,7 +5,6 @@ mod address;
 mod allow;
 mod body;
 mod client;
-mod handler;
 mod hooks;
 mod scope;
 
@@ -13,19 +12,9 @@ pub use address::is_public;
 pub use allow::{AllowedHost, AllowedHostError, Destination};
 pub use client::ClientConfig;
 pub(crate) use client::{EgressClient, PooledClient};
-pub(crate) use handler::link_outgoing_handler;
 pub(crate) use hooks::{ApiBase, CallEgress};
 pub use hooks::{ParsedApiBase, Refusal, AWS_SIGV4_HEADER};
 pub use scope::{CredentialUse, CredentialUseError};
 
 /// The body type of requests and responses on the wasi-http path.
 pub(crate) type WasiBody = wasmtime_wasi_http::WasiBody;
-
-/// What a send gives: the response and its connection's "io done" future, or why it failed.
-pub(crate) type Sent = Result<
-    (
-        http::Response<WasiBody>,
-        Box<dyn std::future::Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    ),
-    wasmtime_wasi_http::Error,
->;
