@@ -124,6 +124,11 @@ fn extra_text(
     if let Some((name, inner)) = nested.filter(|(_, inner)| !inner.is_empty()) {
         rest.insert(name.to_string(), Value::Object(inner));
     }
+    rest_text(rest)
+}
+
+/// The `extra` text of `rest`, whose keys are all ones the record does not model.
+fn rest_text(rest: Map<String, Value>) -> Option<String> {
     (!rest.is_empty()).then(|| Value::Object(rest).to_string())
 }
 
@@ -144,7 +149,7 @@ pub(crate) fn chat_response(body: &[u8]) -> Option<ChatResponse> {
         choices,
         usage: answer.usage.map(AnswerUsage::into_usage),
         system_fingerprint: answer.system_fingerprint,
-        extra: extra_text(answer.rest, &[], None),
+        extra: rest_text(answer.rest),
         headers: Vec::new(),
     })
 }
@@ -161,11 +166,11 @@ fn answer_choice(i: usize, c: AnswerChoice) -> Choice {
             ),
             tool_calls: m.tool_calls.iter().flatten().map(parse_tool_call).collect(),
             refusal: m.refusal,
-            extra: extra_text(m.rest, &[], None),
+            extra: rest_text(m.rest),
         },
         finish_reason: c.finish_reason.as_ref().and_then(parse_finish_reason),
         logprobs: c.logprobs.map(|l| l.to_string()),
-        extra: extra_text(c.rest, &[], None),
+        extra: rest_text(c.rest),
     }
 }
 
@@ -227,7 +232,7 @@ impl AnswerUsage {
             cached_tokens: prompt_details.count.or(self.cache_read_input_tokens),
             cache_write_tokens: self.cache_creation_input_tokens,
             reasoning_tokens: completion_details.count,
-            extra: extra_text(rest, &[], None),
+            extra: rest_text(rest),
         }
     }
 }
@@ -255,13 +260,41 @@ struct AnswerMessage {
 }
 
 /// An object read key by key: the keys a record models into typed fields, every other key's
-/// value into `rest` (the last of repeated keys wins, as in a `Value`).
-trait Fields: Default {
+/// value into its `rest` (the last of repeated keys wins, as in a `Value`).
+trait Fields: Default + Rest {
     /// Reads `key`'s value into its field; `false` when the record does not model `key`.
     fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error>;
-    /// Where the other keys go.
+}
+
+/// Where a record read by [`Fields`] keeps the keys it does not model.
+trait Rest {
+    /// The record's map of unmodeled keys.
     fn rest(&mut self) -> &mut Map<String, Value>;
 }
+
+/// `Deserialize` (through [`FieldsVisitor`]) and [`Rest`] for records with a `rest` field.
+macro_rules! read_by_fields {
+    ($($record:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $record {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_map(FieldsVisitor(PhantomData))
+            }
+        }
+        impl Rest for $record {
+            fn rest(&mut self) -> &mut Map<String, Value> {
+                &mut self.rest
+            }
+        }
+    )*};
+}
+read_by_fields!(
+    Answer,
+    AnswerChoice,
+    AnswerMessage,
+    AnswerUsage,
+    TokenDetails<true>,
+    TokenDetails<false>
+);
 
 impl Fields for Answer {
     fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
@@ -277,9 +310,6 @@ impl Fields for Answer {
         }
         Ok(true)
     }
-    fn rest(&mut self) -> &mut Map<String, Value> {
-        &mut self.rest
-    }
 }
 
 impl Fields for AnswerChoice {
@@ -292,9 +322,6 @@ impl Fields for AnswerChoice {
             _ => return Ok(false),
         }
         Ok(true)
-    }
-    fn rest(&mut self) -> &mut Map<String, Value> {
-        &mut self.rest
     }
 }
 
@@ -313,20 +340,8 @@ impl Fields for AnswerMessage {
         }
         Ok(true)
     }
-    fn rest(&mut self) -> &mut Map<String, Value> {
-        &mut self.rest
-    }
 }
 
-macro_rules! deserialize_fields {
-    ($($record:ty),*) => {$(
-        impl<'de> Deserialize<'de> for $record {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                deserializer.deserialize_map(FieldsVisitor(PhantomData))
-            }
-        }
-    )*};
-}
 impl Fields for AnswerUsage {
     fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         match key {
@@ -341,12 +356,12 @@ impl Fields for AnswerUsage {
         }
         Ok(true)
     }
-    fn rest(&mut self) -> &mut Map<String, Value> {
-        &mut self.rest
-    }
 }
 
-impl<const PROMPT: bool> Fields for TokenDetails<PROMPT> {
+impl<const PROMPT: bool> Fields for TokenDetails<PROMPT>
+where
+    Self: Rest,
+{
     fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
         let modeled = if PROMPT {
             "cached_tokens"
@@ -358,17 +373,6 @@ impl<const PROMPT: bool> Fields for TokenDetails<PROMPT> {
         }
         self.count = map.next_value()?;
         Ok(true)
-    }
-    fn rest(&mut self) -> &mut Map<String, Value> {
-        &mut self.rest
-    }
-}
-
-deserialize_fields!(Answer, AnswerChoice, AnswerMessage, AnswerUsage);
-
-impl<'de, const PROMPT: bool> Deserialize<'de> for TokenDetails<PROMPT> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(FieldsVisitor(PhantomData))
     }
 }
 
