@@ -16,7 +16,8 @@
 //! - [`ollama`]: Ollama's native `/api/chat` and `/api/embed`;
 //! - [`cohere`]: Cohere's v2 Chat and Embed;
 //! - [`bedrock`]: Amazon Bedrock's Converse API and its embedding models;
-//! - [`log`]: logging through the host.
+//! - [`log`]: logging through the host;
+//! - [`arena`]: the adapter's allocator, a bump arena that a per-call instance never needs to free.
 //!
 //! ```text
 //! use wasmgate_guest::prelude::*;
@@ -27,6 +28,18 @@
 //! ```
 
 #![allow(clippy::too_many_arguments)]
+
+/// Bytes of the adapter's bump arena (see [`arena`]): enough for a whole chat call, so its
+/// allocations never reach wasi-libc's `malloc`.
+pub const CALL_ARENA_BYTES: usize = 512 * 1024;
+
+#[cfg(all(
+    feature = "call-arena",
+    target_family = "wasm",
+    not(target_feature = "atomics")
+))]
+#[global_allocator]
+static CALL_ARENA: arena::CallArena<CALL_ARENA_BYTES> = arena::CallArena::new();
 
 /// Generated bindings of the `wasmgate:provider/provider` world (and the WASI interfaces it uses).
 #[allow(missing_docs, clippy::all)]
@@ -58,6 +71,7 @@ pub mod counting {
 }
 
 pub mod anthropic;
+pub mod arena;
 pub mod bedrock;
 pub mod cohere;
 pub mod context;
