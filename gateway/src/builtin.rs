@@ -1,51 +1,39 @@
 //! The adapters compiled into the binary, and the provider names that route to them.
 
+use wasmgate_runtime::EmbeddedComponent;
+
 /// A component embedded in the binary.
 pub struct BuiltinAdapter {
     /// Its name.
     pub name: &'static str,
-    /// The component bytes.
-    pub wasm: &'static [u8],
+    /// The component bytes and their sha256, computed by the build script.
+    pub component: EmbeddedComponent,
+}
+
+/// The built-in adapter `$name`, from `$file.wasm` and `$file.wasm.sha256` in `OUT_DIR`.
+macro_rules! builtin {
+    ($name:literal, $file:literal) => {
+        BuiltinAdapter {
+            name: $name,
+            component: EmbeddedComponent {
+                bytes: include_bytes!(concat!(env!("OUT_DIR"), "/", $file, ".wasm")),
+                sha256: include_str!(concat!(env!("OUT_DIR"), "/", $file, ".wasm.sha256")),
+            },
+        }
+    };
 }
 
 /// Every built-in adapter.
 pub const BUILTIN_ADAPTERS: &[BuiltinAdapter] = &[
-    BuiltinAdapter {
-        name: "mock",
-        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_mock.wasm")),
-    },
-    BuiltinAdapter {
-        name: "openai",
-        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_openai.wasm")),
-    },
-    BuiltinAdapter {
-        name: "azure",
-        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_azure.wasm")),
-    },
-    BuiltinAdapter {
-        name: "gemini",
-        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_gemini.wasm")),
-    },
-    BuiltinAdapter {
-        name: "ollama",
-        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_ollama.wasm")),
-    },
-    BuiltinAdapter {
-        name: "vertex_ai",
-        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_vertex.wasm")),
-    },
-    BuiltinAdapter {
-        name: "cohere",
-        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_cohere.wasm")),
-    },
-    BuiltinAdapter {
-        name: "bedrock",
-        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_bedrock.wasm")),
-    },
-    BuiltinAdapter {
-        name: "anthropic",
-        wasm: include_bytes!(concat!(env!("OUT_DIR"), "/wasmgate_anthropic.wasm")),
-    },
+    builtin!("mock", "wasmgate_mock"),
+    builtin!("openai", "wasmgate_openai"),
+    builtin!("azure", "wasmgate_azure"),
+    builtin!("gemini", "wasmgate_gemini"),
+    builtin!("ollama", "wasmgate_ollama"),
+    builtin!("vertex_ai", "wasmgate_vertex"),
+    builtin!("cohere", "wasmgate_cohere"),
+    builtin!("bedrock", "wasmgate_bedrock"),
+    builtin!("anthropic", "wasmgate_anthropic"),
 ];
 
 /// A provider prefix (`groq/...`) served by a built-in adapter.
@@ -254,6 +242,18 @@ impl ProviderAlias {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_built_in_adapter_carries_the_sha256_of_its_own_bytes() {
+        for b in BUILTIN_ADAPTERS {
+            assert_eq!(
+                b.component.sha256,
+                wasmgate_runtime::sha256_hex(b.component.bytes),
+                "{}",
+                b.name
+            );
+        }
+    }
 
     #[test]
     fn the_configured_base_wins_over_the_aliases_own() {

@@ -123,7 +123,7 @@ pub fn external_policy(a: &ExternalAdapter) -> Result<AdapterPolicy, RegistryErr
 /// hosts they declare, besides each call's `api_base`.
 pub async fn load_builtin(runtime: &Runtime, b: &BuiltinAdapter) -> Result<Adapter, RegistryError> {
     let probe = runtime
-        .load_bytes(b.name, b.wasm.to_vec(), AdapterPolicy::default())
+        .load_embedded(b.name, &b.component, AdapterPolicy::default())
         .await
         .map_err(|e| RegistryError(format!("built-in adapter {}: {e}", b.name)))?;
     Ok(probe.with_policy(builtin_policy(&probe.info().required_hosts)))

@@ -8,22 +8,30 @@ use sha2::{Digest, Sha256};
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use wasmtime::component::Component;
-use wasmtime::Engine;
+use wasmtime::{Config, Engine};
 
 /// The hex sha256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-/// Where compiled artifacts live, if anywhere.
-#[derive(Debug, Clone)]
+/// Where compiled artifacts live, if anywhere, and how components are compiled.
+#[derive(Clone)]
 pub(crate) struct ArtifactCache {
     dir: Option<PathBuf>,
+    /// The serving engine's settings without its instance pool: a component is compiled by a
+    /// throwaway engine made from them, so the compiler's working memory (Cranelift keeps its
+    /// per-thread contexts, tens of MiB after a few adapters, for the engine's lifetime) is
+    /// freed as soon as the compilation is done.
+    compile_config: Config,
 }
 
 impl ArtifactCache {
-    pub(crate) fn new(dir: Option<PathBuf>) -> Self {
-        ArtifactCache { dir }
+    pub(crate) fn new(dir: Option<PathBuf>, compile_config: Config) -> Self {
+        ArtifactCache {
+            dir,
+            compile_config,
+        }
     }
 
     fn path(&self, engine: &Engine, sha256: &str) -> Option<PathBuf> {
@@ -43,8 +51,9 @@ impl ArtifactCache {
     ) -> wasmtime::Result<Component> {
         let path = self.path(engine, sha256);
         if let Some(path) = path.as_deref().filter(|p| p.exists()) {
-            // SAFETY: the file was written by `store` below from a component this engine
-            // compiled; the cache directory is the operator's (see the module docs).
+            // SAFETY: the file was written by `store` below from a component an engine with
+            // these settings compiled; the cache directory is the operator's (see the module
+            // docs).
             match unsafe { Component::deserialize_file(engine, path) } {
                 Ok(component) => return Ok(component),
                 Err(e) => {
@@ -52,23 +61,49 @@ impl ArtifactCache {
                 }
             }
         }
-        let component = Component::new(engine, bytes)?;
+        let compiled = self.compile(bytes)?;
         if let Some(path) = path {
-            if let Err(e) = store(&component, &path) {
-                tracing::warn!(path = %path.display(), "could not cache the compiled adapter: {e}");
+            match store(&compiled, &path) {
+                // Mapped from the file, the code is clean page cache (shared, reclaimable)
+                // instead of anonymous memory.
+                // SAFETY: written just above from what `compile` returned.
+                Ok(()) => match unsafe { Component::deserialize_file(engine, &path) } {
+                    Ok(component) => return Ok(component),
+                    Err(e) => tracing::warn!(path = %path.display(), "{e}"),
+                },
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "could not cache the compiled adapter: {e}")
+                }
             }
         }
-        Ok(component)
+        // SAFETY: `compile` produced these bytes, with the engine's own settings.
+        unsafe { Component::deserialize(engine, &compiled) }
+    }
+
+    /// Compiles `bytes` with a throwaway engine, into the serialized form, on a thread of its
+    /// own: when the thread ends, the allocator takes back the pages its compilation used
+    /// (a pooled thread that then sits idle would keep them, tens of MiB, for good).
+    fn compile(&self, bytes: &[u8]) -> wasmtime::Result<Vec<u8>> {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("wasmgate-compile".into())
+                .spawn_scoped(scope, || {
+                    let compiler = Engine::new(&self.compile_config)?;
+                    compiler.precompile_component(bytes)
+                })
+                .map_err(|e| wasmtime::Error::msg(format!("cannot start a compile thread: {e}")))?
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
     }
 }
 
-fn store(component: &Component, path: &Path) -> anyhow::Result<()> {
-    let bytes = component.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
+fn store(compiled: &[u8], path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
+    std::fs::write(&tmp, compiled)?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }

@@ -70,7 +70,7 @@ pub use credential::{
 pub use error::{CallError, RuntimeError};
 pub use imports::{ComponentShape, CONTRACT_VERSION};
 pub use policy::{AdapterPolicy, Limits};
-pub use runtime::{default_cache_dir, Runtime, RuntimeConfig};
+pub use runtime::{default_cache_dir, EmbeddedComponent, Runtime, RuntimeConfig};
 pub use stats::{AdapterStats, StatsSnapshot};
 pub use stream::ChatStream;
 

@@ -7,12 +7,24 @@ use crate::egress::{ClientConfig, EgressClient};
 use crate::error::RuntimeError;
 use crate::policy::AdapterPolicy;
 use crate::state::CallState;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// A component compiled into the embedding program (`include_bytes!`), with the hex sha256 of
+/// its bytes computed when the program was built (in its build script). The digest keys the
+/// artifact cache; [`Runtime::load_embedded`] trusts it, so it must be the digest of `bytes`.
+#[derive(Debug, Clone, Copy)]
+pub struct EmbeddedComponent {
+    /// The component bytes.
+    pub bytes: &'static [u8],
+    /// The hex sha256 of `bytes`.
+    pub sha256: &'static str,
+}
 
 /// Settings of a [`Runtime`].
 #[derive(Clone, Debug)]
@@ -95,6 +107,7 @@ impl Runtime {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true);
         wasm.epoch_interruption(true);
+        let compile_config = wasm.clone();
         if config.pooling {
             let n = config.max_instances;
             let mut pool = PoolingAllocationConfig::default();
@@ -123,7 +136,7 @@ impl Runtime {
                 engine,
                 linker,
                 egress: Arc::new(EgressClient::new(&config.client)?),
-                cache: ArtifactCache::new(config.cache_dir),
+                cache: ArtifactCache::new(config.cache_dir, compile_config),
                 epoch_tick: config.epoch_tick,
                 max_memory_bytes: config.max_memory_bytes,
                 stop_ticker,
@@ -159,6 +172,40 @@ impl Runtime {
         bytes: Vec<u8>,
         policy: AdapterPolicy,
     ) -> Result<Adapter, RuntimeError> {
+        self.load_component(name, Cow::Owned(bytes), None, policy)
+            .await
+    }
+
+    /// Loads an adapter compiled into the embedding program. Its sha256 was worked out when the
+    /// program was built, so a compiled artifact found in the cache is used without reading
+    /// (or copying) the component's bytes at all: they are read only to compile them.
+    pub async fn load_embedded(
+        &self,
+        name: &str,
+        component: &EmbeddedComponent,
+        policy: AdapterPolicy,
+    ) -> Result<Adapter, RuntimeError> {
+        debug_assert_eq!(
+            sha256_hex(component.bytes),
+            component.sha256,
+            "the embedded component `{name}` does not have the sha256 it was built with"
+        );
+        self.load_component(
+            name,
+            Cow::Borrowed(component.bytes),
+            Some(component.sha256.to_string()),
+            policy,
+        )
+        .await
+    }
+
+    async fn load_component(
+        &self,
+        name: &str,
+        bytes: Cow<'static, [u8]>,
+        sha256: Option<String>,
+        policy: AdapterPolicy,
+    ) -> Result<Adapter, RuntimeError> {
         let load_err = |message: String| RuntimeError::Load {
             name: name.to_string(),
             message,
@@ -171,7 +218,7 @@ impl Runtime {
         }
         let inner = self.inner.clone();
         let (sha256, component) = tokio::task::spawn_blocking(move || {
-            let sha256 = sha256_hex(&bytes);
+            let sha256 = sha256.unwrap_or_else(|| sha256_hex(&bytes));
             let component = inner.cache.load_or_compile(&inner.engine, &bytes, &sha256);
             (sha256, component)
         })
