@@ -9,7 +9,7 @@ use crate::bindings::wasi::http::types::{
     ErrorCode, Fields, IncomingBody, IncomingResponse, OutgoingBody, OutgoingRequest,
     RequestOptions, Scheme,
 };
-use crate::bindings::wasi::io::streams::{InputStream, OutputStream, StreamError};
+use crate::bindings::wasi::io::streams::{InputStream, StreamError};
 use crate::bindings::wasmgate::provider::types::{ErrorKind, ProviderError};
 use crate::error::ProviderResult;
 use crate::transport::from_error_code;
@@ -195,30 +195,10 @@ impl Request {
             .map_err(|_| internal("request body taken twice"))?;
         let host = url.authority.as_str();
         let failed = |code: ErrorCode| from_error_code(&code, host);
-        // The body is written before `handle` when the stream takes all of it without waiting
-        // (the host buffers a few writes), so `handle` gets a finished request; a larger body
-        // is written after `handle`, as the host sends it.
-        let stream = body.write().map_err(|_| internal("request body stream"))?;
-        let ahead = write_ahead(&stream, &self.body).map_err(|e| {
-            upstream(format!(
-                "sending the request body: {}",
-                stream_error(e, host)
-            ))
-        })?;
-        let unwritten = if ahead == self.body.len() {
-            drop(stream);
-            OutgoingBody::finish(body, None).map_err(failed)?;
-            None
-        } else {
-            Some((body, stream))
-        };
         let pending = outgoing_handler::handle(request, options).map_err(failed)?;
         // A body write can fail because the host refused the request; the response future then
         // carries the real reason, so write errors are only reported when it has none.
-        let write_result = match unwritten {
-            None => Ok(()),
-            Some((body, stream)) => write_rest(body, stream, &self.body[ahead..], host),
-        };
+        let write_result = write_body(body, &self.body, host);
         pending.subscribe().block();
         let response = match pending.get() {
             Some(Ok(Ok(response))) => response,
@@ -260,38 +240,21 @@ impl Request {
     }
 }
 
-/// Writes as much of `bytes` as `stream` takes without waiting (the host buffers a few writes
-/// before the request is sent); returns how many bytes it took.
-fn write_ahead(stream: &OutputStream, bytes: &[u8]) -> Result<usize, StreamError> {
-    let mut written = 0;
-    while written < bytes.len() {
-        let permitted = usize::try_from(stream.check_write()?).unwrap_or(usize::MAX);
-        if permitted == 0 {
-            break;
+/// Writes the body once the request is on its way, then finishes it. (Writing a body the host
+/// could buffer before `handle` was measured and changed nothing: the host sends the head and
+/// the body in one `writev` either way, and the instruction counts were the same.)
+fn write_body(body: OutgoingBody, bytes: &[u8], host: &str) -> ProviderResult<()> {
+    {
+        let stream = body.write().map_err(|_| internal("request body stream"))?;
+        for chunk in bytes.chunks(WRITE_CHUNK) {
+            stream.blocking_write_and_flush(chunk).map_err(|e| {
+                upstream(format!(
+                    "sending the request body: {}",
+                    stream_error(e, host)
+                ))
+            })?;
         }
-        let end = written + permitted.min(bytes.len() - written);
-        stream.write(&bytes[written..end])?;
-        written = end;
     }
-    Ok(written)
-}
-
-/// Writes the rest of the body once the request is on its way, then finishes it.
-fn write_rest(
-    body: OutgoingBody,
-    stream: OutputStream,
-    bytes: &[u8],
-    host: &str,
-) -> ProviderResult<()> {
-    for chunk in bytes.chunks(WRITE_CHUNK) {
-        stream.blocking_write_and_flush(chunk).map_err(|e| {
-            upstream(format!(
-                "sending the request body: {}",
-                stream_error(e, host)
-            ))
-        })?;
-    }
-    drop(stream);
     OutgoingBody::finish(body, None).map_err(|code| from_error_code(&code, host))
 }
 
