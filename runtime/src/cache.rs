@@ -69,7 +69,10 @@ impl ArtifactCache {
                 // SAFETY: written just above from what `compile` returned.
                 Ok(()) => match unsafe { Component::deserialize_file(engine, &path) } {
                     Ok(component) => return Ok(component),
-                    Err(e) => tracing::warn!(path = %path.display(), "{e}"),
+                    Err(e) => tracing::warn!(
+                        path = %path.display(),
+                        "could not load the artifact just cached; using it from memory: {e}"
+                    ),
                 },
                 Err(e) => {
                     tracing::warn!(path = %path.display(), "could not cache the compiled adapter: {e}")
