@@ -54,6 +54,9 @@ source benches/common.sh
 bench_build
 bench_config "$OUT/config.yaml" "$UP_PORT" gpt-long=words-17 paced=paced-50 embed=text-embedding-3-small
 start_upstream "$UP_PORT" "$OUT/upstream.log"
+# Compile the adapters into the cache first, so that the idle RSS below is a warm start's (every
+# start after the first); docs/performance.md has what a first start holds.
+target/release/wasmgate check-config "$OUT/config.yaml" > /dev/null
 start_gateway "$OUT/config.yaml" "$GW_PORT" "$OUT/gateway.log"
 # Gateways measured beside wasmgate, in the same rounds: name, base URL, PID ("" if unknown).
 PEER_NAMES=() PEER_BASES=() PEER_PIDS=()

@@ -527,27 +527,41 @@ where
 /// The routing headers: which deployment served (by id), attempts, the fallback taken; with
 /// LiteLLM's names for the same facts.
 pub(crate) fn add_trace_headers(headers: &mut HeaderMap, trace: &Trace) {
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(name, v);
-        }
-    };
-    if let Some(id) = &trace.deployment {
-        set("x-wasmgate-deployment", id.clone());
-        set("x-litellm-model-id", id.clone());
+    if let Some(id) = text_header(trace.deployment.as_deref()) {
+        headers.insert(trace_header::DEPLOYMENT, id.clone());
+        headers.insert(trace_header::LITELLM_MODEL_ID, id);
     }
-    set("x-wasmgate-attempts", trace.attempts.to_string());
-    set(
-        "x-litellm-attempted-retries",
-        trace.attempts.saturating_sub(1).to_string(),
+    headers.insert(trace_header::ATTEMPTS, HeaderValue::from(trace.attempts));
+    headers.insert(
+        trace_header::LITELLM_RETRIES,
+        HeaderValue::from(trace.attempts.saturating_sub(1)),
     );
-    set(
-        "x-litellm-attempted-fallbacks",
-        trace.fallbacks_tried.to_string(),
+    headers.insert(
+        trace_header::LITELLM_FALLBACKS,
+        HeaderValue::from(trace.fallbacks_tried),
     );
-    if let Some(group) = &trace.fallback {
-        set("x-wasmgate-fallback", group.clone());
+    if let Some(group) = text_header(trace.fallback.as_deref()) {
+        headers.insert(trace_header::FALLBACK, group);
     }
+}
+
+/// `text` as a header value, if it is one (an id or a group name from the operator's config).
+fn text_header(text: Option<&str>) -> Option<HeaderValue> {
+    text.and_then(|t| HeaderValue::from_str(t).ok())
+}
+
+/// The routing headers' names, parsed once.
+mod trace_header {
+    use http::HeaderName;
+
+    pub(super) const DEPLOYMENT: HeaderName = HeaderName::from_static("x-wasmgate-deployment");
+    pub(super) const LITELLM_MODEL_ID: HeaderName = HeaderName::from_static("x-litellm-model-id");
+    pub(super) const ATTEMPTS: HeaderName = HeaderName::from_static("x-wasmgate-attempts");
+    pub(super) const LITELLM_RETRIES: HeaderName =
+        HeaderName::from_static("x-litellm-attempted-retries");
+    pub(super) const LITELLM_FALLBACKS: HeaderName =
+        HeaderName::from_static("x-litellm-attempted-fallbacks");
+    pub(super) const FALLBACK: HeaderName = HeaderName::from_static("x-wasmgate-fallback");
 }
 
 /// An error answer with the routing headers.

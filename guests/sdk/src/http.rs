@@ -275,11 +275,11 @@ impl Response {
             .headers()
             .entries()
             .into_iter()
-            .map(|(k, v)| {
-                (
-                    k.to_ascii_lowercase(),
-                    String::from_utf8_lossy(&v).into_owned(),
-                )
+            .map(|(mut name, value)| {
+                name.make_ascii_lowercase();
+                let value = String::from_utf8(value)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+                (name, value)
             })
             .collect::<Vec<(String, String)>>();
         let remaining = declared_length(&headers);

@@ -4,8 +4,9 @@
 //! [`crate::openai::parse_chat_response`], over a `Value`) accepts, or an error event, gives
 //! `None` and goes through that parser; both give the same records.
 //!
-//! Whole answers are read by hand-written visitors ([`Fields`]): each key is matched once, as a
-//! string borrowed from the body, and only the values of keys no record models become `Value`s.
+//! Whole answers and stream chunks are read by hand-written visitors ([`Fields`]): each key is
+//! matched once, as a string borrowed from the text, and only the values of keys no record models
+//! become `Value`s. Repeated keys read as in a `Value`: the last one wins.
 
 use crate::bindings::wasmgate::provider::types::*;
 use crate::openai::{
@@ -19,31 +20,30 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-#[derive(Deserialize)]
+/// A `chat.completion.chunk` object (`known::COMPLETION`).
+#[derive(Default)]
 struct Chunk {
     id: Option<String>,
     model: Option<String>,
     created: Option<u64>,
-    #[serde(rename = "object")]
-    _object: Option<IgnoredAny>,
     choices: Option<Vec<ChunkChoice>>,
     usage: Option<Value>,
     system_fingerprint: Option<String>,
-    #[serde(flatten)]
     rest: Map<String, Value>,
 }
 
-#[derive(Deserialize)]
+/// One of its choices (`known::CHUNK_CHOICE`).
+#[derive(Default)]
 struct ChunkChoice {
     index: Option<u32>,
     delta: Option<Delta>,
     finish_reason: Option<Value>,
     logprobs: Option<Value>,
-    #[serde(flatten)]
     rest: Map<String, Value>,
 }
 
-#[derive(Deserialize, Default)]
+/// A choice's delta (`known::ANSWER_MESSAGE`).
+#[derive(Default)]
 struct Delta {
     role: Option<Value>,
     content: Option<String>,
@@ -52,7 +52,6 @@ struct Delta {
     reasoning: Option<String>,
     thinking_blocks: Option<Vec<Value>>,
     tool_calls: Option<Vec<Value>>,
-    #[serde(flatten)]
     rest: Map<String, Value>,
 }
 
@@ -288,6 +287,9 @@ macro_rules! read_by_fields {
     )*};
 }
 read_by_fields!(
+    Chunk,
+    ChunkChoice,
+    Delta,
     Answer,
     AnswerChoice,
     AnswerMessage,
@@ -296,65 +298,39 @@ read_by_fields!(
     TokenDetails<false>
 );
 
-impl Fields for Answer {
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        match key {
-            "id" => self.id = map.next_value()?,
-            "object" => drop(map.next_value::<IgnoredAny>()?),
-            "created" => self.created = map.next_value()?,
-            "model" => self.model = map.next_value()?,
-            "choices" => self.choices = map.next_value()?,
-            "usage" => self.usage = map.next_value()?,
-            "system_fingerprint" => self.system_fingerprint = map.next_value()?,
-            _ => return Ok(false),
+/// [`Fields`] for a record whose modeled keys each read into the field of the same name; the
+/// keys after `ignore` are read and dropped.
+macro_rules! fields_by_name {
+    ($($record:ty { $($field:ident),* $(; ignore $($skip:literal),*)? })*) => {$(
+        impl Fields for $record {
+            fn field<'de, A: MapAccess<'de>>(
+                &mut self,
+                key: &str,
+                map: &mut A,
+            ) -> Result<bool, A::Error> {
+                match key {
+                    $(stringify!($field) => self.$field = map.next_value()?,)*
+                    $($($skip => drop(map.next_value::<IgnoredAny>()?),)*)?
+                    _ => return Ok(false),
+                }
+                Ok(true)
+            }
         }
-        Ok(true)
-    }
+    )*};
 }
-
-impl Fields for AnswerChoice {
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        match key {
-            "index" => self.index = map.next_value()?,
-            "message" => self.message = map.next_value()?,
-            "finish_reason" => self.finish_reason = map.next_value()?,
-            "logprobs" => self.logprobs = map.next_value()?,
-            _ => return Ok(false),
-        }
-        Ok(true)
+fields_by_name! {
+    Chunk { id, created, model, choices, usage, system_fingerprint; ignore "object" }
+    ChunkChoice { index, delta, finish_reason, logprobs }
+    Delta { role, content, refusal, reasoning_content, reasoning, thinking_blocks, tool_calls }
+    Answer { id, created, model, choices, usage, system_fingerprint; ignore "object" }
+    AnswerChoice { index, message, finish_reason, logprobs }
+    // A role other than the assistant's is not kept, as in the general parser.
+    AnswerMessage {
+        content, refusal, reasoning_content, reasoning, thinking_blocks, tool_calls; ignore "role"
     }
-}
-
-impl Fields for AnswerMessage {
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        match key {
-            // A role other than the assistant's is not kept, as in the general parser.
-            "role" => drop(map.next_value::<IgnoredAny>()?),
-            "content" => self.content = map.next_value()?,
-            "refusal" => self.refusal = map.next_value()?,
-            "reasoning_content" => self.reasoning_content = map.next_value()?,
-            "reasoning" => self.reasoning = map.next_value()?,
-            "thinking_blocks" => self.thinking_blocks = map.next_value()?,
-            "tool_calls" => self.tool_calls = map.next_value()?,
-            _ => return Ok(false),
-        }
-        Ok(true)
-    }
-}
-
-impl Fields for AnswerUsage {
-    fn field<'de, A: MapAccess<'de>>(&mut self, key: &str, map: &mut A) -> Result<bool, A::Error> {
-        match key {
-            "prompt_tokens" => self.prompt_tokens = map.next_value()?,
-            "completion_tokens" => self.completion_tokens = map.next_value()?,
-            "total_tokens" => self.total_tokens = map.next_value()?,
-            "prompt_tokens_details" => self.prompt_tokens_details = map.next_value()?,
-            "completion_tokens_details" => self.completion_tokens_details = map.next_value()?,
-            "cache_creation_input_tokens" => self.cache_creation_input_tokens = map.next_value()?,
-            "cache_read_input_tokens" => self.cache_read_input_tokens = map.next_value()?,
-            _ => return Ok(false),
-        }
-        Ok(true)
+    AnswerUsage {
+        prompt_tokens, completion_tokens, total_tokens, prompt_tokens_details,
+        completion_tokens_details, cache_creation_input_tokens, cache_read_input_tokens
     }
 }
 
@@ -447,6 +423,7 @@ mod tests {
             r#"{"id":"c1","created":1,"model":"m","choices":[],"usage":{"prompt_tokens":9,"completion_tokens":3,"total_tokens":12,"prompt_tokens_details":{"cached_tokens":2,"audio_tokens":0}}}"#,
             r#"{"id":"c1","created":1,"model":"m","choices":[{"index":0,"delta":{"refusal":"no","role":"tool"}}],"usage":null}"#,
             r#"{"choices":[{"delta":null}]}"#,
+            r#"{"id":"a","id":"b","x":1,"\u0078":2,"choices":[{"index":0,"index":1,"delta":{"content":"a","content":"b"}}]}"#,
             r#"{}"#,
         ];
         for data in cases {
@@ -505,7 +482,6 @@ mod tests {
             r#"{"id":7,"choices":[]}"#,
             r#"{"created":1.5,"choices":[]}"#,
             r#"{"choices":[{"delta":{"content":["part"]}}]}"#,
-            r#"{"id":"a","id":"b"}"#,
             r#"not json"#,
         ] {
             assert!(chat_chunk(data).is_none(), "{data}");

@@ -30,7 +30,6 @@ pub struct SseParser {
     line: Vec<u8>,
     after_cr: bool,
     at_start: bool,
-    started: bool,
     event: Option<String>,
     data: String,
     has_data: bool,
@@ -78,7 +77,6 @@ impl SseParser {
     }
 
     fn push_lines(&mut self, bytes: &[u8]) {
-        self.started |= !bytes.is_empty();
         let mut rest = bytes;
         while !rest.is_empty() {
             if self.after_cr {
@@ -88,12 +86,19 @@ impl SseParser {
                     continue;
                 }
             }
-            match rest.iter().position(|b| *b == b'\n' || *b == b'\r') {
+            match memchr::memchr2(b'\n', b'\r', rest) {
                 Some(i) => {
-                    self.line.extend_from_slice(&rest[..i]);
                     self.after_cr = rest[i] == b'\r';
-                    let line = std::mem::take(&mut self.line);
-                    self.process_line(&line);
+                    if self.line.is_empty() {
+                        self.process_line(&rest[..i]);
+                    } else {
+                        // A line split across reads: finish it in the buffer, keep the buffer.
+                        self.line.extend_from_slice(&rest[..i]);
+                        let mut line = std::mem::take(&mut self.line);
+                        self.process_line(&line);
+                        line.clear();
+                        self.line = line;
+                    }
                     rest = &rest[i + 1..];
                 }
                 None => {
@@ -105,31 +110,35 @@ impl SseParser {
     }
 
     fn process_line(&mut self, line: &[u8]) {
-        let line = String::from_utf8_lossy(line);
         if line.is_empty() {
             self.dispatch();
             return;
         }
-        if line.starts_with(':') {
+        if line[0] == b':' {
             return;
         }
-        let (field, value) = match line.find(':') {
+        // The field name is ASCII when it is one we know, so it is compared as bytes; only values
+        // are decoded, with invalid UTF-8 replaced as the standard says.
+        let (field, value) = match memchr::memchr(b':', line) {
             Some(i) => {
                 let value = &line[i + 1..];
-                (&line[..i], value.strip_prefix(' ').unwrap_or(value))
+                (&line[..i], value.strip_prefix(b" ").unwrap_or(value))
             }
-            None => (line.as_ref(), ""),
+            None => (line, &b""[..]),
         };
         match field {
-            "event" => self.event = Some(value.to_string()),
-            "data" => {
-                self.data.push_str(value);
+            b"event" => self.event = Some(utf8_text(value).into_owned()),
+            b"data" => {
+                if self.data.is_empty() {
+                    self.data.reserve(value.len() + 1);
+                }
+                self.data.push_str(&utf8_text(value));
                 self.data.push('\n');
                 self.has_data = true;
             }
-            "id" if !value.contains('\0') => self.last_id = Some(value.to_string()),
-            "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
-                self.retry_ms = value.parse().ok();
+            b"id" if !value.contains(&0) => self.last_id = Some(utf8_text(value).into_owned()),
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                self.retry_ms = utf8_text(value).parse().ok();
             }
             _ => {}
         }
@@ -153,6 +162,15 @@ impl SseParser {
     /// The next completed event, if any.
     pub fn next_event(&mut self) -> Option<SseEvent> {
         self.ready.pop_front()
+    }
+}
+
+/// `bytes` as text: borrowed when it is valid UTF-8 (checked with the standard library's fast
+/// path), with U+FFFD for each invalid sequence otherwise.
+fn utf8_text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(bytes),
     }
 }
 
@@ -250,6 +268,21 @@ mod tests {
         let ev = every_split(b"\xEF\xBB\xBFdata: first\n\ndata: partial");
         assert_eq!(ev.len(), 1);
         assert_eq!(ev[0].data, "first");
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_value_is_replaced_and_valid_text_kept() {
+        let ev = every_split(b"event: \xC3\xA9t\xE9\ndata: a\xFFb\ndata: \xE2\x82\xAC\n\n");
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].event.as_deref(), Some("\u{e9}t\u{FFFD}"));
+        assert_eq!(ev[0].data, "a\u{FFFD}b\n\u{20AC}");
+    }
+
+    #[test]
+    fn a_field_name_with_invalid_utf8_is_ignored() {
+        let ev = every_split(b"dat\xFFa: x\ndata: y\n\n");
+        assert_eq!(ev.len(), 1);
+        assert_eq!(ev[0].data, "y");
     }
 
     #[test]
