@@ -1,17 +1,59 @@
 //! `chat.completion.chunk` SSE events written straight from the WIT records: serde over borrowed
-//! fields, with no `serde_json::Value` tree in between. A chunk carrying something only the
-//! general path renders (an `extra` to merge, raw `logprobs`, a tool-call signature) goes through
-//! [`wire::client_chunk_json`] instead; both write the same JSON object.
+//! fields, with no `serde_json::Value` tree in between. The head every chunk of a stream repeats
+//! is written once and kept, and a text delta's keys are written as they are. A chunk carrying
+//! something only the general path renders (an `extra` to merge, raw `logprobs`, a tool-call
+//! signature) goes through [`wire::client_chunk_json`] instead; both write the same JSON object.
 
 use crate::server::write_sse_event;
 use crate::wire;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use wasmgate_runtime::types::{ChatChunk, ChoiceDelta, FinishReason, ToolCallDelta, Usage};
 
+/// The bytes a stream's chunks begin with, `{"id":…,"object":"chat.completion.chunk",
+/// "created":…,"model":…,"choices":`, kept while the chunks' `id` and `created` stay the same
+/// (they do for a whole stream from every provider seen), so each chunk does not escape them.
+#[derive(Default)]
+pub struct ChunkHead {
+    id: String,
+    created: u64,
+    bytes: Vec<u8>,
+}
+
+impl ChunkHead {
+    fn write(&mut self, out: &mut Vec<u8>, chunk: &ChatChunk, model: &str) {
+        if self.bytes.is_empty() || self.id != chunk.id || self.created != chunk.created {
+            self.id.clone_from(&chunk.id);
+            self.created = chunk.created;
+            self.bytes.clear();
+            self.bytes.extend_from_slice(b"{\"id\":");
+            json(&mut self.bytes, chunk.id.as_str());
+            self.bytes
+                .extend_from_slice(b",\"object\":\"chat.completion.chunk\",\"created\":");
+            json(&mut self.bytes, &chunk.created);
+            self.bytes.extend_from_slice(b",\"model\":");
+            json(&mut self.bytes, model);
+            self.bytes.extend_from_slice(b",\"choices\":");
+        }
+        out.extend_from_slice(&self.bytes);
+    }
+}
+
+/// Appends `value` as JSON.
+fn json<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    serde_json::to_writer(out, value).expect("chunk records serialize");
+}
+
 /// Appends the SSE event for `chunk` as the client sees it, `model` being the name the client
-/// asked for. Without `include_usage` (`stream_options.include_usage`) the chunk's usage is left
-/// out, and a usage-only chunk writes nothing.
-pub fn write_client_chunk(out: &mut Vec<u8>, chunk: &ChatChunk, model: &str, include_usage: bool) {
+/// asked for; `head` keeps the stream's repeated head. Without `include_usage`
+/// (`stream_options.include_usage`) the chunk's usage is left out, and a usage-only chunk writes
+/// nothing.
+pub fn write_client_chunk(
+    out: &mut Vec<u8>,
+    chunk: &ChatChunk,
+    model: &str,
+    include_usage: bool,
+    head: &mut ChunkHead,
+) {
     let usage = chunk.usage.as_ref().filter(|_| include_usage);
     if chunk.usage.is_some() && usage.is_none() && chunk.choices.is_empty() {
         return;
@@ -23,13 +65,54 @@ pub fn write_client_chunk(out: &mut Vec<u8>, chunk: &ChatChunk, model: &str, inc
         return;
     }
     out.extend_from_slice(b"data: ");
-    let event = Chunk {
-        chunk,
-        model,
-        usage,
-    };
-    serde_json::to_writer(&mut *out, &event).expect("chunk records serialize");
-    out.extend_from_slice(b"\n\n");
+    head.write(out, chunk, model);
+    out.push(b'[');
+    for (i, choice) in chunk.choices.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        if is_text_only(choice) {
+            write_text_delta(out, choice);
+        } else {
+            json(out, &delta_choice(choice));
+        }
+    }
+    out.push(b']');
+    if let Some(f) = &chunk.system_fingerprint {
+        out.extend_from_slice(b",\"system_fingerprint\":");
+        json(out, f.as_str());
+    }
+    if let Some(u) = usage {
+        out.extend_from_slice(b",\"usage\":");
+        json(out, &UsageJson(u, None));
+    }
+    out.extend_from_slice(b"}\n\n");
+}
+
+/// A delta with nothing but a role, text and a finish reason: what nearly every chunk is.
+fn is_text_only(d: &ChoiceDelta) -> bool {
+    d.reasoning.is_empty() && d.refusal.is_none() && d.tool_calls.is_empty()
+}
+
+/// What [`delta_choice`] writes for a text-only delta, with its keys written as they are.
+fn write_text_delta(out: &mut Vec<u8>, d: &ChoiceDelta) {
+    out.extend_from_slice(b"{\"index\":");
+    json(out, &d.index);
+    out.extend_from_slice(b",\"delta\":{");
+    if let Some(r) = d.role {
+        out.extend_from_slice(b"\"role\":");
+        json(out, wire::role_name(r));
+    }
+    if let Some(t) = &d.content {
+        if d.role.is_some() {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"content\":");
+        json(out, t.as_str());
+    }
+    out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":");
+    json(out, &d.finish_reason.as_ref().map(wire::finish_reason_name));
+    out.push(b'}');
 }
 
 /// Whether every field of the chunk is one this module writes itself.
@@ -43,31 +126,6 @@ fn writes_directly(chunk: &ChatChunk, usage: Option<&Usage>) -> bool {
                     .iter()
                     .all(|t| t.extra.is_none() && t.signature.is_none())
         })
-}
-
-struct Chunk<'a> {
-    chunk: &'a ChatChunk,
-    model: &'a str,
-    usage: Option<&'a Usage>,
-}
-
-impl Serialize for Chunk<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let c = self.chunk;
-        let mut m = s.serialize_map(None)?;
-        m.serialize_entry("id", &c.id)?;
-        m.serialize_entry("object", "chat.completion.chunk")?;
-        m.serialize_entry("created", &c.created)?;
-        m.serialize_entry("model", self.model)?;
-        m.serialize_entry("choices", &Seq(&c.choices, delta_choice))?;
-        if let Some(f) = &c.system_fingerprint {
-            m.serialize_entry("system_fingerprint", f)?;
-        }
-        if let Some(u) = self.usage {
-            m.serialize_entry("usage", &UsageJson(u, None))?;
-        }
-        m.end()
-    }
 }
 
 /// A list of records, each written through the wrapper `W`.
@@ -333,6 +391,9 @@ mod tests {
         first.role = Some(Role::Assistant);
         first.content = Some(String::new());
         out.push(chunk(vec![first]));
+        let mut role_only = delta(0);
+        role_only.role = Some(Role::Assistant);
+        out.push(chunk(vec![role_only]));
         let mut text = delta(0);
         text.content = Some("Hello \"world\"\n\u{1F600} </script>".into());
         out.push(chunk(vec![text, delta(1)]));
@@ -407,9 +468,18 @@ mod tests {
     #[test]
     fn writes_what_the_general_path_writes() {
         for include_usage in [false, true] {
-            for c in cases() {
+            // One head for all the cases, as for a stream, with the id and `created` changing
+            // between some of them.
+            let mut head = ChunkHead::default();
+            for (i, mut c) in cases().into_iter().enumerate() {
+                if i % 5 == 4 {
+                    c.id = format!("chatcmpl-{i}\"");
+                }
+                if i % 7 == 6 {
+                    c.created += 1;
+                }
                 let mut out = Vec::new();
-                write_client_chunk(&mut out, &c, "gpt", include_usage);
+                write_client_chunk(&mut out, &c, "gpt", include_usage, &mut head);
                 let expected: Vec<Value> = wire::client_chunk_json(&c, "gpt", include_usage)
                     .into_iter()
                     .collect();
@@ -428,6 +498,6 @@ mod tests {
             .iter()
             .filter(|c| writes_directly(c, c.usage.as_ref()))
             .count();
-        assert_eq!(direct, 12, "the plain cases are written without a Value");
+        assert_eq!(direct, 13, "the plain cases are written without a Value");
     }
 }

@@ -85,7 +85,10 @@ impl axum::extract::FromRef<Live> for Arc<AppState> {
 }
 
 /// The response headers with a request's cost in USD (ours and LiteLLM's name).
-pub const COST_HEADERS: [&str; 2] = ["x-wasmgate-response-cost", "x-litellm-response-cost"];
+pub const COST_HEADERS: [http::HeaderName; 2] = [
+    http::HeaderName::from_static("x-wasmgate-response-cost"),
+    http::HeaderName::from_static("x-litellm-response-cost"),
+];
 
 /// The router with every route, serving whatever `live` holds.
 pub fn router(live: Live) -> Router {
@@ -253,8 +256,13 @@ pub(crate) async fn read_json(
             }
         })?
         .to_bytes();
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
+    // Checked as UTF-8 once and parsed as text: parsed as bytes, every string would be checked
+    // on its own. Invalid UTF-8 is parsed as bytes for the error that says where it is.
+    let parsed = match std::str::from_utf8(&bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(&bytes),
+    };
+    parsed.map_err(|e| ApiError::bad_request(format!("the request body is not valid JSON: {e}")))
 }
 
 /// Turns a handler's result into the response with the overhead header; a failure's message is
@@ -666,6 +674,7 @@ async fn chat(State(state): Shared, headers: HeaderMap, body: Body) -> Response 
         let api = ChatCompletions {
             model: call.model.clone(),
             usage: call.request.include_usage,
+            head: Default::default(),
         };
         call.request.include_usage = call.stream;
         route_chat(&state, &caller, &headers, call, &metrics, api).await
@@ -680,6 +689,8 @@ struct ChatCompletions {
     model: String,
     /// The client asked for usage (`stream_options.include_usage`).
     usage: bool,
+    /// The stream's chunk head, written once.
+    head: crate::chunk_json::ChunkHead,
 }
 
 impl ChatApi for ChatCompletions {
@@ -699,7 +710,13 @@ impl ChatApi for ChatCompletions {
         match step {
             StreamStep::Batch(batch) => {
                 for chunk in batch {
-                    crate::chunk_json::write_client_chunk(out, chunk, &self.model, self.usage);
+                    crate::chunk_json::write_client_chunk(
+                        out,
+                        chunk,
+                        &self.model,
+                        self.usage,
+                        &mut self.head,
+                    );
                 }
             }
             StreamStep::Failed(error) => write_sse_event(out, &error.body()),

@@ -66,7 +66,7 @@ impl Message {
 
     /// The payload as JSON.
     pub fn json(&self) -> Result<serde_json::Value, ProviderError> {
-        serde_json::from_slice(&self.payload).map_err(|e| {
+        crate::wire::json_from_bytes(&self.payload).map_err(|e| {
             ProviderError::upstream(format!("an event-stream payload is not JSON: {e}"))
         })
     }

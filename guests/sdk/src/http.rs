@@ -338,7 +338,7 @@ impl Response {
 
 /// A provider's answer body as JSON, or the error that says it is not JSON (with a snippet).
 pub fn json_of(body: &[u8]) -> ProviderResult<serde_json::Value> {
-    serde_json::from_slice(body).map_err(|e| {
+    crate::wire::json_from_bytes(body).map_err(|e| {
         upstream(format!(
             "the provider answered with invalid JSON ({e}): {}",
             crate::error::snippet(body)

@@ -63,7 +63,7 @@ impl NdjsonParser {
     pub fn next_value(&mut self) -> Option<Result<serde_json::Value, ProviderError>> {
         let line = self.ready.pop_front()?;
         Some(
-            serde_json::from_slice(&line)
+            crate::wire::json_from_bytes(&line)
                 .map_err(|e| bad(format!("the upstream sent a line that is not JSON: {e}"))),
         )
     }

@@ -134,7 +134,7 @@ fn rest_text(rest: Map<String, Value>) -> Option<String> {
 /// One whole `chat.completion` answer from its body, or `None` when the general parser must read
 /// it (no `choices`, a field of a type this one does not take, invalid JSON).
 pub(crate) fn chat_response(body: &[u8]) -> Option<ChatResponse> {
-    let answer: Answer = serde_json::from_slice(body).ok()?;
+    let answer: Answer = crate::wire::json_from_bytes(body).ok()?;
     let choices = answer
         .choices?
         .into_iter()

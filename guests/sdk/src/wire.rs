@@ -28,6 +28,16 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+/// JSON from bytes, checked as UTF-8 once as a whole and then parsed as text: parsed as bytes,
+/// every string would be checked on its own, which costs more. Invalid UTF-8 is parsed as bytes
+/// for serde_json's error, which says where the bad byte is.
+pub fn json_from_bytes<'a, T: serde::Deserialize<'a>>(bytes: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(bytes),
+    }
+}
+
 /// `text` parsed as JSON; `what` names it in the error (a 400: the client sent it).
 pub fn parse_json(what: &str, text: &str) -> ProviderResult<Value> {
     serde_json::from_str(text)
@@ -154,6 +164,20 @@ pub fn tool_arguments(call: &ToolCall) -> ProviderResult<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_from_bytes_parses_text_and_reports_bad_bytes() {
+        let v: Value =
+            json_from_bytes(b"{\"a\": \"\\u00e9t\\u00e9\", \"b\": \"\xc3\xa9\"}").unwrap();
+        assert_eq!(v["a"], "\u{e9}t\u{e9}");
+        assert_eq!(v["b"], "\u{e9}");
+        let borrowed: std::collections::HashMap<&str, &str> =
+            json_from_bytes(br#"{"k": "v"}"#).unwrap();
+        assert_eq!(borrowed["k"], "v");
+        let err = json_from_bytes::<Value>(b"{\"a\": \"x\xff\"}").unwrap_err();
+        assert!(err.to_string().contains("column"), "{err}");
+        assert!(json_from_bytes::<Value>(b"{\"a\": 1").is_err());
+    }
 
     #[test]
     fn data_urls_split_and_counts_saturate() {
