@@ -2,7 +2,7 @@
 # binaries they need, the loopback upstream, a gateway serving a config, and waiting for both.
 
 # Installs wrk (Debian) and the wasm32-wasip2 target when missing, then builds the release
-# gateway and upstream.
+# gateway and upstream, optimized with the committed profile as scripts/run.sh builds them.
 bench_build() {
   if ! command -v wrk >/dev/null; then
     apt-get update -qq && apt-get install -y -qq wrk
@@ -10,7 +10,7 @@ bench_build() {
   if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
   fi
-  cargo build --release --locked -p wasmgate -p wasmgate-test-support
+  (source scripts/pgo-env.sh && cargo build --release --locked -p wasmgate -p wasmgate-test-support)
 }
 
 # Writes to FILE a config whose model `gpt` is the upstream's gpt-4o-mini on port UP_PORT,
