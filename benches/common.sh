@@ -1,12 +1,17 @@
 # Shared by the benchmark scripts (sourced from the repository root): the tools and release
 # binaries they need, the loopback upstream, a gateway serving a config, and waiting for both.
 
-# Installs wrk (Debian) and the wasm32-wasip2 target when missing, then builds the release
-# gateway and upstream, optimized with the committed profile as scripts/run.sh builds them.
-bench_build() {
+# Installs wrk (Debian) when missing.
+bench_wrk() {
   if ! command -v wrk >/dev/null; then
     apt-get update -qq && apt-get install -y -qq wrk
   fi
+}
+
+# Installs wrk and the wasm32-wasip2 target when missing, then builds the release gateway and
+# upstream, optimized with the committed profile as scripts/run.sh builds them.
+bench_build() {
+  bench_wrk
   if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx wasm32-wasip2; then
     rustup target add wasm32-wasip2
   fi

@@ -1,5 +1,5 @@
 # Sourced (from the repository root) by the scripts that build the release gateway:
-# scripts/run.sh and benches/common.sh. Exports the RUSTFLAGS that optimize the build with the
+# scripts/wasmgate.sh (and through it scripts/run.sh) and benches/common.sh. Exports the RUSTFLAGS that optimize the build with the
 # committed profile, pgo/wasmgate.profdata.gz (recorded by scripts/pgo.sh; see
 # docs/performance.md, "Profile-guided optimization"). Nothing is exported when RUSTFLAGS is
 # already set, when WASMGATE_PGO=0, or off x86_64 Linux, where the profile was recorded.

@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source benches/common.sh
-command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+bench_wrk
 rustup component add llvm-tools
 host=$(rustc -vV | awk '/^host:/{print $2}')
 profdata="$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata"
@@ -35,8 +35,8 @@ up_pid=$!
 trap 'kill $up_pid 2>/dev/null || true' EXIT
 bench_config "$work/config.yaml" "$port_up" gpt-long=words-17 emb=text-embedding-3-small
 # An empty compile cache: the profile covers compiling the adapters at a first start too.
-WASMGATE_CACHE_DIR="$work/cache" LLVM_PROFILE_FILE="$work/raw/%p.profraw" "$gateway" serve --config "$work/config.yaml" \
-  --port "$port_gw" > "$work/gateway.log" 2>&1 &
+WASMGATE_CACHE_DIR="$work/cache" LLVM_PROFILE_FILE="$work/raw/%p.profraw" \
+  "$gateway" serve --config "$work/config.yaml" --port "$port_gw" > "$work/gateway.log" 2>&1 &
 gw_pid=$!
 url="http://127.0.0.1:$port_gw"
 wait_models "$port_up"
