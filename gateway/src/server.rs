@@ -855,8 +855,12 @@ pub(crate) enum StreamStep<'a> {
     Done,
 }
 
+/// The most chunks of a stream joined into one write (see [`ChatStream::next_ready_batches`]).
+const JOINED_CHUNKS: usize = 64;
+
 /// The SSE response over a routed stream: `render` writes each step in the client API's event
-/// format, one write to the client per batch. The lease travels with the stream (the deployment
+/// format, one write to the client per batch (batches after the first joined while ready, see
+/// [`ChatStream::next_ready_batches`]). The lease travels with the stream (the deployment
 /// counts as busy until it ends) and gets the stream's usage; upstream headers are passed on.
 pub(crate) fn sse_stream<R>(
     (first, rest): FirstBatch,
@@ -884,7 +888,7 @@ where
             let (pending, mut stream, lease, mut render) = state?;
             let item = match pending {
                 Some(item) => item,
-                None => stream.next_batch().await,
+                None => stream.next_ready_batches(JOINED_CHUNKS).await,
             };
             let mut out = Vec::with_capacity(512);
             let next = match item {

@@ -16,16 +16,24 @@ use std::time::Duration;
 use tokio::time::Instant;
 use wasmtime::component::ResourceAny;
 
+/// How many times [`ChatStream::next_ready_batches`] lets other tasks run while it waits for a
+/// batch to join. Measured on the current-thread runtime (the gateway's default): a frame the
+/// upstream connection has already received reaches the adapter after two, never after one.
+const JOIN_YIELDS: u32 = 2;
+
 /// What one pull yields: the chunks the adapter made from one upstream read (never empty).
 type BatchResult = Result<Vec<ChatChunk>, CallError>;
 
 /// A streamed answer. As a [`Stream`] it yields chunk by chunk; [`ChatStream::next_batch`]
-/// yields what the adapter made from one upstream read, for one write per batch. Ends after the
-/// last chunk or after the first error.
+/// yields what the adapter made from one upstream read, and [`ChatStream::next_ready_batches`]
+/// joins the batches that follow without waiting, for one write per batch. Ends after the last
+/// chunk or after the first error.
 pub struct ChatStream {
     headers: Vec<(String, String)>,
     buffered: VecDeque<ChatChunk>,
-    inner: Pin<Box<dyn Stream<Item = BatchResult> + Send>>,
+    /// A failure met while joining batches, reported after the chunks that preceded it.
+    held: Option<CallError>,
+    inner: futures::stream::Fuse<Pin<Box<dyn Stream<Item = BatchResult> + Send>>>,
 }
 
 struct Pull {
@@ -89,10 +97,12 @@ impl ChatStream {
                 Err(e) => Some((Err(e), None)),
             }
         });
+        let inner: Pin<Box<dyn Stream<Item = BatchResult> + Send>> = Box::pin(inner);
         ChatStream {
             headers,
             buffered: VecDeque::new(),
-            inner: Box::pin(inner),
+            held: None,
+            inner: inner.fuse(),
         }
     }
 
@@ -102,7 +112,42 @@ impl ChatStream {
         if !self.buffered.is_empty() {
             return Some(Ok(self.buffered.drain(..).collect()));
         }
+        if let Some(e) = self.held.take() {
+            return Some(Err(e));
+        }
         self.inner.next().await
+    }
+
+    /// The next batch joined with the batches ready right after it, up to `max_chunks` chunks:
+    /// while the adapter waits for more of the body, the task lets the others run (the upstream
+    /// connection's among them, which hands over one received frame at a time) up to
+    /// [`JOIN_YIELDS`] times, and takes the next batch only if it comes within them. An upstream
+    /// that sent many events at once costs one write instead of one per event; one that sends
+    /// them apart waits no longer for this. An error after some chunks comes on the next call.
+    pub async fn next_ready_batches(&mut self, max_chunks: usize) -> Option<BatchResult> {
+        let mut batch = match self.next_batch().await? {
+            Ok(batch) => batch,
+            Err(e) => return Some(Err(e)),
+        };
+        let mut yields = 0;
+        while batch.len() < max_chunks {
+            match futures::poll!(self.inner.next()) {
+                Poll::Ready(Some(Ok(more))) => {
+                    batch.extend(more);
+                    yields = 0;
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    self.held = Some(e);
+                    break;
+                }
+                Poll::Pending if yields < JOIN_YIELDS => {
+                    tokio::task::yield_now().await;
+                    yields += 1;
+                }
+                Poll::Ready(None) | Poll::Pending => break,
+            }
+        }
+        Some(Ok(batch))
     }
 
     /// The upstream response headers the adapter passed on when the stream opened.
@@ -122,7 +167,10 @@ impl Stream for ChatStream {
             if let Some(chunk) = self.buffered.pop_front() {
                 return Poll::Ready(Some(Ok(chunk)));
             }
-            match ready!(self.inner.as_mut().poll_next(cx)) {
+            if let Some(e) = self.held.take() {
+                return Poll::Ready(Some(Err(e)));
+            }
+            match ready!(self.inner.poll_next_unpin(cx)) {
                 Some(Ok(batch)) => self.buffered.extend(batch),
                 Some(Err(e)) => return Poll::Ready(Some(Err(e))),
                 None => return Poll::Ready(None),

@@ -215,6 +215,82 @@ async fn paced_stream_delivers_every_chunk() {
     assert_eq!(chunks.len(), 5);
 }
 
+/// Every chunk of a stream read with `next_ready_batches`, and how many calls it took.
+async fn read_joined(stream: &mut wasmgate_runtime::ChatStream) -> (Vec<String>, usize) {
+    let (mut texts, mut calls) = (Vec::new(), 0);
+    while let Some(batch) = stream.next_ready_batches(64).await {
+        calls += 1;
+        assert!(calls <= 200, "the stream does not end");
+        for chunk in batch.unwrap() {
+            texts.extend(chunk.choices.iter().filter_map(|c| c.content.clone()));
+        }
+    }
+    (texts, calls)
+}
+
+#[tokio::test]
+async fn joined_batches_carry_what_the_upstream_sent_at_once_in_few_calls() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let openai = load(&rt, "openai", AdapterPolicy::default()).await;
+    let mut stream = openai
+        .chat_stream(&call(&upstream), &user("words-40", "Hi"))
+        .await
+        .unwrap();
+    let (texts, calls) = read_joined(&mut stream).await;
+    let words: Vec<String> = (0..40).map(|i| format!(" w{i}")).collect();
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| !t.is_empty())
+            .cloned()
+            .collect::<Vec<_>>(),
+        words
+    );
+    // 42 events, each its own frame on the wire: batch by batch they take 42 calls. Joined,
+    // whatever arrived together is one call (a few, as the upstream's writes land).
+    assert!(calls <= 10, "{calls} calls for 42 chunks");
+}
+
+#[tokio::test]
+async fn joined_batches_do_not_wait_for_chunks_still_to_come() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let openai = load(&rt, "openai", AdapterPolicy::default()).await;
+    let mut stream = openai
+        .chat_stream(&call(&upstream), &user("gated-stream", "Hi"))
+        .await
+        .unwrap();
+    // The upstream holds everything after its first chunk until the gate opens.
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.next_ready_batches(64))
+        .await
+        .expect("the first batch without waiting for the rest");
+    assert_eq!(first.unwrap().unwrap().len(), 1);
+    upstream.release_gate();
+    let (texts, _) = read_joined(&mut stream).await;
+    assert_eq!(texts.concat(), "Hello from upstream");
+}
+
+#[tokio::test]
+async fn a_joined_batch_reports_an_error_after_the_chunks_before_it() {
+    let upstream = Upstream::start().await;
+    let rt = runtime();
+    let openai = load(&rt, "openai", AdapterPolicy::default()).await;
+    let mut stream = openai
+        .chat_stream(&call(&upstream), &user("stream-error", "Hi"))
+        .await
+        .unwrap();
+    let first = stream.next_ready_batches(64).await.unwrap().unwrap();
+    assert_eq!(first.len(), 1);
+    match stream.next_ready_batches(64).await {
+        Some(Err(CallError::Provider(e))) => {
+            assert_eq!(e.message, "upstream failed mid-stream")
+        }
+        other => panic!("expected the provider error, got {other:?}"),
+    }
+    assert!(stream.next_ready_batches(64).await.is_none());
+}
+
 #[tokio::test]
 async fn mid_stream_error_ends_the_stream() {
     let upstream = Upstream::start().await;
