@@ -125,6 +125,44 @@ async fn simulates_tool_calls() {
 }
 
 #[tokio::test]
+async fn joined_batches_take_every_chunk_an_adapter_makes_without_waiting() {
+    // The mock makes one chunk per `next`, each at once: joined, they come in one batch.
+    let rt = runtime();
+    let mock = load(&rt, "mock", AdapterPolicy::default()).await;
+    let call = call_with(&[("mock_chunks", "8")]);
+    let one_by_one = mock.chat_stream(&call, &user("demo", "x")).await.unwrap();
+    let count = one_by_one.count().await;
+    assert!(count > 5, "{count}");
+    let mut stream = mock.chat_stream(&call, &user("demo", "x")).await.unwrap();
+    assert_eq!(
+        stream.next_ready_batches(64).await.unwrap().unwrap().len(),
+        count
+    );
+    assert!(stream.next_ready_batches(64).await.is_none());
+
+    // At most `max_chunks` at a time; an error after chunks comes on the call after them.
+    let call = call_with(&[
+        ("mock_chunks", "8"),
+        ("mock_error", "unavailable"),
+        ("mock_error_after_chunks", "5"),
+    ]);
+    let mut stream = mock.chat_stream(&call, &user("demo", "x")).await.unwrap();
+    assert_eq!(
+        stream.next_ready_batches(3).await.unwrap().unwrap().len(),
+        3
+    );
+    assert_eq!(
+        stream.next_ready_batches(3).await.unwrap().unwrap().len(),
+        2
+    );
+    assert!(matches!(
+        stream.next_ready_batches(3).await,
+        Some(Err(CallError::Provider(e))) if e.kind == ErrorKind::Unavailable
+    ));
+    assert!(stream.next_ready_batches(3).await.is_none());
+}
+
+#[tokio::test]
 async fn simulates_errors_before_and_during_streams() {
     let rt = runtime();
     let mock = load(&rt, "mock", AdapterPolicy::default()).await;

@@ -215,6 +215,30 @@ async fn paced_stream_delivers_every_chunk() {
     assert_eq!(chunks.len(), 5);
 }
 
+/// A stream of `model` through a fresh OpenAI adapter, with what it runs on.
+struct Opened {
+    upstream: Upstream,
+    stream: wasmgate_runtime::ChatStream,
+    _runtime: wasmgate_runtime::Runtime,
+    _adapter: wasmgate_runtime::Adapter,
+}
+
+async fn open_stream(model: &str) -> Opened {
+    let upstream = Upstream::start().await;
+    let runtime = runtime();
+    let adapter = load(&runtime, "openai", AdapterPolicy::default()).await;
+    let stream = adapter
+        .chat_stream(&call(&upstream), &user(model, "Hi"))
+        .await
+        .unwrap();
+    Opened {
+        upstream,
+        stream,
+        _runtime: runtime,
+        _adapter: adapter,
+    }
+}
+
 /// Every chunk of a stream read with `next_ready_batches`, and how many calls it took.
 async fn read_joined(stream: &mut wasmgate_runtime::ChatStream) -> (Vec<String>, usize) {
     let (mut texts, mut calls) = (Vec::new(), 0);
@@ -230,56 +254,48 @@ async fn read_joined(stream: &mut wasmgate_runtime::ChatStream) -> (Vec<String>,
 
 #[tokio::test]
 async fn joined_batches_carry_what_the_upstream_sent_at_once_in_few_calls() {
-    let upstream = Upstream::start().await;
-    let rt = runtime();
-    let openai = load(&rt, "openai", AdapterPolicy::default()).await;
-    let mut stream = openai
-        .chat_stream(&call(&upstream), &user("words-40", "Hi"))
-        .await
-        .unwrap();
-    let (texts, calls) = read_joined(&mut stream).await;
+    let mut opened = open_stream("words-40").await;
+    let (texts, calls) = read_joined(&mut opened.stream).await;
     let words: Vec<String> = (0..40).map(|i| format!(" w{i}")).collect();
-    assert_eq!(
-        texts
-            .iter()
-            .filter(|t| !t.is_empty())
-            .cloned()
-            .collect::<Vec<_>>(),
-        words
-    );
-    // 42 events, each its own frame on the wire: batch by batch they take 42 calls. Joined,
-    // whatever arrived together is one call (a few, as the upstream's writes land).
+    let said: Vec<String> = texts.into_iter().filter(|t| !t.is_empty()).collect();
+    assert_eq!(said, words);
+    // 42 events, each its own frame on the wire, would be 42 calls one by one. Joined, whatever
+    // arrived together is one call (a few, as the upstream's writes land).
     assert!(calls <= 10, "{calls} calls for 42 chunks");
 }
 
 #[tokio::test]
+async fn events_received_together_reach_the_adapter_in_few_reads() {
+    // The host joins the frames hyper hands over one by one (one per event here) while they
+    // keep coming without a wait, so each `next` of the adapter gets many events.
+    let mut opened = open_stream("words-40").await;
+    let (mut batches, mut chunks) = (0, 0);
+    while let Some(batch) = opened.stream.next_batch().await {
+        batches += 1;
+        assert!(batches <= 200, "the stream does not end");
+        chunks += batch.unwrap().len();
+    }
+    assert_eq!(chunks, 42);
+    assert!(batches <= 10, "{batches} batches for 42 chunks");
+}
+
+#[tokio::test]
 async fn joined_batches_do_not_wait_for_chunks_still_to_come() {
-    let upstream = Upstream::start().await;
-    let rt = runtime();
-    let openai = load(&rt, "openai", AdapterPolicy::default()).await;
-    let mut stream = openai
-        .chat_stream(&call(&upstream), &user("gated-stream", "Hi"))
-        .await
-        .unwrap();
+    let mut opened = open_stream("gated-stream").await;
     // The upstream holds everything after its first chunk until the gate opens.
-    let first = tokio::time::timeout(Duration::from_secs(5), stream.next_ready_batches(64))
+    let first = tokio::time::timeout(Duration::from_secs(5), opened.stream.next_ready_batches(64))
         .await
         .expect("the first batch without waiting for the rest");
     assert_eq!(first.unwrap().unwrap().len(), 1);
-    upstream.release_gate();
-    let (texts, _) = read_joined(&mut stream).await;
+    opened.upstream.release_gate();
+    let (texts, _) = read_joined(&mut opened.stream).await;
     assert_eq!(texts.concat(), "Hello from upstream");
 }
 
 #[tokio::test]
 async fn a_joined_batch_reports_an_error_after_the_chunks_before_it() {
-    let upstream = Upstream::start().await;
-    let rt = runtime();
-    let openai = load(&rt, "openai", AdapterPolicy::default()).await;
-    let mut stream = openai
-        .chat_stream(&call(&upstream), &user("stream-error", "Hi"))
-        .await
-        .unwrap();
+    let mut opened = open_stream("stream-error").await;
+    let stream = &mut opened.stream;
     let first = stream.next_ready_batches(64).await.unwrap().unwrap();
     assert_eq!(first.len(), 1);
     match stream.next_ready_batches(64).await {

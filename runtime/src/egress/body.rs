@@ -1,5 +1,6 @@
-//! Body wrappers on the egress path: a response body with an idle timeout and a size cap, and a
-//! request body that fails if it carries the sealed-credential placeholder.
+//! Body wrappers on the egress path: a response body with an idle timeout and a size cap, one
+//! that joins the frames that arrive together, and a request body that fails if it carries the
+//! sealed-credential placeholder.
 
 use super::hooks::Refusal;
 use crate::adapter::CallMetrics;
@@ -183,6 +184,153 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// The most bytes [`JoinReady`] puts in one frame: what the adapters' SDK reads at once.
+const JOIN_BYTES: usize = 64 * 1024;
+
+/// How many times [`JoinReady`] lets other tasks run while it waits for a frame to join.
+/// Measured on the current-thread runtime (the gateway's default): a frame the upstream
+/// connection has already received is handed over after two, never after one.
+const JOIN_YIELDS: u32 = 2;
+
+/// A response body whose data frames are joined while more arrive without waiting. hyper's
+/// client hands a response over one frame at a time (one HTTP chunk each, which for a stream is
+/// one event), each after a turn of the connection's task; read as they come, every event of an
+/// upstream that sent many at once costs the adapter its own read and the gateway its own `next`
+/// call and client write. When the next frame is not there, this lets the other tasks run (up
+/// to [`JOIN_YIELDS`] times) before it gives what it has: frames sent apart pass as before,
+/// a few scheduler turns later. The first data frame passes at once: it is the one a streaming
+/// client waits for. At most [`JOIN_BYTES`] per frame; an error, trailers or the end come after
+/// the data joined before them.
+pub(crate) struct JoinReady<B: Body> {
+    inner: B,
+    /// Whether a data frame has passed (the first is not held back to join others).
+    started: bool,
+    /// The first frame joined, kept without a copy while it is the only one.
+    first: Option<bytes::Bytes>,
+    /// The joined data once there is more than one frame.
+    more: bytes::BytesMut,
+    yields: u32,
+    yielding: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    /// What ended a join, due after the joined data.
+    due: Option<Option<Result<Frame<bytes::Bytes>, B::Error>>>,
+}
+
+impl<B: Body<Data = bytes::Bytes>> JoinReady<B> {
+    pub(crate) fn new(inner: B) -> Self {
+        JoinReady {
+            inner,
+            started: false,
+            first: None,
+            more: bytes::BytesMut::new(),
+            yields: 0,
+            yielding: None,
+            due: None,
+        }
+    }
+
+    fn joined_len(&self) -> usize {
+        self.first.as_ref().map_or(0, bytes::Bytes::len) + self.more.len()
+    }
+
+    fn push(&mut self, data: bytes::Bytes) {
+        match self.first.take() {
+            None if self.more.is_empty() => self.first = Some(data),
+            first => {
+                if let Some(first) = first {
+                    self.more.extend_from_slice(&first);
+                }
+                self.more.extend_from_slice(&data);
+            }
+        }
+    }
+
+    fn take(&mut self) -> bytes::Bytes {
+        self.yields = 0;
+        match self.first.take() {
+            Some(first) => first,
+            None => self.more.split().freeze(),
+        }
+    }
+
+    /// The joined data now and `next` after it, or `next` now when nothing is joined.
+    fn then(
+        &mut self,
+        next: Option<Result<Frame<bytes::Bytes>, B::Error>>,
+    ) -> Poll<Option<Result<Frame<bytes::Bytes>, B::Error>>> {
+        if self.joined_len() == 0 {
+            return Poll::Ready(next);
+        }
+        self.due = Some(next);
+        Poll::Ready(Some(Ok(Frame::data(self.take()))))
+    }
+}
+
+// Nothing in it is pinned structurally: the inner body is polled through `Pin::new`.
+impl<B: Body + Unpin> Unpin for JoinReady<B> {}
+
+impl<B> Body for JoinReady<B>
+where
+    B: Body<Data = bytes::Bytes> + Unpin,
+{
+    type Data = bytes::Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if let Some(due) = this.due.take() {
+            return Poll::Ready(due);
+        }
+        loop {
+            if let Some(yielding) = &mut this.yielding {
+                ready!(yielding.as_mut().poll(cx));
+                this.yielding = None;
+            }
+            match Pin::new(&mut this.inner).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => {
+                        this.push(data);
+                        this.yields = 0;
+                        let full = this.joined_len() >= JOIN_BYTES;
+                        if !this.started || full || this.inner.is_end_stream() {
+                            this.started = true;
+                            return Poll::Ready(Some(Ok(Frame::data(this.take()))));
+                        }
+                    }
+                    Err(frame) => return this.then(Some(Ok(frame))),
+                },
+                Poll::Ready(other) => return this.then(other),
+                Poll::Pending if this.joined_len() == 0 => return Poll::Pending,
+                Poll::Pending if this.yields < JOIN_YIELDS => {
+                    this.yields += 1;
+                    this.yielding = Some(Box::pin(tokio::task::yield_now()));
+                }
+                Poll::Pending => return Poll::Ready(Some(Ok(Frame::data(this.take())))),
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.due {
+            Some(due) => due.is_none(),
+            None => self.joined_len() == 0 && self.inner.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let joined = self.joined_len() as u64;
+        let inner = self.inner.size_hint();
+        let mut hint = SizeHint::new();
+        hint.set_lower(inner.lower() + joined);
+        if let Some(upper) = inner.upper() {
+            hint.set_upper(upper + joined);
+        }
+        hint
     }
 }
 
@@ -373,5 +521,83 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(20)).await;
         drop(body);
         assert!(metrics.upstream_time() >= Duration::from_millis(20));
+    }
+
+    /// The data frames of `body` as text, until its end or its first error.
+    async fn texts<B>(mut body: B) -> (Vec<String>, Option<B::Error>)
+    where
+        B: Body<Data = bytes::Bytes> + Unpin,
+    {
+        let mut out = Vec::new();
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => out.extend(
+                    frame
+                        .data_ref()
+                        .map(|d| String::from_utf8_lossy(d).into_owned()),
+                ),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+        (out, None)
+    }
+
+    const FOUR_CHUNKS: &[u8] = b"3\r\none\r\n3\r\ntwo\r\n5\r\nthree\r\n4\r\nfour\r\n0\r\n\r\n";
+
+    #[tokio::test]
+    async fn chunks_received_together_come_joined_after_the_first() {
+        // hyper hands each chunk over on its own, even when they arrived in one read.
+        let (_hold, release) = tokio::sync::oneshot::channel();
+        let plain = incoming(CHUNKED, vec![FOUR_CHUNKS], release).await;
+        assert_eq!(texts(plain).await.0, ["one", "two", "three", "four"]);
+
+        // The first passes at once; the rest, there already, come together.
+        let (_hold, release) = tokio::sync::oneshot::channel();
+        let joined = JoinReady::new(incoming(CHUNKED, vec![FOUR_CHUNKS], release).await);
+        let (frames, error) = texts(joined).await;
+        assert_eq!(frames, ["one", "twothreefour"]);
+        assert!(error.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_frame_still_to_come_is_not_waited_for() {
+        let (tx, rx) = futures::channel::mpsc::unbounded::<Result<Frame<bytes::Bytes>, Error>>();
+        tx.unbounded_send(Ok(Frame::data("first".into()))).unwrap();
+        tx.unbounded_send(Ok(Frame::data("second".into()))).unwrap();
+        let mut body = JoinReady::new(StreamBody::new(rx));
+        for expected in ["first", "second"] {
+            let frame = body.frame().await.unwrap().unwrap();
+            assert_eq!(frame.data_ref().unwrap().as_ref(), expected.as_bytes());
+        }
+        tx.unbounded_send(Ok(Frame::data("third".into()))).unwrap();
+        drop(tx);
+        assert_eq!(texts(body).await.0, ["third"]);
+    }
+
+    #[tokio::test]
+    async fn an_error_comes_after_the_data_joined_before_it() {
+        let frames = futures::stream::iter([
+            Ok(Frame::data(bytes::Bytes::from("a"))),
+            Ok(Frame::data(bytes::Bytes::from("b"))),
+            Ok(Frame::data(bytes::Bytes::from("c"))),
+            Err(Error::HttpProtocolError),
+        ]);
+        let (frames, error) = texts(JoinReady::new(StreamBody::new(frames))).await;
+        assert_eq!(frames, ["a", "bc"]);
+        assert!(matches!(error, Some(Error::HttpProtocolError)));
+    }
+
+    #[tokio::test]
+    async fn joined_frames_stop_at_the_size_cap() {
+        let part = bytes::Bytes::from(vec![b'x'; 40 * 1024]);
+        let frames = futures::stream::iter([
+            Ok::<_, Error>(Frame::data("first".into())),
+            Ok(Frame::data(part.clone())),
+            Ok(Frame::data(part.clone())),
+            Ok(Frame::data(part)),
+        ]);
+        let (frames, _) = texts(JoinReady::new(StreamBody::new(frames))).await;
+        let sizes: Vec<usize> = frames.iter().map(String::len).collect();
+        assert_eq!(sizes, [5, 80 * 1024, 40 * 1024]);
     }
 }

@@ -2,7 +2,7 @@
 //! sends the ones that may through the shared pool.
 
 use super::allow::{AllowedHost, AllowedHostError, Destination};
-use super::body::{GuardedResponseBody, PlaceholderScan};
+use super::body::{GuardedResponseBody, JoinReady, PlaceholderScan};
 use super::client::{ConnectError, EgressClient};
 use super::scope::{under_base, CredentialUse};
 use super::WasiBody;
@@ -467,7 +467,13 @@ impl WasiHttpHooks for CallEgress {
                     i64::from(response.status().as_u16()),
                 );
                 let response = response.map(|body| {
-                    GuardedResponseBody::new(body, between_bytes, max_bytes, metrics).boxed_unsync()
+                    JoinReady::new(GuardedResponseBody::new(
+                        body,
+                        between_bytes,
+                        max_bytes,
+                        metrics,
+                    ))
+                    .boxed_unsync()
                 });
                 let done: Box<dyn Future<Output = Result<(), Error>> + Send> =
                     Box::new(async { Ok(()) });
