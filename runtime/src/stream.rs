@@ -5,6 +5,7 @@ use crate::adapter::{check_output, Instance};
 use crate::bindings::exports::wasmgate::provider::adapter::OpenedStream;
 use crate::bindings::types::ChatChunk;
 use crate::credential::drop_leaking;
+use crate::egress::JOIN_YIELDS;
 use crate::error::{from_guest_failure, CallError};
 use crate::policy::Limits;
 use crate::Secret;
@@ -15,11 +16,6 @@ use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::time::Instant;
 use wasmtime::component::ResourceAny;
-
-/// How many times [`ChatStream::next_ready_batches`] lets other tasks run while it waits for a
-/// batch to join. Measured on the current-thread runtime (the gateway's default): a frame the
-/// upstream connection has already received reaches the adapter after two, never after one.
-const JOIN_YIELDS: u32 = 2;
 
 /// What one pull yields: the chunks the adapter made from one upstream read (never empty).
 type BatchResult = Result<Vec<ChatChunk>, CallError>;
@@ -121,7 +117,7 @@ impl ChatStream {
     /// The next batch joined with the batches ready right after it, up to `max_chunks` chunks:
     /// while the adapter waits for more of the body, the task lets the others run (the upstream
     /// connection's among them, which hands over one received frame at a time) up to
-    /// [`JOIN_YIELDS`] times, and takes the next batch only if it comes within them. An upstream
+    /// twice, and takes the next batch only if it comes within them. An upstream
     /// that sent many events at once costs one write instead of one per event; one that sends
     /// them apart waits no longer for this. An error after some chunks comes on the next call.
     pub async fn next_ready_batches(&mut self, max_chunks: usize) -> Option<BatchResult> {

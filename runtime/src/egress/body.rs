@@ -190,10 +190,11 @@ where
 /// The most bytes [`JoinReady`] puts in one frame: what the adapters' SDK reads at once.
 const JOIN_BYTES: usize = 64 * 1024;
 
-/// How many times [`JoinReady`] lets other tasks run while it waits for a frame to join.
-/// Measured on the current-thread runtime (the gateway's default): a frame the upstream
-/// connection has already received is handed over after two, never after one.
-const JOIN_YIELDS: u32 = 2;
+/// How many times a join of what arrived together ([`JoinReady`] for the frames an adapter reads,
+/// `ChatStream::next_ready_batches` for the batches the gateway writes) lets other tasks run
+/// while it waits for more. Measured on the current-thread runtime (the gateway's default): a
+/// frame the upstream connection has already received is handed over after two, never after one.
+pub(crate) const JOIN_YIELDS: u32 = 2;
 
 /// A response body whose data frames are joined while more arrive without waiting. hyper's
 /// client hands a response over one frame at a time (one HTTP chunk each, which for a stream is

@@ -10,6 +10,7 @@ mod scope;
 
 pub use address::is_public;
 pub use allow::{AllowedHost, AllowedHostError, Destination};
+pub(crate) use body::JOIN_YIELDS;
 pub use client::ClientConfig;
 pub(crate) use client::{EgressClient, PooledClient};
 pub(crate) use hooks::{ApiBase, CallEgress};
