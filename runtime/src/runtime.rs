@@ -101,8 +101,8 @@ pub struct Runtime {
 const TABLE_KEEP_RESIDENT_BYTES: usize = 256 << 10;
 
 impl Runtime {
-    /// A runtime with `config`. Must be called within a Tokio runtime (the HTTP pool spawns
-    /// connection tasks on it).
+    /// A runtime with `config`. Its calls must run within a Tokio runtime (the adapters'
+    /// upstream sockets and timers are Tokio's).
     pub fn new(config: RuntimeConfig) -> Result<Runtime, RuntimeError> {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true);

@@ -5,7 +5,6 @@ use crate::adapter::{check_output, Instance};
 use crate::bindings::exports::wasmgate::provider::adapter::OpenedStream;
 use crate::bindings::types::ChatChunk;
 use crate::credential::drop_leaking;
-use crate::egress::JOIN_YIELDS;
 use crate::error::{from_guest_failure, CallError};
 use crate::policy::Limits;
 use crate::Secret;
@@ -48,17 +47,23 @@ impl Pull {
         let i = &mut self.instance;
         i.store.data_mut().reset_cpu();
         let exports = i.exports;
-        let call = exports.next(i.bound(), self.handle);
-        let next_deadline = (Instant::now() + self.next_timeout).min(self.deadline);
-        let result = match tokio::time::timeout_at(next_deadline, call).await {
-            Err(_) if next_deadline == self.deadline => {
-                Err(CallError::Timeout(self.stream_timeout))
-            }
-            Err(_) => Err(CallError::Timeout(self.next_timeout)),
-            Ok(Err(trap)) => Err(from_guest_failure(trap, self.cpu)),
-            Ok(Ok(Err(e))) => Err(CallError::Provider(e)),
-            Ok(Ok(Ok(batch))) if batch.is_empty() => return None,
-            Ok(Ok(Ok(batch))) => check_output(&batch, self.max_output_bytes).map(|()| batch),
+        let now = Instant::now();
+        let next_deadline = (now + self.next_timeout).min(self.deadline);
+        // A timeout looks at its clock only when the call it bounds is not ready, so an adapter
+        // whose `next` always answers at once would never reach the stream's bound: checked here.
+        let outcome = if now < self.deadline {
+            let call = exports.next(i.bound(), self.handle);
+            tokio::time::timeout_at(next_deadline, call).await.ok()
+        } else {
+            None
+        };
+        let result = match outcome {
+            None if next_deadline == self.deadline => Err(CallError::Timeout(self.stream_timeout)),
+            None => Err(CallError::Timeout(self.next_timeout)),
+            Some(Err(trap)) => Err(from_guest_failure(trap, self.cpu)),
+            Some(Ok(Err(e))) => Err(CallError::Provider(e)),
+            Some(Ok(Ok(batch))) if batch.is_empty() => return None,
+            Some(Ok(Ok(batch))) => check_output(&batch, self.max_output_bytes).map(|()| batch),
         };
         if let Err(e) = &result {
             i.stats.failed(e);
@@ -115,30 +120,22 @@ impl ChatStream {
     }
 
     /// The next batch joined with the batches ready right after it, up to `max_chunks` chunks:
-    /// while the adapter waits for more of the body, the task lets the others run (the upstream
-    /// connection's among them, which hands over one received frame at a time) up to
-    /// twice, and takes the next batch only if it comes within them. An upstream
-    /// that sent many events at once costs one write instead of one per event; one that sends
-    /// them apart waits no longer for this. An error after some chunks comes on the next call.
+    /// after a batch, the adapter's next one is taken only if it comes without waiting (the
+    /// adapter reads what its upstream connection has received in the same poll). An upstream
+    /// that sent many events at once costs one write instead of one per event, also with an
+    /// adapter that makes fewer chunks per `next` than it could; one that sends them apart
+    /// waits no longer for this. An error after some chunks comes on the next call.
     pub async fn next_ready_batches(&mut self, max_chunks: usize) -> Option<BatchResult> {
         let mut batch = match self.next_batch().await? {
             Ok(batch) => batch,
             Err(e) => return Some(Err(e)),
         };
-        let mut yields = 0;
         while batch.len() < max_chunks {
             match futures::poll!(self.inner.next()) {
-                Poll::Ready(Some(Ok(more))) => {
-                    batch.extend(more);
-                    yields = 0;
-                }
+                Poll::Ready(Some(Ok(more))) => batch.extend(more),
                 Poll::Ready(Some(Err(e))) => {
                     self.held = Some(e);
                     break;
-                }
-                Poll::Pending if yields < JOIN_YIELDS => {
-                    tokio::task::yield_now().await;
-                    yields += 1;
                 }
                 Poll::Ready(None) | Poll::Pending => break,
             }

@@ -15,8 +15,8 @@ use wasmtime_wasi_http::Error;
 
 /// An upstream response body that errors when it stalls longer than `idle` between frames or
 /// grows beyond `limit` bytes.
-pub(crate) struct GuardedResponseBody {
-    inner: hyper::body::Incoming,
+pub(crate) struct GuardedResponseBody<B = hyper::body::Incoming> {
+    inner: B,
     idle: Duration,
     timer: Pin<Box<Sleep>>,
     remaining: u64,
@@ -26,9 +26,9 @@ pub(crate) struct GuardedResponseBody {
     since: std::time::Instant,
 }
 
-impl GuardedResponseBody {
+impl<B> GuardedResponseBody<B> {
     pub(crate) fn new(
-        inner: hyper::body::Incoming,
+        inner: B,
         idle: Duration,
         limit: u64,
         metrics: Option<Arc<CallMetrics>>,
@@ -51,13 +51,16 @@ impl GuardedResponseBody {
     }
 }
 
-impl Drop for GuardedResponseBody {
+impl<B> Drop for GuardedResponseBody<B> {
     fn drop(&mut self) {
         self.record_end();
     }
 }
 
-impl Body for GuardedResponseBody {
+impl<B> Body for GuardedResponseBody<B>
+where
+    B: Body<Data = bytes::Bytes, Error = hyper::Error> + Unpin,
+{
     type Data = bytes::Bytes;
     type Error = Error;
 
@@ -190,21 +193,14 @@ where
 /// The most bytes [`JoinReady`] puts in one frame: what the adapters' SDK reads at once.
 const JOIN_BYTES: usize = 64 * 1024;
 
-/// How many times a join of what arrived together ([`JoinReady`] for the frames an adapter reads,
-/// `ChatStream::next_ready_batches` for the batches the gateway writes) lets other tasks run
-/// while it waits for more. Measured on the current-thread runtime (the gateway's default): a
-/// frame the upstream connection has already received is handed over after two, never after one.
-pub(crate) const JOIN_YIELDS: u32 = 2;
-
-/// A response body whose data frames are joined while more arrive without waiting. hyper's
-/// client hands a response over one frame at a time (one HTTP chunk each, which for a stream is
-/// one event), each after a turn of the connection's task; read as they come, every event of an
-/// upstream that sent many at once costs the adapter its own read and the gateway its own `next`
-/// call and client write. When the next frame is not there, this lets the other tasks run (up
-/// to [`JOIN_YIELDS`] times) before it gives what it has: frames sent apart pass as before,
-/// a few scheduler turns later. The first data frame passes at once: it is the one a streaming
-/// client waits for. At most [`JOIN_BYTES`] per frame; an error, trailers or the end come after
-/// the data joined before them.
+/// A response body whose data frames are joined while more are there without waiting. hyper
+/// hands a response over one frame at a time (one HTTP chunk each, which for a stream is one
+/// event); read as they come, every event of an upstream that sent many at once would cost the
+/// adapter its own read and the gateway its own `next` call and client write. Over a pooled body
+/// (`super::pool::PooledBody`), which decodes what its connection has received in the same poll,
+/// this gives the adapter everything received so far in one frame. The first data frame passes
+/// at once: it is the one a streaming client waits for. At most [`JOIN_BYTES`] per frame; an
+/// error, trailers or the end come after the data joined before them.
 pub(crate) struct JoinReady<B: Body> {
     inner: B,
     /// Whether a data frame has passed (the first is not held back to join others).
@@ -213,21 +209,18 @@ pub(crate) struct JoinReady<B: Body> {
     first: Option<bytes::Bytes>,
     /// The joined data once there is more than one frame.
     more: bytes::BytesMut,
-    yields: u32,
-    yielding: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
     /// What ended a join, due after the joined data.
     due: Option<Option<Result<Frame<bytes::Bytes>, B::Error>>>,
 }
 
 impl<B: Body<Data = bytes::Bytes>> JoinReady<B> {
+    /// Joins `inner`'s data frames.
     pub(crate) fn new(inner: B) -> Self {
         JoinReady {
             inner,
             started: false,
             first: None,
             more: bytes::BytesMut::new(),
-            yields: 0,
-            yielding: None,
             due: None,
         }
     }
@@ -249,7 +242,6 @@ impl<B: Body<Data = bytes::Bytes>> JoinReady<B> {
     }
 
     fn take(&mut self) -> bytes::Bytes {
-        self.yields = 0;
         match self.first.take() {
             Some(first) => first,
             None => self.more.split().freeze(),
@@ -288,15 +280,10 @@ where
             return Poll::Ready(due);
         }
         loop {
-            if let Some(yielding) = &mut this.yielding {
-                ready!(yielding.as_mut().poll(cx));
-                this.yielding = None;
-            }
             match Pin::new(&mut this.inner).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
                     Ok(data) => {
                         this.push(data);
-                        this.yields = 0;
                         let full = this.joined_len() >= JOIN_BYTES;
                         if !this.started || full || this.inner.is_end_stream() {
                             this.started = true;
@@ -307,10 +294,6 @@ where
                 },
                 Poll::Ready(other) => return this.then(other),
                 Poll::Pending if this.joined_len() == 0 => return Poll::Pending,
-                Poll::Pending if this.yields < JOIN_YIELDS => {
-                    this.yields += 1;
-                    this.yielding = Some(Box::pin(tokio::task::yield_now()));
-                }
                 Poll::Pending => return Poll::Ready(Some(Ok(Frame::data(this.take())))),
             }
         }
@@ -541,23 +524,6 @@ mod tests {
             }
         }
         (out, None)
-    }
-
-    const FOUR_CHUNKS: &[u8] = b"3\r\none\r\n3\r\ntwo\r\n5\r\nthree\r\n4\r\nfour\r\n0\r\n\r\n";
-
-    #[tokio::test]
-    async fn chunks_received_together_come_joined_after_the_first() {
-        // hyper hands each chunk over on its own, even when they arrived in one read.
-        let (_hold, release) = tokio::sync::oneshot::channel();
-        let plain = incoming(CHUNKED, vec![FOUR_CHUNKS], release).await;
-        assert_eq!(texts(plain).await.0, ["one", "two", "three", "four"]);
-
-        // The first passes at once; the rest, there already, come together.
-        let (_hold, release) = tokio::sync::oneshot::channel();
-        let joined = JoinReady::new(incoming(CHUNKED, vec![FOUR_CHUNKS], release).await);
-        let (frames, error) = texts(joined).await;
-        assert_eq!(frames, ["one", "twothreefour"]);
-        assert!(error.is_none());
     }
 
     #[tokio::test]

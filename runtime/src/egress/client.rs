@@ -1,13 +1,11 @@
-//! The shared, pooled HTTP client every adapter's requests go through: keep-alive HTTP/1.1 and
-//! HTTP/2 (by ALPN) over rustls, with a connector that resolves names itself, applies the SSRF
-//! guard to every resolved address, and connects to the address it vetted.
+//! The shared, pooled HTTP client every adapter's requests go through: keep-alive HTTP/1.1,
+//! plain or over rustls ([`super::pool`]), with a connector that resolves names itself, applies
+//! the SSRF guard to every resolved address, and connects to the address it vetted.
 
 use super::address::is_public;
-use super::WasiBody;
+use super::pool::InlinePool;
 use http::Uri;
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use rustls_pki_types::pem::PemObject;
 use std::collections::HashMap;
 use std::future::Future;
@@ -134,7 +132,7 @@ impl tower_service::Service<Uri> for GuardedConnector {
 }
 
 /// A pooled client whose connector admits or refuses private addresses.
-pub(crate) type PooledClient = Client<HttpsConnector<GuardedConnector>, WasiBody>;
+pub(crate) type PooledClient = Arc<InlinePool>;
 
 /// Settings of the shared client.
 #[derive(Clone, Debug)]
@@ -151,10 +149,10 @@ pub struct ClientConfig {
     /// resolver, like curl's `--resolve`. The SSRF guard still vets these addresses.
     pub resolve_overrides: HashMap<String, Vec<IpAddr>>,
     /// Give every thread its own pools instead of one shared set. For hosts that serve from one
-    /// single-threaded async runtime per core: a pooled connection is driven by a task on the
-    /// runtime that opened it, so a shared pool hands a request on one thread a connection
-    /// driven by another, and every read and write of it wakes that other thread. Costs more
-    /// idle upstream connections (one set per thread).
+    /// single-threaded async runtime per core: a pooled connection's socket is registered with
+    /// the runtime that opened it, so a shared pool hands a request on one thread a connection
+    /// whose readiness another thread's reactor reports, and every read of it wakes that other
+    /// thread. Costs more idle upstream connections (one set per thread).
     pub pool_per_thread: bool,
 }
 
@@ -215,12 +213,8 @@ impl EgressClient {
                 .with_tls_config(tls.clone())
                 .https_or_http()
                 .enable_http1()
-                .enable_http2()
                 .wrap_connector(connector);
-            Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(idle_timeout)
-                .pool_max_idle_per_host(max_idle)
-                .build(https)
+            Arc::new(InlinePool::new(https, idle_timeout, max_idle))
         };
         let build = move || Pools {
             public: build_one(false),

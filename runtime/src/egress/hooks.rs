@@ -364,9 +364,17 @@ fn bounded(requested: Option<Duration>, cap: Duration) -> Duration {
 }
 
 /// The `wasi:http` error code for a failed send.
-fn error_code(err: &hyper_util::client::legacy::Error) -> Error {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+pub(crate) fn error_code(err: &(dyn std::error::Error + 'static)) -> Error {
+    let mut source = Some(err);
     while let Some(e) = source {
+        // An I/O error's `source` skips the error it wraps (rustls' among them): look inside.
+        if let Some(inner) = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            source = Some(inner);
+            continue;
+        }
         if let Some(Error::HttpRequestDenied) = e.downcast_ref::<Error>() {
             return Error::HttpRequestDenied;
         }
@@ -454,7 +462,7 @@ impl WasiHttpHooks for CallEgress {
                     Err(_) => return Err(Error::ConnectionReadTimeout),
                     Ok(Err(e)) => {
                         tracing::debug!(adapter = %adapter, error = %e, "outgoing request failed");
-                        let code = error_code(&e);
+                        let code = error_code(&*e);
                         if matches!(code, Error::DestinationIpProhibited) {
                             stats.refused("ssrf");
                         }
@@ -467,13 +475,8 @@ impl WasiHttpHooks for CallEgress {
                     i64::from(response.status().as_u16()),
                 );
                 let response = response.map(|body| {
-                    JoinReady::new(GuardedResponseBody::new(
-                        body,
-                        between_bytes,
-                        max_bytes,
-                        metrics,
-                    ))
-                    .boxed_unsync()
+                    let guarded = GuardedResponseBody::new(body, between_bytes, max_bytes, metrics);
+                    JoinReady::new(guarded).boxed_unsync()
                 });
                 let done: Box<dyn Future<Output = Result<(), Error>> + Send> =
                     Box::new(async { Ok(()) });

@@ -6,11 +6,11 @@ mod allow;
 mod body;
 mod client;
 mod hooks;
+mod pool;
 mod scope;
 
 pub use address::is_public;
 pub use allow::{AllowedHost, AllowedHostError, Destination};
-pub(crate) use body::JOIN_YIELDS;
 pub use client::ClientConfig;
 pub(crate) use client::{EgressClient, PooledClient};
 pub(crate) use hooks::{ApiBase, CallEgress};
