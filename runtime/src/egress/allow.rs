@@ -23,6 +23,16 @@ enum HostRule {
     Any,
 }
 
+/// The port a URL of the scheme connects to when it names none: 443 for `https`, 80 for
+/// `http`.
+pub(crate) fn default_port(https: bool) -> u16 {
+    if https {
+        443
+    } else {
+        80
+    }
+}
+
 /// Which ports an entry admits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PortRule {
@@ -152,9 +162,8 @@ impl AllowedHost {
             SchemeRule::Https => https,
             SchemeRule::Any => true,
         };
-        let default_port = if https { 443 } else { 80 };
         let port_ok = match self.port {
-            PortRule::Default => port == default_port,
+            PortRule::Default => port == default_port(https),
             PortRule::Exact(p) => p == port,
             PortRule::Any => true,
         };
@@ -195,7 +204,7 @@ impl Destination {
             .and_then(|h| h.strip_suffix(']'))
             .unwrap_or(host)
             .to_ascii_lowercase();
-        let port = authority.port_u16().unwrap_or(if https { 443 } else { 80 });
+        let port = authority.port_u16().unwrap_or(default_port(https));
         Some(Destination { https, host, port })
     }
 

@@ -3,6 +3,7 @@
 //! the SSRF guard to every resolved address, and connects to the address it vetted.
 
 use super::address::is_public;
+use super::allow::default_port;
 use super::pool::InlinePool;
 use http::Uri;
 use hyper_util::rt::TokioIo;
@@ -114,7 +115,7 @@ fn host_and_port(uri: &Uri) -> Result<(String, u16), ConnectError> {
         .unwrap_or(host)
         .to_string();
     let https = uri.scheme_str() == Some("https");
-    Ok((host, uri.port_u16().unwrap_or(if https { 443 } else { 80 })))
+    Ok((host, uri.port_u16().unwrap_or(default_port(https))))
 }
 
 impl tower_service::Service<Uri> for GuardedConnector {

@@ -1,7 +1,7 @@
 //! The `wasi:http` hook that decides, per call, whether an adapter's request may leave, and
 //! sends the ones that may through the shared pool.
 
-use super::allow::{AllowedHost, AllowedHostError, Destination};
+use super::allow::{default_port, AllowedHost, AllowedHostError, Destination};
 use super::body::{GuardedResponseBody, JoinReady, PlaceholderScan};
 use super::client::{ConnectError, EgressClient};
 use super::scope::{under_base, CredentialUse};
@@ -495,12 +495,8 @@ fn upstream_span(request: &http::Request<WasiBody>) -> tracing::Span {
     }
     let method = request.method().as_str();
     let uri = request.uri();
-    let default_port = if uri.scheme_str() == Some("https") {
-        443
-    } else {
-        80
-    };
-    let port = i64::from(uri.port_u16().unwrap_or(default_port));
+    let https = uri.scheme_str() == Some("https");
+    let port = i64::from(uri.port_u16().unwrap_or(default_port(https)));
     tracing::info_span!(
         "upstream request",
         otel.name = method,

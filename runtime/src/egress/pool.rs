@@ -9,6 +9,7 @@
 //! by nobody: one the server closed meanwhile is found closed at checkout and dropped, and a
 //! request that a reused connection could not start is sent again on a fresh one.
 
+use super::allow::default_port;
 use super::client::GuardedConnector;
 use super::WasiBody;
 use http::uri::{Authority, Scheme};
@@ -112,7 +113,7 @@ impl InlinePool {
     ) -> Result<Response<PooledBody>, SendError> {
         let uri = request.uri().clone();
         let key = PoolKey::of(&uri).ok_or("the request URL has no host")?;
-        prepare_http1(&mut request, &uri);
+        prepare_http1(&mut request, &uri, key.https);
         loop {
             let (mut connection, reused) = match self.checkout(&key) {
                 Some(connection) => (connection, true),
@@ -199,16 +200,11 @@ impl InlinePool {
 
 /// Sets `host` (with the port when it is not the scheme's) and turns the URI into origin form
 /// (`/path?query`), as an HTTP/1.1 request line wants it.
-fn prepare_http1(request: &mut Request<WasiBody>, uri: &Uri) {
+fn prepare_http1(request: &mut Request<WasiBody>, uri: &Uri, https: bool) {
     if !request.headers().contains_key(http::header::HOST) {
         if let Some(authority) = uri.authority() {
-            let default_port = if uri.scheme() == Some(&Scheme::HTTPS) {
-                443
-            } else {
-                80
-            };
             let host = match authority.port_u16() {
-                Some(port) if port != default_port => authority.as_str(),
+                Some(port) if port != default_port(https) => authority.as_str(),
                 _ => authority.host(),
             };
             if let Ok(value) = HeaderValue::from_str(host) {
